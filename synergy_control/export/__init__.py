@@ -1,0 +1,7 @@
+"""Export of trained policies to ONNX with their policy card (ROS-free)."""
+
+from synergy_control.export.card import CARD_FORMAT, METADATA_KEY, CardError, PolicyCard
+from synergy_control.export.onnx_export import ExportError, card_path, export_policy
+
+__all__ = ['CARD_FORMAT', 'METADATA_KEY', 'CardError', 'ExportError', 'PolicyCard', 'card_path',
+           'export_policy']
