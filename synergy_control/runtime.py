@@ -109,4 +109,6 @@ class PolicyRuntime:
 
     def act(self, qpos: np.ndarray, qvel: np.ndarray) -> PolicyOutput:
         """Commands for the robot in state (qpos, qvel)."""
+        if not (np.all(np.isfinite(qpos)) and np.all(np.isfinite(qvel))):
+            raise NonFiniteError('state has non-finite values')  # clipping would hide them
         return self.act_on_observation(self.observe(qpos, qvel))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +38,12 @@ def export_policy(module: torch.nn.Module, card: PolicyCard, out_path: str | Pat
         outputs = module(example)
     output_names = ['action', 'synergy'] if isinstance(outputs, tuple) else ['action']
     card.onnx = {'input': 'obs', 'outputs': output_names, 'opset': 18}
-    torch.onnx.export(module, (example,), buffer, input_names=['obs'],
-                      output_names=output_names, opset_version=18, dynamo=False,
-                      dynamic_axes={'obs': {0: 'batch'}, **{n: {0: 'batch'} for n in output_names}})
+    with warnings.catch_warnings():  # the TorchScript exporter is deprecated but exact here
+        warnings.simplefilter('ignore', DeprecationWarning)
+        torch.onnx.export(module, (example,), buffer, input_names=['obs'],
+                          output_names=output_names, opset_version=18, dynamo=False,
+                          dynamic_axes={'obs': {0: 'batch'},
+                                        **{n: {0: 'batch'} for n in output_names}})
     model = onnx.load_from_string(buffer.getvalue())
     onnx.checker.check_model(model)
     del model.metadata_props[:]

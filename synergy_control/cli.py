@@ -1,0 +1,185 @@
+"""``synergy-control``: the command line over the ROS-free core and the node graph.
+
+Heavy imports (torch, rclpy) happen inside the subcommands that need them, so that
+``synergy-control robots`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _print_json(data: object) -> None:
+    json.dump(data, sys.stdout, indent=2)
+    sys.stdout.write('\n')
+
+
+def cmd_robots(args: argparse.Namespace) -> int:
+    """List families and variants with their joints."""
+    from synergy_control.robots import FAMILIES, get_robot
+    families = [f for f in FAMILIES.values() if args.family in (None, f.name)]
+    if args.family and not families:
+        raise SystemExit(f"unknown family '{args.family}'; known: {', '.join(FAMILIES)}")
+    described = {f.name: {'description': f.description,
+                          'variants': [get_robot(v.name).describe() for v in f.variants]}
+                 for f in families}
+    if args.json:
+        _print_json(described)
+        return 0
+    for name, family in described.items():
+        print(f'{name}: {family["description"]}')
+        for robot in family['variants']:
+            print(f"  {robot['name']:<26} {robot['split']:<9} {len(robot['joint_names'])} "
+                  f"actuators, dt={robot['control_period']:.3f}s  joints: "
+                  f"{', '.join(robot['joint_names'])}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Offline rollouts in MuJoCo through the ONNX runtime."""
+    from synergy_control.evaluation import evaluate
+    result = evaluate(args.policy, args.robot, episodes=args.episodes, seed=args.seed)
+    if args.json:
+        _print_json(result)
+    else:
+        print(f"{result['policy']} on {result['robot']}: return {result['mean_return']:.1f} ± "
+              f"{result['std_return']:.1f} over {result['episodes']} episodes "
+              f"(min {result['min_return']:.1f}, max {result['max_return']:.1f}), mean length "
+              f"{result['mean_length']:.0f}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export a trained run/checkpoint (or an untrained policy) to ONNX with its card."""
+    if args.untrained:
+        from synergy_control.export import export_untrained
+        card = export_untrained(args.untrained, args.out, obs_mode=args.obs_mode, seed=args.seed)
+    else:
+        if args.source is None:
+            raise SystemExit('export needs RUN_DIR|CHECKPOINT or --untrained ROBOT')
+        from synergy_control.training.export import export_checkpoint
+        card = export_checkpoint(args.source, args.out, name=args.name)
+    print(f"wrote {args.out} (+ card) for {card.robot}: parity "
+          f"{card.training.get('export_parity_max_abs_diff', float('nan')):.2e}")
+    return 0
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    """Run the simulated robot under a policy through the same node graph as sim.launch.py."""
+    from synergy_control.ros.environment import ensure_local_dds
+    ensure_local_dds()
+    from synergy_control.sim_runner import run_sim
+    summary = run_sim(robot=args.robot, policy=args.policy, mode=args.mode,
+                      duration=args.duration, realtime_factor=args.realtime_factor,
+                      seed=args.seed, status=not args.json)
+    if args.json:
+        _print_json(summary)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a policy from a YAML config (resumable)."""
+    from synergy_control.training.runner import train
+    run_dir = train(args.config, device=args.device, resume=args.resume, seed=args.seed,
+                    run_dir=args.run_dir)
+    print(f'run directory: {run_dir}')
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    """Render a policy rollout to MP4 or GIF (MuJoCo offscreen)."""
+    from synergy_control.render import render_policy
+    frames = render_policy(args.policy, args.out, robot=args.robot, seconds=args.seconds,
+                           seed=args.seed, width=args.width, height=args.height)
+    print(f'wrote {args.out} ({frames} frames)')
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    """Plot learning curves (mean and 95% CI across seeds)."""
+    from synergy_control.training.plot import plot_runs
+    plot_runs([Path(p) for p in args.runs], Path(args.out))
+    print(f'wrote {args.out}')
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog='synergy-control', description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest='command', required=True)
+
+    p = sub.add_parser('robots', help='list robot families and variants')
+    p.add_argument('--family', help='only this family')
+    p.add_argument('--json', action='store_true', help='machine-readable output')
+    p.set_defaults(func=cmd_robots)
+
+    p = sub.add_parser('evaluate', help='offline rollouts of an ONNX policy in MuJoCo')
+    p.add_argument('--policy', required=True, help='ONNX policy with a policy card')
+    p.add_argument('--robot', help="robot variant (default: the card's robot)")
+    p.add_argument('--episodes', type=int, default=10)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--json', action='store_true')
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser('export', help='export a policy to ONNX with its policy card')
+    p.add_argument('source', nargs='?', help='training run directory or checkpoint file')
+    p.add_argument('--out', required=True, help='output .onnx path (card written beside it)')
+    p.add_argument('--name', help='policy name for the card (default: file stem)')
+    p.add_argument('--untrained', metavar='ROBOT', help='export a random-weight MLP instead')
+    p.add_argument('--obs-mode', default='flat', choices=['flat', 'modular'])
+    p.add_argument('--seed', type=int, default=0)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser('sim', help='run the simulated robot under a policy (ROS 2 node graph)')
+    p.add_argument('--robot', help="robot variant (default: the policy's robot)")
+    p.add_argument('--policy', help='ONNX policy (default: the shipped walker policy)')
+    p.add_argument('--mode', default='realtime', choices=['lockstep', 'realtime'])
+    p.add_argument('--duration', type=float, default=20.0, help='seconds of simulated time')
+    p.add_argument('--realtime-factor', type=float, default=1.0)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--json', action='store_true', help='print the summary as JSON')
+    p.set_defaults(func=cmd_sim)
+
+    p = sub.add_parser('train', help='train a policy from a YAML config')
+    p.add_argument('config', nargs='?', help='config/train/*.yaml (omit with --resume)')
+    p.add_argument('--device', default='cpu', help='cpu or cuda')
+    p.add_argument('--resume', metavar='RUN_DIR', help='continue this run')
+    p.add_argument('--seed', type=int)
+    p.add_argument('--run-dir', help='where to write the run (default: runs/NAME_SEED_TIME)')
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser('render', help='render a policy rollout to .mp4 or .gif')
+    p.add_argument('--policy', required=True)
+    p.add_argument('--robot')
+    p.add_argument('--out', required=True)
+    p.add_argument('--seconds', type=float, default=5.0)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--width', type=int, default=320)
+    p.add_argument('--height', type=int, default=240)
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser('plot', help='learning curves of runs, mean and 95%% CI across seeds')
+    p.add_argument('runs', nargs='+', help='run directories')
+    p.add_argument('--out', required=True)
+    p.set_defaults(func=cmd_plot)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``synergy-control``."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except (OSError, ValueError, RuntimeError, KeyError) as error:
+        # Load, card, config and state errors carry messages meant for the user.
+        print(f'synergy-control {args.command}: error: {error}', file=sys.stderr)
+        return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Observation layouts: the SMP 19-value limb token and the gymnasium flat vector."""
+
+import mujoco
+import numpy as np
+import pytest
+
+from synergy_control.observation import ObservationBuilder, quat_to_expmap
+from synergy_control.robots import get_robot
+
+
+def test_expmap_of_a_rotation_about_y():
+    angle = 0.7
+    quat = np.array([np.cos(angle / 2), 0, np.sin(angle / 2), 0])
+    np.testing.assert_allclose(quat_to_expmap(quat), [0, angle, 0], atol=1e-12)
+    np.testing.assert_allclose(quat_to_expmap(-quat), [0, angle, 0], atol=1e-12)
+
+
+def test_modular_token_contents_for_the_walker():
+    robot = get_robot('walker_7_main')
+    build = ObservationBuilder(robot, 'modular')
+    rng = np.random.default_rng(0)
+    qpos = robot.model.qpos0 + rng.uniform(-0.1, 0.1, robot.model.nq)
+    qvel = rng.uniform(-1, 1, robot.model.nv)
+    tokens = build(qpos, qvel).reshape(7, 19)
+    data = mujoco.MjData(robot.model)
+    data.qpos[:], data.qvel[:] = qpos, qvel
+    mujoco.mj_forward(robot.model, data)
+    thigh = robot.limbs[1]
+    np.testing.assert_allclose(tokens[1, :3], data.xpos[thigh.body_id] -
+                               [data.xpos[1, 0], 0, 0])
+    assert tokens[0, 0] == 0.0  # x relative to the torso
+    np.testing.assert_array_equal(tokens[0, 12:16], [1, 0, 0, 0])  # torso type
+    np.testing.assert_array_equal(tokens[1, 12:16], [0, 1, 0, 0])  # thigh type
+    low, high = robot.model.joint('thigh_joint').range
+    assert tokens[1, 16] == pytest.approx((qpos[3] - low) / (high - low))
+    np.testing.assert_allclose(tokens[1, 17:19], (180 + np.degrees([low, high])) / 360)
+    np.testing.assert_array_equal(tokens[0, 16:19], 0.0)
+    # angular velocity of the torso about y is the root hinge rate
+    assert tokens[0, 7] == pytest.approx(qvel[2])
+
+
+def test_flat_observation_clips_velocities():
+    robot = get_robot('hopper_4')
+    build = ObservationBuilder(robot, 'flat')
+    qvel = np.full(robot.model.nv, 50.0)
+    obs = build(robot.model.qpos0, qvel)
+    assert obs.shape == (11,) and np.all(obs[5:] == 10.0)
+
+
+def test_modular_refuses_limbs_with_several_joints():
+    with pytest.raises(ValueError, match='one hinge per limb'):
+        ObservationBuilder(get_robot('humanoid'), 'modular')
+
+
+def test_unknown_mode_is_refused():
+    with pytest.raises(ValueError, match="'flat', 'modular'"):
+        ObservationBuilder(get_robot('hopper_4'), 'pixels')
