@@ -35,7 +35,7 @@ class ActionScaling:
                    np.asarray(card_action['gear'], dtype=np.float64))
 
     def to_dict(self) -> dict:
-        """What a policy card records (with the resulting command limits)."""
+        """Describe the scaling for a policy card (with the resulting command limits)."""
         low, high = self.command_limits
         return {'space': [-1.0, 1.0], 'command_interface': 'effort',
                 'ctrl_low': self.ctrl_low.tolist(), 'ctrl_high': self.ctrl_high.tolist(),
@@ -70,5 +70,5 @@ class ActionScaling:
         return self.action_to_ctrl(action) * self.gear
 
     def command_to_action(self, command: np.ndarray) -> np.ndarray:
-        """The policy action that an effort command stands for (clipped to [-1, 1])."""
+        """Return the policy action an effort command stands for (clipped to [-1, 1])."""
         return self.ctrl_to_action(np.asarray(command, dtype=np.float64) / self.gear)

@@ -107,7 +107,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every subcommand."""
+    """Build the argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog='synergy-control', description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest='command', required=True)
 

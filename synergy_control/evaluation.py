@@ -37,7 +37,7 @@ def rollout(runtime: PolicyRuntime, env: LocomotionEnv, seed: int) -> Episode:
 
 def evaluate(policy: str | Path, robot: str | None = None, episodes: int = 10,
              seed: int = 0) -> dict:
-    """Mean/std return and lengths over ``episodes`` rollouts with seeds seed, seed+1, …"""
+    """Roll out ``episodes`` episodes (seeds seed, seed+1, ...) and summarise returns."""
     runtime = PolicyRuntime(policy, robot)
     env = LocomotionEnv(runtime.robot, obs_mode=runtime.card.observation['mode'])
     results = [rollout(runtime, env, seed + i) for i in range(episodes)]

@@ -75,9 +75,10 @@ class ObservationBuilder:
         return static
 
     def __call__(self, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
-        """The observation (float64) for this state."""
+        """Build the observation (float64) of this state."""
         if self.mode == 'flat':
-            return np.concatenate([qpos[self._skip:], np.clip(qvel, -VELOCITY_CLIP, VELOCITY_CLIP)])
+            velocity = np.clip(qvel, -VELOCITY_CLIP, VELOCITY_CLIP)
+            return np.concatenate([qpos[self._skip:], velocity])
         return self._modular(qpos, qvel)
 
     def _modular(self, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
@@ -108,7 +109,7 @@ class ObservationBuilder:
         return tokens.reshape(-1)
 
     def spec(self) -> dict:
-        """What a policy card records about this observation."""
+        """Describe this observation for a policy card."""
         model = self.robot.model
         spec = {'mode': self.mode, 'size': self.size, 'velocity_clip': VELOCITY_CLIP}
         if self.mode == 'flat':

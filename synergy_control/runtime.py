@@ -36,7 +36,7 @@ class PolicyOutput:
 
 
 def read_card(path: str | Path) -> PolicyCard:
-    """The policy card stored in an ONNX model's metadata."""
+    """Read the policy card stored in an ONNX model's metadata."""
     session = _open_session(path, threads=1)
     return _card_of(session, path)
 
@@ -108,7 +108,7 @@ class PolicyRuntime:
         return PolicyOutput(commands, action, synergy)
 
     def act(self, qpos: np.ndarray, qvel: np.ndarray) -> PolicyOutput:
-        """Commands for the robot in state (qpos, qvel)."""
+        """Compute the commands for the robot in state (qpos, qvel)."""
         if not (np.all(np.isfinite(qpos)) and np.all(np.isfinite(qvel))):
             raise NonFiniteError('state has non-finite values')  # clipping would hide them
         return self.act_on_observation(self.observe(qpos, qvel))

@@ -40,7 +40,7 @@ def _rotation_wxyz(q: np.ndarray) -> np.ndarray:
 
 
 def root_state_from_qpos(robot: Robot, qpos: np.ndarray, qvel: np.ndarray) -> RootState:
-    """The base pose and twist that the bridge publishes as odometry."""
+    """Compute the base pose and twist that the bridge publishes as odometry."""
     root = robot.root
     if root.kind == 'free':
         p, v = root.qpos_adr[0], root.qvel_adr[0]
@@ -113,7 +113,8 @@ class JointMatcher:
             position = {name: i for i, name in enumerate(key)}
             missing = [n for n in self.joint_names if n not in position]
             if missing:
-                raise StateError(f"joint state lacks joints {missing}; expected {self.joint_names}")
+                raise StateError(f'joint state lacks joints {missing}; '
+                                 f'expected {self.joint_names}')
             self.extra = [n for n in key if n not in set(self.joint_names)]
             self._index = np.array([position[n] for n in self.joint_names], dtype=np.int64)
             self._cache_key = key

@@ -4,7 +4,7 @@ from synergy_control.envs.locomotion import LocomotionEnv
 
 
 def make_env(robot: str, obs_mode: str = 'flat', **kwargs) -> LocomotionEnv:
-    """The locomotion environment of a robot variant."""
+    """Make the locomotion environment of a robot variant."""
     return LocomotionEnv(robot, obs_mode=obs_mode, **kwargs)
 
 

@@ -83,7 +83,7 @@ class LocomotionEnv(gymnasium.Env):
         return self.step(self.scaling.command_to_action(command))
 
     def render(self) -> np.ndarray:
-        """An RGB frame from the tracking camera (MuJoCo offscreen: OSMesa or EGL)."""
+        """Render an RGB frame from the tracking camera (MuJoCo offscreen: OSMesa or EGL)."""
         if self._renderer is None:
             self._renderer = mujoco.Renderer(self.model, *self._render_size)
         camera = 'track' if mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_CAMERA,
@@ -99,7 +99,7 @@ class LocomotionEnv(gymnasium.Env):
 
     # ------------------------------------------------------------------ state
     def observation(self) -> np.ndarray:
-        """The policy observation of the current state."""
+        """Build the policy observation of the current state."""
         return self.observe(self.data.qpos, self.data.qvel)
 
     def set_state(self, qpos: np.ndarray, qvel: np.ndarray) -> None:
@@ -117,7 +117,8 @@ class LocomotionEnv(gymnasium.Env):
             low, high = task.healthy_z
             if not low < self.robot.torso_height(qpos) < high:
                 return False
-        if task.max_abs_angle is not None and not abs(self.robot.torso_pitch(qpos)) < task.max_abs_angle:
+        pitch = abs(self.robot.torso_pitch(qpos))
+        if task.max_abs_angle is not None and not pitch < task.max_abs_angle:
             return False
         if task.max_abs_state is not None:
             state = np.concatenate([qpos, qvel])[2:]

@@ -49,7 +49,7 @@ class PolicyCard:
     @classmethod
     def for_robot(cls, robot: Robot, *, name: str, method: str, obs_mode: str,
                   **extra: Any) -> 'PolicyCard':
-        """A card whose robot facts come from the robot itself (the one source of truth)."""
+        """Make a card whose robot facts come from the robot itself (one source of truth)."""
         return cls(name=name, method=method, robot=robot.name, robot_family=robot.family.name,
                    model_hash=robot.model_hash, joint_names=list(robot.joint_names),
                    actuator_names=list(robot.actuator_names),
@@ -71,7 +71,8 @@ class PolicyCard:
         if not isinstance(data, dict):
             raise CardError('policy card must be a mapping')
         if data.get('format') != CARD_FORMAT:
-            raise CardError(f"policy card format is '{data.get('format')}', expected '{CARD_FORMAT}'")
+            raise CardError(f"policy card format is '{data.get('format')}', "
+                            f"expected '{CARD_FORMAT}'")
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(data) - known)
         if unknown:

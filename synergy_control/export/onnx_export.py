@@ -70,7 +70,7 @@ def card_path(onnx_path: str | Path) -> Path:
 
 
 def _metadata(card: PolicyCard) -> dict[str, str]:
-    """The card, plus flat keys that non-Python deployments read without a YAML parser."""
+    """Flatten the card, plus keys that non-Python deployments read without a YAML parser."""
     return {METADATA_KEY: card.to_yaml(), 'robot': card.robot,
             'joint_names': ','.join(card.joint_names),
             'observation_mode': card.observation['mode'],

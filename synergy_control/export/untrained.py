@@ -21,7 +21,8 @@ def export_untrained(robot: str, out_path: str | Path, *, obs_mode: str = 'flat'
     variant = get_robot(robot)
     card = PolicyCard.for_robot(variant, name=Path(out_path).stem, method='untrained',
                                 obs_mode=obs_mode,
-                                training={'note': 'untrained: random initial weights', 'seed': seed})
+                                training={'note': 'untrained: random initial weights',
+                                          'seed': seed})
     generator = torch.Generator().manual_seed(seed)
     module = torch.nn.Sequential(torch.nn.Linear(card.observation['size'], hidden),
                                  torch.nn.Tanh(), torch.nn.Linear(hidden, variant.model.nu),

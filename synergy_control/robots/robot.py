@@ -136,8 +136,8 @@ class Robot:
         self.ctrl_range = self.model.actuator_ctrlrange.copy()
         self.gear = self.model.actuator_gear[:, 0].copy()
         self.hop_distances = self._hop_distances()
-        self.supports_modular = all(
-            limb.joint is not None for limb in self.limbs[1:]) and len(self.limbs) == self.model.nu + 1
+        self.supports_modular = (all(limb.joint is not None for limb in self.limbs[1:])
+                                 and len(self.limbs) == self.model.nu + 1)
 
     # ------------------------------------------------------------------ construction
     def _build_spec(self, variant: VariantSpec) -> tuple[mujoco.MjSpec, float]:
@@ -249,7 +249,7 @@ class Robot:
         return float(qpos[self.root.qpos_adr[2]] + self.root.offset[2])
 
     def describe(self) -> dict:
-        """A JSON-able summary (what ``synergy-control robots --json`` prints)."""
+        """Summarise the variant as JSON-able data (``synergy-control robots --json``)."""
         return {
             'name': self.name,
             'family': self.family.name,
@@ -271,5 +271,5 @@ class Robot:
 
 @lru_cache(maxsize=None)
 def get_robot(variant: str) -> Robot:
-    """The (cached) robot for a variant name."""
+    """Return the (cached) robot of a variant name."""
     return Robot(variant)
