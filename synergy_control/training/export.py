@@ -1,0 +1,65 @@
+"""Export a training run or checkpoint to ONNX, with the card's training summary filled in."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import numpy as np
+
+from synergy_control.envs import make_env
+from synergy_control.export import PolicyCard, export_policy
+from synergy_control.robots import get_robot
+from synergy_control.training.checkpoint import agent_from_checkpoint, load_checkpoint
+
+
+def resolve_checkpoint(source: str | Path) -> Path:
+    """Resolve a checkpoint file, or a run directory's best (else last) checkpoint."""
+    source = Path(source)
+    if source.is_dir():
+        for name in ('best.pt', 'last.pt'):
+            if (source / 'checkpoints' / name).is_file():
+                return source / 'checkpoints' / name
+        raise FileNotFoundError(f'run directory {source} has no checkpoints/best.pt or last.pt')
+    return source
+
+
+def sample_observations(agent, robot: str, obs_mode: str, steps: int = 500) -> np.ndarray:
+    """Collect observations the policy itself visits, for the export parity check."""
+    env = make_env(robot, obs_mode=obs_mode)
+    obs, _ = env.reset(seed=12345)
+    seen = []
+    for _ in range(steps):
+        seen.append(obs)
+        obs, _, terminated, truncated, _ = env.step(agent.act(obs, deterministic=True))
+        if terminated or truncated:
+            obs, _ = env.reset()
+    return np.asarray(seen, dtype=np.float32)
+
+
+def export_checkpoint(source: str | Path, out: str | Path, *, name: str | None = None,
+                      machine: str | None = None) -> PolicyCard:
+    """Write ``out`` (.onnx + .card.yaml) from a run directory or checkpoint file."""
+    path = resolve_checkpoint(source)
+    state = load_checkpoint(path)
+    config = state['config']
+    agent = agent_from_checkpoint(state)
+    counters = state['counters']
+    training = {
+        'algorithm': config['algorithm'], 'config_name': config.get('name', ''),
+        'seed': config['seed'], 'env_steps': int(counters['env_steps']),
+        'updates': int(counters['updates']), 'episodes': int(counters['episodes']),
+        'wall_time_s': round(float(state['wall_time']), 1),
+        'machine': machine or f'{platform.machine()} {config.get("device", "cpu")}',
+        'checkpoint': path.name, 'last_eval': state.get('last_eval'),
+        'best_eval_mean': state.get('best_eval'),
+        'hidden_sizes': config['hidden_sizes'], 'normalize_obs': config['normalize_obs'],
+    }
+    robot = get_robot(config['robot'])
+    card = PolicyCard.for_robot(robot, name=name or Path(out).stem, method=config['algorithm'],
+                                obs_mode=config['obs_mode'], training=training,
+                                normalization={'baked_into_graph': bool(config['normalize_obs']),
+                                               'clip': 10.0 if config['normalize_obs'] else None})
+    samples = sample_observations(agent, config['robot'], config['obs_mode'])
+    export_policy(agent.policy(), card, out, sample_observations=samples)
+    return card
