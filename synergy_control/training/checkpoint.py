@@ -1,0 +1,106 @@
+"""Checkpoint files: atomic writes, validated reads, and rebuilding agents / policies."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from synergy_control.envs import make_env
+from synergy_control.training.agent import OffPolicyAgent
+from synergy_control.training.config import Config, config_from_dict
+from synergy_control.training.sac import SAC
+from synergy_control.training.td3 import TD3
+
+ALGORITHMS: dict[str, type[OffPolicyAgent]] = {'td3': TD3, 'sac': SAC}
+REQUIRED_KEYS = ('format', 'config', 'agent', 'optimizers', 'counters')
+FORMAT = 1
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that is missing, truncated, corrupt or not one of ours."""
+
+
+def make_agent(config: Config, obs_dim: int, act_dim: int,
+               device: str | torch.device = 'cpu') -> OffPolicyAgent:
+    """Build the learner named by ``config.algorithm``."""
+    return ALGORITHMS[config.algorithm](obs_dim, act_dim, config, device)
+
+
+def env_dims(config: Config) -> tuple[int, int]:
+    """Return the flat observation and action sizes of the configured robot."""
+    env = make_env(config.robot, config.obs_mode)
+    dims = int(torch.Size(env.observation_space.shape).numel()), int(env.action_space.shape[0])
+    env.close()
+    return dims
+
+
+def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
+    """Write atomically: tmp file in the same directory, fsync, rename over ``path``.
+
+    A crash at any point leaves either the old file or the new one, never a partial one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save({'format': FORMAT, **state}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = 'cpu') -> dict:
+    """Read a checkpoint (tensors only, no arbitrary pickles); CheckpointError if unusable."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint '{path}' does not exist")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # zip, pickle and EOF errors all mean the same here
+        raise CheckpointError(f"checkpoint '{path}' is corrupt or truncated: {err}") from err
+    missing = [k for k in REQUIRED_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise CheckpointError(f"checkpoint '{path}' is not a training checkpoint "
+                              f'(missing {missing})')
+    if state['format'] != FORMAT:
+        raise CheckpointError(f"checkpoint '{path}' has format {state['format']}, "
+                              f'expected {FORMAT}')
+    return state
+
+
+def agent_from_checkpoint(checkpoint: str | Path | dict,
+                          device: str | torch.device = 'cpu') -> OffPolicyAgent:
+    """Rebuild the agent (networks, normaliser, optimisers, update count) of a checkpoint."""
+    state = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint, device)
+    config = config_from_dict(state['config'])
+    agent = make_agent(config, *env_dims(config), device)
+    agent.load_state_dict(state['agent'])
+    agent.load_optimizer_state(state['optimizers'])
+    agent.updates = int(state['counters']['updates'])
+    return agent
+
+
+def policy_module(checkpoint_or_agent: str | Path | dict | OffPolicyAgent) -> nn.Module:
+    """Float32 CPU module: raw obs [B, obs_dim] → deterministic action [B, act_dim] in [-1, 1].
+
+    The observation normaliser, if enabled, is baked in as mean/std buffers; only
+    Linear/ReLU/Tanh/clamp ops, so it exports to ONNX as is.
+    """
+    agent = checkpoint_or_agent
+    if not isinstance(agent, OffPolicyAgent):
+        agent = agent_from_checkpoint(agent)
+    return agent.policy()

@@ -1,0 +1,187 @@
+"""Training configuration: dataclasses loaded from YAML, validated before anything runs.
+
+Every key is checked for existence, type and range, and an error names the key, e.g.
+``config key 'td3.policy_noise': expected a number >= 0, got 'abc'``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+Check = tuple[str, Callable[[Any], bool]]
+NONNEG: Check = ('>= 0', lambda v: v >= 0)
+POSITIVE: Check = ('> 0', lambda v: v > 0)
+UNIT: Check = ('in [0, 1]', lambda v: 0 <= v <= 1)
+TAU: Check = ('in (0, 1]', lambda v: 0 < v <= 1)
+WIDTHS: Check = ('each > 0 (non-empty)', lambda v: len(v) > 0 and min(v) > 0)
+# YAML 1.1 (PyYAML) reads 3e-4 as a string; accept such plain decimal/scientific numbers
+NUMBER = re.compile(r'[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?')
+
+
+class ConfigError(ValueError):
+    """A configuration value that would make training fail or misbehave."""
+
+
+def _opt(default: Any, check: Check | None = None) -> Any:
+    """Declare a field with a default and an optional range check (description, test)."""
+    kwargs = {'default_factory': lambda: list(default)} if isinstance(default, list) else {
+        'default': default}
+    return field(metadata={'check': check}, **kwargs)
+
+
+@dataclass
+class TD3Config:
+    """TD3 specifics (Fujimoto et al. 2018 defaults)."""
+
+    policy_noise: float = _opt(0.2, NONNEG)
+    noise_clip: float = _opt(0.5, NONNEG)
+    policy_delay: int = _opt(2, POSITIVE)
+    exploration_noise: float = _opt(0.1, NONNEG)
+
+
+@dataclass
+class SACConfig:
+    """SAC specifics; ``target_entropy: null`` means −|A|."""
+
+    init_alpha: float = _opt(1.0, POSITIVE)
+    autotune: bool = True
+    target_entropy: float | None = None
+
+
+@dataclass
+class Config:
+    """A training run. ``name`` defaults to the YAML file's stem."""
+
+    robot: str
+    algorithm: Literal['td3', 'sac'] = 'td3'
+    name: str = ''
+    obs_mode: Literal['flat', 'modular'] = 'flat'
+    seed: int = _opt(0, NONNEG)
+    total_steps: int = _opt(1_000_000, POSITIVE)
+    start_steps: int = _opt(10_000, NONNEG)
+    batch_size: int = _opt(256, POSITIVE)
+    buffer_size: int = _opt(1_000_000, POSITIVE)
+    keep_buffer: bool = False
+    updates_per_step: int = _opt(1, POSITIVE)
+    gamma: float = _opt(0.99, UNIT)
+    tau: float = _opt(0.005, TAU)
+    actor_lr: float = _opt(3e-4, POSITIVE)
+    critic_lr: float = _opt(3e-4, POSITIVE)
+    hidden_sizes: list[int] = _opt([256, 256], WIDTHS)
+    normalize_obs: bool = False
+    eval_every: int = _opt(10_000, POSITIVE)
+    eval_episodes: int = _opt(10, POSITIVE)
+    checkpoint_every: int = _opt(50_000, POSITIVE)
+    log_every: int = _opt(1_000, POSITIVE)
+    device: str = 'cpu'
+    num_threads: int = _opt(0, NONNEG)
+    td3: TD3Config = field(default_factory=TD3Config)
+    sac: SACConfig = field(default_factory=SACConfig)
+
+    def to_dict(self) -> dict:
+        """Return the plain nested dict (YAML / checkpoint form)."""
+        return dataclasses.asdict(self)
+
+
+def _describe(tp: Any) -> str:
+    """Word an annotation for error messages."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is Literal:
+        return 'one of ' + ', '.join(repr(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return ' or '.join('null' if a is type(None) else _describe(a) for a in args)
+    if origin is list:
+        return f"a list of {_describe(args[0]).split(' ', 1)[1]}s"
+    return {int: 'an integer', float: 'a number', bool: 'a boolean', str: 'a string'}[tp]
+
+
+def _type_ok(value: Any, tp: Any) -> bool:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is Literal:
+        return value in args
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, a) for a in args)
+    if origin is list:
+        return isinstance(value, list) and all(_type_ok(v, args[0]) for v in value)
+    if tp is type(None):
+        return value is None
+    if isinstance(value, bool):  # bool is an int subclass: accept it only where meant
+        return tp is bool
+    if tp is float:
+        return isinstance(value, (int, float)) or (
+            isinstance(value, str) and NUMBER.fullmatch(value) is not None)
+    return isinstance(value, tp)
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    """Instantiate dataclass ``cls`` from a mapping, validating every key."""
+    where = prefix.rstrip('.') or 'config'
+    if not isinstance(data, dict):
+        raise ConfigError(f"config key '{where}': expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"config key '{prefix}{unknown[0]}': unknown key "
+                          f"(known: {', '.join(fields)})")
+    kwargs = {}
+    for name, f in fields.items():
+        key = prefix + name
+        if name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"config key '{key}': required")
+            continue
+        value, tp = data[name], hints[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = _build(tp, value, key + '.')
+            continue
+        check = f.metadata.get('check')
+        if _type_ok(value, float) and float in typing.get_args(tp) + (tp,):
+            value = float(value)
+        if not _type_ok(value, tp) or (check and value is not None and not check[1](value)):
+            rule = f' {check[0]}' if check else ''
+            raise ConfigError(f"config key '{key}': expected {_describe(tp)}{rule}, "
+                              f'got {value!r}')
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict, name: str = '') -> Config:
+    """Validate a nested dict into a :class:`Config` (``name`` fills an empty name)."""
+    config = _build(Config, data, '')
+    from synergy_control.robots import variant_names  # deferred: loads robot tables
+    if config.robot not in variant_names():
+        raise ConfigError(f"config key 'robot': expected one of {variant_names()}, "
+                          f'got {config.robot!r}')
+    if config.batch_size > config.buffer_size:
+        raise ConfigError(f"config key 'batch_size': expected <= buffer_size "
+                          f'({config.buffer_size}), got {config.batch_size}')
+    if config.device.split(':')[0] not in ('cpu', 'cuda', 'mps'):
+        raise ConfigError(f"config key 'device': expected 'cpu', 'cuda[:N]' or 'mps', "
+                          f'got {config.device!r}')
+    config.name = config.name or name or f'{config.robot}_{config.algorithm}'
+    return config
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a YAML config file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file '{path}': invalid YAML: {err}") from err
+    return config_from_dict(data, name=path.stem)
+
+
+def save_config(config: Config, path: str | Path) -> None:
+    """Write the fully resolved config as YAML."""
+    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))

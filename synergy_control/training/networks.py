@@ -1,0 +1,109 @@
+"""Actor and critic networks: plain Linear/ReLU/Tanh MLPs, ONNX-exportable.
+
+The twin critics are one module with stacked weights: each layer is one ``baddbmm`` over
+both Q heads, so two critics cost one kernel per layer on the GPU and one BLAS call on CPU.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
+
+
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int) -> nn.Sequential:
+    """Build a Linear-ReLU stack ending in a plain Linear."""
+    layers: list[nn.Module] = []
+    for width in hidden:
+        layers += [nn.Linear(in_dim, width), nn.ReLU()]
+        in_dim = width
+    layers.append(nn.Linear(in_dim, out_dim))
+    return nn.Sequential(*layers)
+
+
+class DeterministicActor(nn.Module):
+    """TD3 policy: tanh-squashed MLP, actions in [-1, 1]."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int]):
+        super().__init__()
+        self.net = mlp(obs_dim, hidden, act_dim)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.net(obs))
+
+    def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
+        """Return the action without exploration noise."""
+        return self(obs)
+
+
+def tanh_gaussian_log_prob(mean: torch.Tensor, log_std: torch.Tensor,
+                           pre_tanh: torch.Tensor) -> torch.Tensor:
+    """Log-probability log π(tanh(u)) for u ~ N(mean, std), summed over action dims.
+
+    Change of variables: log N(u) − Σ log(1 − tanh(u)²), with the stable identity
+    log(1 − tanh(u)²) = 2 (log 2 − u − softplus(−2u)).
+    """
+    gauss = (-0.5 * ((pre_tanh - mean) / log_std.exp()).square() - log_std
+             - 0.5 * math.log(2 * math.pi))
+    log_det = 2.0 * (math.log(2.0) - pre_tanh - F.softplus(-2.0 * pre_tanh))
+    return (gauss - log_det).sum(-1)
+
+
+class GaussianActor(nn.Module):
+    """SAC policy: MLP trunk with mean and log-std heads, tanh-squashed Gaussian."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int]):
+        super().__init__()
+        self.trunk = mlp(obs_dim, hidden[:-1], hidden[-1])
+        self.mean = nn.Linear(hidden[-1], act_dim)
+        self.log_std = nn.Linear(hidden[-1], act_dim)
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return mean and clamped log-std of the pre-tanh Gaussian."""
+        h = F.relu(self.trunk(obs))
+        return self.mean(h), self.log_std(h).clamp(LOG_STD_MIN, LOG_STD_MAX)
+
+    def sample(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draw a reparameterised action in (-1, 1) and its log-probability [B]."""
+        mean, log_std = self(obs)
+        pre_tanh = mean + log_std.exp() * torch.randn_like(mean)
+        return torch.tanh(pre_tanh), tanh_gaussian_log_prob(mean, log_std, pre_tanh)
+
+    def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
+        """Return tanh of the mean: the evaluation action."""
+        return torch.tanh(self.mean(F.relu(self.trunk(obs))))
+
+
+class EnsembleLinear(nn.Module):
+    """``n`` independent Linear layers applied as one batched matmul: [n, B, in] → [n, B, out]."""
+
+    def __init__(self, n: int, in_dim: int, out_dim: int):
+        super().__init__()
+        bound = 1.0 / math.sqrt(in_dim)  # nn.Linear's default init range
+        self.weight = nn.Parameter(torch.empty(n, in_dim, out_dim).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(n, 1, out_dim).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class TwinCritic(nn.Module):
+    """``n`` Q-functions Q(s, a) evaluated together; returns [n, B]."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int], n: int = 2):
+        super().__init__()
+        dims = [obs_dim + act_dim, *hidden, 1]
+        self.n = n
+        self.layers = nn.ModuleList(EnsembleLinear(n, a, b) for a, b in zip(dims[:-1], dims[1:]))
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([obs, action], -1)
+        x = x.unsqueeze(0).expand(self.n, *x.shape)
+        for layer in self.layers[:-1]:
+            x = F.relu(layer(x))
+        return self.layers[-1](x).squeeze(-1)

@@ -1,0 +1,89 @@
+"""Replay buffers: preallocation, dtype, wraparound, state round trip, per-key splitting."""
+
+import numpy as np
+import pytest
+import torch
+
+from synergy_control.training.buffers import MultiReplayBuffer, ReplayBuffer, split_evenly
+
+
+def fill(buf: ReplayBuffer, n: int, start: int = 0) -> None:
+    for i in range(start, start + n):
+        buf.add(np.full(buf.obs_dim, i, np.float64), np.full(buf.act_dim, -i, np.float32),
+                float(i), np.full(buf.obs_dim, i + 0.5), i % 2 == 1)
+
+
+def test_preallocated_float32_before_any_add():
+    buf = ReplayBuffer(5, 2, capacity=100)
+    assert buf.storage.shape == (100, 5 + 2 + 1 + 5 + 1)
+    assert buf.storage.dtype == torch.float32
+    assert buf.obs.shape == (100, 5) and buf.action.shape == (100, 2)
+    assert len(buf) == 0
+
+
+def test_sample_fields_shapes_dtypes_and_values():
+    buf = ReplayBuffer(3, 2, capacity=10)
+    fill(buf, 4)
+    batch = buf.sample(64)
+    assert batch.obs.shape == batch.next_obs.shape == (64, 3)
+    assert batch.action.shape == (64, 2)
+    assert batch.reward.shape == batch.terminated.shape == (64,)
+    assert all(t.dtype == torch.float32 for t in batch)
+    i = batch.reward
+    assert torch.equal(batch.obs[:, 0], i) and torch.equal(batch.action[:, 1], -i)
+    assert torch.equal(batch.next_obs[:, 2], i + 0.5)
+    assert torch.equal(batch.terminated, (i % 2 == 1).float())
+    assert set(i.tolist()) <= {0.0, 1.0, 2.0, 3.0}
+
+
+def test_wraparound_overwrites_oldest():
+    buf = ReplayBuffer(1, 1, capacity=3)
+    fill(buf, 5)
+    assert len(buf) == 3 and buf.pos == 2
+    assert buf.obs[:, 0].tolist() == [3.0, 4.0, 2.0]
+    assert set(buf.sample(200).reward.tolist()) == {2.0, 3.0, 4.0}
+
+
+def test_state_dict_round_trip():
+    buf = ReplayBuffer(2, 1, capacity=8)
+    fill(buf, 5)
+    other = ReplayBuffer(2, 1, capacity=8)
+    other.load_state_dict(buf.state_dict())
+    assert (other.pos, other.size) == (5, 5)
+    assert torch.equal(other.storage, buf.storage)
+    with pytest.raises(ValueError, match='does not match'):
+        ReplayBuffer(2, 1, capacity=9).load_state_dict(buf.state_dict())
+
+
+def test_empty_sample_refused():
+    with pytest.raises(ValueError, match='empty'):
+        ReplayBuffer(2, 1, 4).sample(1)
+
+
+def test_split_evenly():
+    assert split_evenly(10, 3) == [4, 3, 3]
+    assert split_evenly(2, 3) == [1, 1, 0]
+
+
+def test_multi_buffer_splits_batch_evenly_across_keys():
+    multi = MultiReplayBuffer({'a': (2, 1), 'b': (2, 1), 'c': (2, 1), 'empty': (2, 1)}, 50)
+    for key, value in [('a', 1.0), ('b', 2.0), ('c', 3.0)]:
+        for _ in range(5 if key == 'a' else 40):  # shares do not follow data amounts
+            multi.add(key, np.zeros(2), np.zeros(1), value, np.zeros(2), False)
+    parts = multi.sample_per_key(10)
+    assert {k: len(b.reward) for k, b in parts.items()} == {'a': 4, 'b': 3, 'c': 3}
+    combined = multi.sample(10)
+    assert combined.reward.tolist().count(1.0) == 4 and combined.obs.shape == (10, 2)
+    assert torch.all(multi.sample(6, key='b').reward == 2.0)
+
+
+def test_multi_buffer_mixed_sizes_need_per_key_sampling():
+    multi = MultiReplayBuffer({'walker': (17, 6), 'hopper': (11, 3)}, 10)
+    multi.add('walker', np.zeros(17), np.zeros(6), 0.0, np.zeros(17), False)
+    multi.add('hopper', np.zeros(11), np.zeros(3), 0.0, np.zeros(11), False)
+    assert multi.sample_per_key(4)['hopper'].obs.shape == (2, 11)
+    with pytest.raises(ValueError, match='sample_per_key'):
+        multi.sample(4)
+    restored = MultiReplayBuffer({'walker': (17, 6), 'hopper': (11, 3)}, 10)
+    restored.load_state_dict(multi.state_dict())
+    assert len(restored) == 2

@@ -1,0 +1,58 @@
+"""Config validation happens before training and names the offending key."""
+
+from pathlib import Path
+
+import pytest
+
+from synergy_control.training.config import ConfigError, config_from_dict, load_config
+
+CONFIGS = Path(__file__).resolve().parents[2] / 'config' / 'train'
+
+
+@pytest.mark.parametrize('data, message', [
+    ({'td3': {'policy_noise': 'abc'}},
+     "config key 'td3.policy_noise': expected a number >= 0, got 'abc'"),
+    ({'gamma': 1.5}, "config key 'gamma': expected a number in [0, 1], got 1.5"),
+    ({'batch_size': 0}, "config key 'batch_size': expected an integer > 0, got 0"),
+    ({'seed': True}, "config key 'seed': expected an integer >= 0, got True"),
+    ({'algorithm': 'ppo'}, "config key 'algorithm': expected one of 'td3', 'sac'"),
+    ({'hidden_sizes': [256, -1]}, "config key 'hidden_sizes': expected a list of integers"),
+    ({'keep_buffer': 'yes'}, "config key 'keep_buffer': expected a boolean"),
+    ({'sac': {'target_entropy': 'auto'}}, "config key 'sac.target_entropy': expected a number"),
+    ({'sac': {'alpha': 0.2}}, "config key 'sac.alpha': unknown key"),
+    ({'learning_rate': 1e-3}, "config key 'learning_rate': unknown key"),
+    ({'td3': [1]}, "config key 'td3': expected a mapping"),
+    ({'robot': 'walker_99'}, "config key 'robot': expected one of"),
+    ({'batch_size': 512, 'buffer_size': 100}, "config key 'batch_size': expected <= buffer_size"),
+    ({'device': 'tpu'}, "config key 'device'"),
+])
+def test_errors_name_the_key(data, message):
+    with pytest.raises(ConfigError) as info:
+        config_from_dict({'robot': 'walker_7_main', **data})
+    assert message in str(info.value)
+
+
+def test_robot_is_required():
+    with pytest.raises(ConfigError, match="config key 'robot': required"):
+        config_from_dict({})
+
+
+def test_yaml_scientific_notation_and_name_from_file(tmp_path):
+    path = tmp_path / 'my_run.yaml'
+    path.write_text('robot: hopper_4\nactor_lr: 3e-4\nsac:\n  target_entropy: -2\n')
+    config = load_config(path)
+    assert config.actor_lr == 3e-4 and config.sac.target_entropy == -2.0
+    assert config.name == 'my_run'
+
+
+def test_invalid_yaml_names_the_file(tmp_path):
+    path = tmp_path / 'bad.yaml'
+    path.write_text('robot: [unclosed\n')
+    with pytest.raises(ConfigError, match='bad.yaml'):
+        load_config(path)
+
+
+@pytest.mark.parametrize('path', sorted(CONFIGS.glob('*.yaml')), ids=lambda p: p.name)
+def test_shipped_configs_are_valid(path):
+    config = load_config(path)
+    assert config.name == path.stem

@@ -1,0 +1,153 @@
+"""End-to-end runs: smoke training, truncation handling, resume after SIGKILL, SIGTERM."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from synergy_control.envs import make_env
+from synergy_control.training import CheckpointError, load_checkpoint, train
+from synergy_control.training.runner import StopRequest, Trainer
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / 'metrics.csv', newline='') as f:
+        return list(csv.DictReader(f))
+
+
+def values(rows: list[dict[str, str]], column: str) -> list[float]:
+    return [float(r[column]) for r in rows if r[column]]
+
+
+@pytest.mark.parametrize('algorithm', ['td3', 'sac'])
+def test_smoke_run_learns_logs_and_evaluates(algorithm, smoke_config, snapshot, tmp_path):
+    config = smoke_config(algorithm)
+    trainer = Trainer(config, tmp_path, 'cpu', progress=False)
+    before = snapshot(trainer.agent)
+    try:
+        trainer.run(StopRequest())
+    finally:
+        trainer.close()
+    assert before.changed()
+    rows = read_metrics(tmp_path)
+    for name in trainer.agent.metric_names:  # TD3's first log precedes any actor update
+        assert all(math.isfinite(v) for v in values(rows, name)[1:]), name
+    assert values(rows, 'updates')[-1] == config.total_steps - config.start_steps + 1
+    assert [int(r['step']) for r in rows if r['eval_mean']] == [150, 300]
+    state = load_checkpoint(tmp_path / 'checkpoints' / 'last.pt')
+    assert state['counters']['env_steps'] == 300
+    assert state['last_eval']['step'] == 300
+    assert (tmp_path / 'checkpoints' / 'best.pt').exists()
+    assert list((tmp_path / 'tb').glob('events.out.tfevents.*'))
+
+
+def test_truncated_episode_ends_are_not_terminal(smoke_config, tmp_path):
+    config = smoke_config('td3', total_steps=20, start_steps=100, eval_every=1000)
+    trainer = Trainer(config, tmp_path, 'cpu', progress=False)
+    trainer.env = make_env('walker_7_main', episode_steps=5)  # time limit before any fall
+    try:
+        trainer.run(StopRequest())
+    finally:
+        trainer.close()
+    assert trainer.episodes == 4
+    stored = trainer.buffer.storage[:20]
+    assert torch.all(stored[:, -1] == 0)  # terminated column: truncation bootstraps
+    next_obs, obs = stored[4, -18:-1], stored[5, :17]
+    assert not torch.equal(next_obs, obs)  # the truncated next_obs, not the reset obs
+
+
+def test_train_writes_resolved_config_and_refuses_reuse(tmp_path):
+    run = train(str(REPO / 'config/train/smoke_sac.yaml'), seed=3, run_dir=str(tmp_path / 'r'),
+                progress=False)
+    saved = yaml.safe_load((run / 'config.yaml').read_text())
+    assert saved['seed'] == 3 and saved['name'] == 'smoke_sac' and saved['td3']['policy_delay']
+    with pytest.raises(CheckpointError, match='already has a checkpoint'):
+        train(str(REPO / 'config/train/smoke_sac.yaml'), run_dir=str(run), progress=False)
+
+
+def start_cli(args: list[str], cwd: Path) -> subprocess.Popen:
+    env = {**os.environ, 'PYTHONPATH': str(REPO)}
+    return subprocess.Popen([sys.executable, '-m', 'synergy_control.training', *args,
+                             '--no-progress'], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_checkpoint(proc: subprocess.Popen, path: Path, min_steps: int) -> dict:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if path.exists():
+            state = load_checkpoint(path)  # atomic writes: never a partial file
+            if state['counters']['env_steps'] >= min_steps:
+                return state
+        time.sleep(0.1)
+    raise TimeoutError(path)
+
+
+def long_smoke_config(tmp_path: Path, total_steps: int) -> Path:
+    data = yaml.safe_load((REPO / 'config/train/smoke_td3.yaml').read_text())
+    data.update(total_steps=total_steps, eval_every=400)
+    path = tmp_path / 'long.yaml'
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_resume_after_sigkill_continues_counters_and_appends_metrics(tmp_path):
+    run = tmp_path / 'run'
+    proc = start_cli([str(long_smoke_config(tmp_path, 1200)), '--run-dir', str(run)], tmp_path)
+    try:
+        wait_for_checkpoint(proc, run / 'checkpoints' / 'last.pt', 300)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    killed = load_checkpoint(run / 'checkpoints' / 'last.pt')
+    step = killed['counters']['env_steps']
+    rows_before = [r for r in read_metrics(run) if int(r['step']) <= step]
+
+    train(resume=str(run), progress=False)
+
+    state = load_checkpoint(run / 'checkpoints' / 'last.pt')
+    assert state['counters']['env_steps'] == 1200
+    assert state['counters']['updates'] == 1200 - 100 + 1
+    assert state['counters']['episodes'] > killed['counters']['episodes']
+    assert state['wall_time'] > killed['wall_time']
+    assert len(state['buffer']['storage']) == 1000  # keep_buffer: restored, then filled
+    rows = read_metrics(run)
+    assert rows[:len(rows_before)] == rows_before  # earlier rows kept, header written once
+    steps = [int(r['step']) for r in rows]
+    assert steps == sorted(steps) and steps[-1] == 1200
+    assert [r['episode'] for r in rows if r['episode']] == [
+        str(i) for i in range(1, state['counters']['episodes'] + 1)]
+
+
+def test_sigterm_writes_final_checkpoint(tmp_path):
+    run = tmp_path / 'run'
+    proc = start_cli([str(long_smoke_config(tmp_path, 10**6)), '--run-dir', str(run)], tmp_path)
+    seen = wait_for_checkpoint(proc, run / 'checkpoints' / 'last.pt', 200)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert 'SIGTERM' in err and '--resume' in err
+    final = load_checkpoint(run / 'checkpoints' / 'last.pt')
+    assert final['counters']['env_steps'] >= seen['counters']['env_steps']
+
+
+def test_resume_keeps_the_seed(tmp_path):
+    run = train(str(REPO / 'config/train/smoke_td3.yaml'), run_dir=str(tmp_path / 'r'),
+                progress=False)
+    with pytest.raises(ValueError, match="'seed'"):
+        train(resume=str(run), seed=5, progress=False)
+    assert np.isfinite(load_checkpoint(run / 'checkpoints' / 'best.pt')['best_eval'])
