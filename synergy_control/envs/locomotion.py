@@ -109,7 +109,7 @@ class LocomotionEnv(gymnasium.Env):
         mujoco.mj_forward(self.model, self.data)
 
     def is_healthy(self) -> bool:
-        """The task's health test on qpos/qvel (gymnasium-v5 semantics, open intervals)."""
+        """Apply the task's health test to qpos/qvel (gymnasium-v5 semantics)."""
         task, qpos, qvel = self.task, self.data.qpos, self.data.qvel
         if not (np.all(np.isfinite(qpos)) and np.all(np.isfinite(qvel))):
             return False

@@ -1,0 +1,116 @@
+"""Lockstep throughput of the ROS loop, against real time and against raw MuJoCo stepping.
+
+Three rates for one robot, in control steps per second:
+
+raw MuJoCo
+    ``mj_step(model, data, nstep=frame_skip)`` with zero controls: the ceiling.
+offline rollout
+    ``PolicyRuntime.act`` + ``LocomotionEnv.step_command``: the same work without ROS.
+ROS lockstep
+    ``run_sim(mode='lockstep')``: sim_bridge + synergy_controller in one process over
+    loopback DDS, one state and one command per step (what ``synergy-control sim`` runs).
+
+    .venv/bin/python benchmarks/lockstep_throughput.py --sim-seconds 40
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import mujoco
+import numpy as np
+
+from synergy_control.envs import LocomotionEnv
+from synergy_control.export import export_untrained
+from synergy_control.launch_plan import default_policy
+from synergy_control.robots import get_robot
+from synergy_control.runtime import PolicyRuntime
+from synergy_control.sim_runner import run_sim
+
+RESULTS = Path(__file__).resolve().parent / 'results'
+
+
+def raw_mujoco_rate(robot: str, steps: int) -> float:
+    """Control steps per second of bare mj_step (frame_skip physics steps each)."""
+    variant = get_robot(robot)
+    data = mujoco.MjData(variant.model)
+    started = time.perf_counter()
+    for _ in range(steps):
+        mujoco.mj_step(variant.model, data, nstep=variant.frame_skip)
+    return steps / (time.perf_counter() - started)
+
+
+def offline_rate(policy: Path, robot: str, steps: int) -> float:
+    """Control steps per second of the runtime + environment loop (episodes auto-reset)."""
+    runtime = PolicyRuntime(policy, robot)
+    env = LocomotionEnv(runtime.robot)
+    env.reset(seed=0)
+    started = time.perf_counter()
+    for step in range(steps):
+        commands = runtime.act(env.data.qpos, env.data.qvel).commands
+        _, _, terminated, truncated, _ = env.step_command(commands)
+        if terminated or truncated:
+            env.reset(seed=step)
+    return steps / (time.perf_counter() - started)
+
+
+def main() -> None:
+    """Run the benchmark and write benchmarks/results/lockstep_throughput.json."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--robot', default='walker_7_main')
+    parser.add_argument('--policy', help='ONNX policy (default: package default or untrained)')
+    parser.add_argument('--sim-seconds', type=float, default=40.0,
+                        help='simulated seconds of the ROS lockstep run')
+    parser.add_argument('--output', type=Path, default=RESULTS / 'lockstep_throughput.json')
+    args = parser.parse_args()
+    control_period = get_robot(args.robot).control_period
+    steps = round(args.sim_seconds / control_period)
+
+    with tempfile.TemporaryDirectory() as folder:
+        if args.policy:
+            policy = Path(args.policy)
+        else:
+            try:
+                policy = default_policy()
+            except FileNotFoundError:
+                policy = Path(folder) / f'{args.robot}_untrained.onnx'
+                export_untrained(args.robot, policy)
+        raw = raw_mujoco_rate(args.robot, steps)
+        offline = offline_rate(policy, args.robot, steps)
+        summary = run_sim(args.robot, policy, mode='lockstep', duration=args.sim_seconds,
+                          status=False)
+    ros = summary['steps'] / summary['wall_time']
+    command = ' '.join(shlex.quote(a) for a in [sys.executable, *sys.argv])
+    result = {
+        'benchmark': 'lockstep_throughput', 'command': command, 'robot': args.robot,
+        'policy': str(policy), 'control_period_s': control_period, 'steps': steps,
+        'steps_per_second': {'raw_mujoco': raw, 'offline_rollout': offline, 'ros_lockstep': ros},
+        'ros_lockstep_x_realtime': ros * control_period,
+        'ros_lockstep_fraction_of_raw_mujoco': ros / raw,
+        'ros_lockstep_fraction_of_offline': ros / offline,
+        'ros_episodes': len(summary['episodes']),
+        'controller_ms': {k: summary['controller'][k] for k in (
+            'compute_ms_p50', 'compute_ms_p99', 'latency_ms_p50', 'latency_ms_p99')},
+        'faults': summary['faults'],
+        'host': {'cpus': os.cpu_count(), 'python': platform.python_version(),
+                 'mujoco': mujoco.__version__, 'numpy': np.__version__},
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + '\n')
+    print(command)
+    print(f'{args.robot}: raw MuJoCo {raw:.0f} steps/s, offline rollout {offline:.0f} steps/s, '
+          f'ROS lockstep {ros:.0f} steps/s = x{ros * control_period:.2f} real time = '
+          f'{ros / raw:.1%} of raw MuJoCo ({ros / offline:.1%} of offline)')
+    print(f'wrote {args.output}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,206 @@
+"""Builders and parsers of the messages the nodes exchange (no node code here).
+
+The bridge and the controller share these, so a state the bridge publishes is read back by
+exactly the inverse function; parsers raise :class:`~synergy_control.state.StateError` or
+:class:`CommandError` instead of returning something unsafe.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+import mujoco
+import numpy as np
+from builtin_interfaces.msg import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Point, Quaternion, Vector3
+from nav_msgs.msg import Odometry
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import JointState
+from std_msgs.msg import ColorRGBA, Float64MultiArray
+from visualization_msgs.msg import Marker, MarkerArray
+
+from synergy_control.robots import Robot
+from synergy_control.state import (JointMatcher, RootState, StateError, qpos_qvel_from_state,
+                                   root_state_from_qpos)
+
+WORLD_FRAME = 'world'
+_NS_PER_S = 1_000_000_000
+
+
+class CommandError(ValueError):
+    """An effort command that must not reach the actuators (wrong length or non-finite)."""
+
+
+# ---------------------------------------------------------------------- time
+def stamp_from_ns(nanoseconds: int) -> Time:
+    """Make a message stamp for a time in integer nanoseconds."""
+    return Time(sec=nanoseconds // _NS_PER_S, nanosec=nanoseconds % _NS_PER_S)
+
+
+def stamp_to_ns(stamp: Time) -> int:
+    """Return the integer nanoseconds of a message stamp (exact, usable as a key)."""
+    return stamp.sec * _NS_PER_S + stamp.nanosec
+
+
+def clock_msg(nanoseconds: int) -> Clock:
+    """Make the /clock message for a simulation time."""
+    return Clock(clock=stamp_from_ns(nanoseconds))
+
+
+# ---------------------------------------------------------------------- robot state
+def joint_state_msg(robot: Robot, data: mujoco.MjData, stamp: Time) -> JointState:
+    """Make the JointState of the actuated joints (actuator order, applied efforts)."""
+    msg = JointState()
+    msg.header.stamp = stamp
+    msg.name = list(robot.joint_names)
+    msg.position = data.qpos[robot.joint_qpos_adr].tolist()
+    msg.velocity = data.qvel[robot.joint_qvel_adr].tolist()
+    msg.effort = data.qfrc_actuator[robot.joint_qvel_adr].tolist()
+    return msg
+
+
+def odometry_msg(robot: Robot, qpos: np.ndarray, qvel: np.ndarray, stamp: Time) -> Odometry:
+    """Make the Odometry of the base: pose in ``world``, body-frame twist (REP 105)."""
+    root = root_state_from_qpos(robot, qpos, qvel)
+    msg = Odometry()
+    msg.header.stamp = stamp
+    msg.header.frame_id = WORLD_FRAME
+    msg.child_frame_id = robot.limbs[0].name
+    msg.pose.pose.position = Point(**dict(zip('xyz', root.position.tolist())))
+    msg.pose.pose.orientation = Quaternion(**dict(zip('xyzw', root.orientation_xyzw.tolist())))
+    msg.twist.twist.linear = Vector3(**dict(zip('xyz', root.linear_velocity.tolist())))
+    msg.twist.twist.angular = Vector3(**dict(zip('xyz', root.angular_velocity.tolist())))
+    return msg
+
+
+def root_state_from_odometry(msg: Odometry) -> RootState:
+    """Read the base state of an Odometry; StateError if any value is non-finite."""
+    pose, twist = msg.pose.pose, msg.twist.twist
+    root = RootState(
+        np.array([pose.position.x, pose.position.y, pose.position.z]),
+        np.array([pose.orientation.x, pose.orientation.y, pose.orientation.z,
+                  pose.orientation.w]),
+        np.array([twist.linear.x, twist.linear.y, twist.linear.z]),
+        np.array([twist.angular.x, twist.angular.y, twist.angular.z]))
+    if not all(np.all(np.isfinite(v)) for v in vars(root).values()):
+        raise StateError('odometry has non-finite values')
+    return root
+
+
+def robot_state_from_msgs(robot: Robot, matcher: JointMatcher, joint_state: JointState,
+                          odometry: Odometry) -> tuple[np.ndarray, np.ndarray]:
+    """Rebuild (qpos, qvel) from a JointState and an Odometry; StateError if unusable."""
+    positions, velocities = matcher.match(joint_state.name, joint_state.position,
+                                          joint_state.velocity)
+    return qpos_qvel_from_state(robot, positions, velocities,
+                                root_state_from_odometry(odometry))
+
+
+# ---------------------------------------------------------------------- commands
+def float_array_msg(values: Iterable[float]) -> Float64MultiArray:
+    """Make a Float64MultiArray as ros2_control's forward_command_controller reads it."""
+    return Float64MultiArray(data=[float(v) for v in values])
+
+
+def parse_command(msg: Float64MultiArray, size: int) -> np.ndarray:
+    """Read the efforts of a command; CommandError if of the wrong length or NaN/Inf."""
+    values = np.asarray(msg.data, dtype=np.float64)
+    if values.shape != (size,):
+        raise CommandError(f'command has {values.size} values, expected {size}')
+    if not np.all(np.isfinite(values)):
+        bad = np.flatnonzero(~np.isfinite(values)).tolist()
+        raise CommandError(f'command has non-finite values at indices {bad}')
+    return values
+
+
+# ---------------------------------------------------------------------- diagnostics
+def diagnostic_status(name: str, level: bytes, message: str, values: Mapping[str, object],
+                      hardware_id: str = '') -> DiagnosticStatus:
+    """Make a DiagnosticStatus; floats are written with repr so they parse back exactly."""
+    return DiagnosticStatus(
+        level=level, name=name, message=message, hardware_id=hardware_id,
+        values=[KeyValue(key=k, value=repr(v) if isinstance(v, float) else str(v))
+                for k, v in values.items()])
+
+
+def diagnostic_array(stamp: Time, statuses: list[DiagnosticStatus]) -> DiagnosticArray:
+    """Make a /diagnostics message."""
+    msg = DiagnosticArray(status=statuses)
+    msg.header.stamp = stamp
+    return msg
+
+
+def status_values(status: DiagnosticStatus) -> dict[str, str]:
+    """Return the key-values of a DiagnosticStatus as a dict."""
+    return {kv.key: kv.value for kv in status.values}
+
+
+# ---------------------------------------------------------------------- markers
+_SPHERE, _CAPSULE, _ELLIPSOID, _CYLINDER, _BOX = (
+    int(mujoco.mjtGeom.mjGEOM_SPHERE), int(mujoco.mjtGeom.mjGEOM_CAPSULE),
+    int(mujoco.mjtGeom.mjGEOM_ELLIPSOID), int(mujoco.mjtGeom.mjGEOM_CYLINDER),
+    int(mujoco.mjtGeom.mjGEOM_BOX))
+
+
+def _shape_parts(kind: int, size: np.ndarray) -> list[tuple[int, tuple[float, ...], float]]:
+    """(marker type, full extents, offset along the geom z) of each part of one geom."""
+    radius, half, third = (float(v) for v in size)
+    if kind == _CAPSULE:
+        return [(Marker.CYLINDER, (2 * radius, 2 * radius, 2 * half), 0.0),
+                (Marker.SPHERE, (2 * radius,) * 3, -half),
+                (Marker.SPHERE, (2 * radius,) * 3, half)]
+    if kind == _SPHERE:
+        return [(Marker.SPHERE, (2 * radius,) * 3, 0.0)]
+    if kind == _CYLINDER:
+        return [(Marker.CYLINDER, (2 * radius, 2 * radius, 2 * half), 0.0)]
+    if kind in (_BOX, _ELLIPSOID):
+        shape = Marker.CUBE if kind == _BOX else Marker.SPHERE
+        return [(shape, (2 * radius, 2 * half, 2 * third), 0.0)]
+    return []
+
+
+class GeomMarkers:
+    """The robot's geoms as markers in ``world``, with their true shapes and sizes.
+
+    MuJoCo sizes are half-extents (radius, half-length, half-sides) and markers take full
+    extents; a capsule is drawn as a cylinder plus two end spheres. Geoms of the world body
+    (the floor) and invisible ones are left out; meshes and height fields are not drawn.
+    Shapes, sizes and colours are fixed per model, so they are computed once.
+    """
+
+    def __init__(self, model: mujoco.MjModel, namespace: str = 'geoms'):
+        self.namespace = namespace
+        self._parts: list[tuple[int, int, tuple[float, float, float], ColorRGBA, float]] = []
+        for g in range(model.ngeom):
+            rgba = model.mat_rgba[model.geom_matid[g]] if model.geom_matid[g] >= 0 \
+                else model.geom_rgba[g]
+            if model.geom_bodyid[g] == 0 or rgba[3] == 0.0:
+                continue
+            color = ColorRGBA(r=float(rgba[0]), g=float(rgba[1]), b=float(rgba[2]),
+                              a=float(rgba[3]))
+            for shape, scale, along_z in _shape_parts(int(model.geom_type[g]),
+                                                      model.geom_size[g]):
+                self._parts.append((g, shape, scale, color, along_z))
+
+    def __len__(self) -> int:
+        """Return the number of markers per frame."""
+        return len(self._parts)
+
+    def __call__(self, data: mujoco.MjData, stamp: Time) -> MarkerArray:
+        """Make the markers at the geom poses of ``data`` (geom_xpos/geom_xmat)."""
+        markers = MarkerArray()
+        quat = np.zeros(4)
+        for index, (g, shape, scale, color, along_z) in enumerate(self._parts):
+            rotation = data.geom_xmat[g]
+            mujoco.mju_mat2Quat(quat, rotation)
+            position = data.geom_xpos[g] + along_z * rotation.reshape(3, 3)[:, 2]
+            marker = Marker(ns=self.namespace, id=index, type=shape, action=Marker.ADD,
+                            color=color, frame_locked=False)
+            marker.header.stamp = stamp
+            marker.header.frame_id = WORLD_FRAME
+            marker.pose.position = Point(**dict(zip('xyz', position.tolist())))
+            marker.pose.orientation = Quaternion(w=quat[0], x=quat[1], y=quat[2], z=quat[3])
+            marker.scale = Vector3(**dict(zip('xyz', scale)))
+            markers.markers.append(marker)
+        return markers

@@ -1,0 +1,271 @@
+"""sim_bridge: a MuJoCo robot behind the topics a ros2_control effort robot offers.
+
+Publishes /joint_states, /odom, /clock, /sim/markers, /diagnostics and /sim/episode and
+drives the simulation with effort commands (std_msgs/Float64MultiArray, actuator order),
+always through :meth:`LocomotionEnv.step_command`, so an episode return measured here is the
+one ``synergy-control evaluate`` measures offline.
+
+Modes:
+
+``realtime``
+    Paced to the wall clock times ``realtime_factor``; the newest valid command is held
+    (zero-order hold) until ``command_timeout`` passes without one, then zero is applied.
+``lockstep``
+    Each published state is answered by exactly one command before the simulation advances,
+    as fast as the loop allows. A command counts as the answer only if it was sent after the
+    state (DDS source timestamp), so a late or repeated command can never answer the wrong
+    state. Until the first answer arrives the bridge waits for its controller, re-sending the
+    first state every ``command_timeout``; after that a missing answer means a zero command
+    and a diagnostic.
+
+Wrong-length or non-finite commands are refused (logged, counted) and never reach the
+simulation.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from nav_msgs.msg import Odometry
+from rclpy.node import Node
+from rclpy.subscription import MessageInfo
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import Trigger
+from visualization_msgs.msg import MarkerArray
+
+from synergy_control.envs import LocomotionEnv
+from synergy_control.launch_plan import DEFAULT_COMMAND_TOPIC, MODES
+from synergy_control.robots import get_robot, variant_names
+from synergy_control.ros import qos
+from synergy_control.ros.conversions import (CommandError, GeomMarkers, clock_msg,
+                                             diagnostic_array, diagnostic_status,
+                                             joint_state_msg, odometry_msg, parse_command,
+                                             stamp_from_ns)
+from synergy_control.ros.node_tools import declare, spin_main, steady_clock
+
+EPISODE_TOPIC = '/sim/episode'
+#: Realtime mode steps at most this many control periods per timer tick to catch up.
+MAX_CATCH_UP = 5
+
+
+class SimBridge(Node):
+    """The simulated robot: a LocomotionEnv behind joint-state, odometry and command topics."""
+
+    def __init__(self, node_name: str = 'sim_bridge', **kwargs):
+        super().__init__(node_name, **kwargs)
+        robot = declare(self, 'robot', 'walker_7_main', 'robot variant to simulate',
+                        choices=variant_names())
+        self.mode = declare(self, 'mode', 'realtime', 'pacing of the simulation',
+                            choices=MODES)
+        self.realtime_factor = declare(self, 'realtime_factor', 1.0,
+                                       'simulated seconds per wall second (realtime mode)',
+                                       bounds=(0.01, 100.0))
+        self.seed = declare(self, 'seed', 0, 'reset seed of episode 0; episode k uses seed + k')
+        command_topic = declare(self, 'command_topic', DEFAULT_COMMAND_TOPIC,
+                                'effort commands (Float64MultiArray, actuator order)')
+        self.command_timeout = declare(
+            self, 'command_timeout', 0.5,
+            'seconds without a (valid) command before zero effort is applied',
+            bounds=(0.001, 60.0))
+        markers_rate = declare(self, 'publish_markers', 10.0,
+                               'rate of /sim/markers in Hz (0 disables them)',
+                               bounds=(0.0, 100.0))
+        diagnostics_period = declare(self, 'diagnostics_period', 1.0,
+                                     'seconds between /diagnostics messages',
+                                     bounds=(0.05, 60.0))
+
+        self.robot = get_robot(robot)
+        self.env = LocomotionEnv(self.robot)
+        self._zero = np.zeros(self.robot.model.nu)
+        self._dt_ns = round(self.robot.control_period * 1e9)
+        self.steps = 0
+        self.episode = 0
+        self.episode_return = 0.0
+        self.episode_length = 0
+        self.forward_velocity = 0.0
+        self.counters = {'refused_commands': 0, 'stale_commands': 0, 'command_timeouts': 0,
+                         'episodes': 0}
+        self._command = self._zero
+        self._command_time = -np.inf
+        self._timed_out = False
+        self._published_ns = 0
+        self._published_at = 0.0
+        self._answered = False
+
+        self._joint_pub = self.create_publisher(JointState, '/joint_states', qos.STATE_PUBLISHER)
+        self._odom_pub = self.create_publisher(Odometry, '/odom', qos.STATE_PUBLISHER)
+        self._clock_pub = self.create_publisher(Clock, '/clock', qos.CLOCK)
+        self._episode_pub = self.create_publisher(DiagnosticStatus, EPISODE_TOPIC, qos.EVENTS)
+        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', qos.EVENTS)
+        self.create_subscription(Float64MultiArray, command_topic, self._on_command, qos.COMMAND)
+        self.create_service(Trigger, '/sim/reset', self._on_reset)
+        clock = steady_clock()
+        if markers_rate > 0.0:
+            self._markers = GeomMarkers(self.robot.model)
+            self._marker_pub = self.create_publisher(MarkerArray, '/sim/markers', qos.MARKERS)
+            self.create_timer(1.0 / markers_rate, self._publish_markers, clock=clock)
+        self.create_timer(diagnostics_period, self._publish_diagnostics, clock=clock)
+        self._diag_window = (time.monotonic(), 0, dict(self.counters))
+        if self.mode == 'realtime':
+            self._start = time.monotonic()
+            self._paced_steps = 0
+            self.create_timer(self.robot.control_period / self.realtime_factor,
+                              self._on_realtime_tick, clock=clock)
+        else:
+            self.create_timer(min(0.05, self.command_timeout / 4), self._on_lockstep_check,
+                              clock=clock)
+        self._reset_episode()
+        self._publish_state()
+        self.get_logger().info(
+            f"simulating '{robot}' ({self.robot.model.nu} actuators, control period "
+            f'{self.robot.control_period * 1e3:.1f} ms) in {self.mode} mode; commands on '
+            f"'{command_topic}'")
+
+    # ------------------------------------------------------------------ simulation
+    @property
+    def sim_time_ns(self) -> int:
+        """Simulation time: control steps since start (never reset, so stamps are unique)."""
+        return self.steps * self._dt_ns
+
+    def _reset_episode(self) -> None:
+        self.env.reset(seed=self.seed + self.episode)
+        self.episode_return = 0.0
+        self.episode_length = 0
+
+    def _end_episode(self, end: str, terminated: bool, truncated: bool) -> None:
+        values = {'episode': self.episode, 'seed': self.seed + self.episode,
+                  'return': self.episode_return, 'length': self.episode_length,
+                  'terminated': terminated, 'truncated': truncated, 'end': end}
+        self._episode_pub.publish(diagnostic_status(
+            f'{self.get_name()}: episode', DiagnosticStatus.OK, end, values, self.robot.name))
+        self.counters['episodes'] += 1
+        self.episode += 1
+        self._reset_episode()
+
+    def _advance(self, command: np.ndarray) -> None:
+        """One control period with ``command``; ends and restarts episodes as the env says."""
+        _, reward, terminated, truncated, info = self.env.step_command(command)
+        self.steps += 1
+        self.episode_return += reward
+        self.episode_length += 1
+        self.forward_velocity = info['x_velocity']
+        if terminated or truncated:
+            self._end_episode('terminated' if terminated else 'truncated', terminated, truncated)
+
+    def _publish_state(self) -> None:
+        stamp = stamp_from_ns(self.sim_time_ns)
+        data = self.env.data
+        self._published_ns = time.time_ns()
+        self._published_at = time.monotonic()
+        self._odom_pub.publish(odometry_msg(self.robot, data.qpos, data.qvel, stamp))
+        self._joint_pub.publish(joint_state_msg(self.robot, data, stamp))
+        # Last: a controller ticking on /clock then finds the state of that time waiting.
+        self._clock_pub.publish(clock_msg(self.sim_time_ns))
+
+    # ------------------------------------------------------------------ commands
+    def _on_command(self, msg: Float64MultiArray, info: MessageInfo) -> None:
+        try:
+            command = parse_command(msg, self.robot.model.nu)
+        except CommandError as error:
+            self.counters['refused_commands'] += 1
+            self.get_logger().warning(f'refused command: {error}', throttle_duration_sec=1.0)
+            return
+        if self.mode == 'realtime':
+            self._command = command
+            self._command_time = time.monotonic()
+            return
+        if 0 < info['source_timestamp'] < self._published_ns:
+            self.counters['stale_commands'] += 1
+            return
+        self._answered = True
+        self._advance(command)
+        self._publish_state()
+
+    def _on_lockstep_check(self) -> None:
+        if time.monotonic() - self._published_at < self.command_timeout:
+            return
+        if not self._answered:
+            self._republish_first_state()
+            return
+        self.counters['command_timeouts'] += 1
+        self.get_logger().warning(
+            f'no command within {self.command_timeout} s of the state at step {self.steps}: '
+            'stepping with zero effort', throttle_duration_sec=1.0)
+        self._advance(self._zero)
+        self._publish_state()
+
+    def _republish_first_state(self) -> None:
+        """Re-send the state (same stamp) for a controller that may have missed it.
+
+        The answer-after-publish time stays the first sending's, so that an answer to any
+        copy is accepted.
+        """
+        published_ns = self._published_ns
+        self._publish_state()
+        self._published_ns = published_ns
+
+    def _on_realtime_tick(self) -> None:
+        due = int((time.monotonic() - self._start) * self.realtime_factor
+                  / self.robot.control_period) - self._paced_steps
+        if due <= 0:
+            return
+        if due > MAX_CATCH_UP:  # fell behind (e.g. paused): drop the backlog, keep pacing
+            self._paced_steps += due - MAX_CATCH_UP
+            due = MAX_CATCH_UP
+        command = self._held_command()
+        for _ in range(due):
+            self._advance(command)
+        self._paced_steps += due
+        self._publish_state()
+
+    def _held_command(self) -> np.ndarray:
+        stale = time.monotonic() - self._command_time > self.command_timeout
+        if stale and not self._timed_out and np.isfinite(self._command_time):
+            self.counters['command_timeouts'] += 1
+            self.get_logger().warning(
+                f'no command for {self.command_timeout} s: applying zero effort')
+        self._timed_out = stale
+        return self._zero if stale else self._command
+
+    # ------------------------------------------------------------------ services, outputs
+    def _on_reset(self, _request: Trigger.Request, response: Trigger.Response
+                  ) -> Trigger.Response:
+        self._end_episode('reset', False, False)
+        self._publish_state()
+        response.success = True
+        response.message = f'episode {self.episode} started with seed {self.seed + self.episode}'
+        return response
+
+    def _publish_markers(self) -> None:
+        self._marker_pub.publish(self._markers(self.env.data, stamp_from_ns(self.sim_time_ns)))
+
+    def _publish_diagnostics(self) -> None:
+        now = time.monotonic()
+        since, steps_then, counters_then = self._diag_window
+        self._diag_window = (now, self.steps, dict(self.counters))
+        rtf = (self.steps - steps_then) * self.robot.control_period / max(now - since, 1e-9)
+        new_faults = {k: v - counters_then[k] for k, v in self.counters.items()
+                      if k != 'episodes' and v > counters_then[k]}
+        level = DiagnosticStatus.WARN if new_faults else DiagnosticStatus.OK
+        message = ', '.join(f'{v} {k}' for k, v in new_faults.items()) or 'running'
+        values = {'mode': self.mode, 'sim_time': self.sim_time_ns * 1e-9, 'steps': self.steps,
+                  'real_time_factor': rtf, 'episode': self.episode,
+                  'episode_return': self.episode_return, 'episode_length': self.episode_length,
+                  'torso_height': self.robot.torso_height(self.env.data.qpos),
+                  'forward_velocity': self.forward_velocity, **self.counters}
+        status = diagnostic_status(f'{self.get_name()}: simulation', level, message, values,
+                                   self.robot.name)
+        self._diag_pub.publish(diagnostic_array(self.get_clock().now().to_msg(), [status]))
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of ``ros2 run synergy_control sim_bridge``."""
+    spin_main(SimBridge, args)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,328 @@
+"""synergy_controller: an exported policy as a ROS 2 effort controller (lifecycle node).
+
+configure
+    load the ONNX policy and check its card against the robot's joints (a mismatch or a
+    corrupt file fails the transition with the reason logged; the process keeps running);
+activate
+    start control; deactivate: publish one safe command (zero or hold) and stop.
+
+Each control tick publishes exactly one command: the policy's when the node is enabled and
+the state is valid, otherwise the safe command. Ticks come from a timer at the policy's
+control rate (``realtime``) or from each new state (``lockstep``: joint state and odometry of
+the same stamp). A steady-clock watchdog publishes the safe command when states stop.
+Commands are clipped to the card's limits and are never non-finite.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+import numpy as np
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from nav_msgs.msg import Odometry
+from rclpy.duration import Duration
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.subscription import MessageInfo
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import SetBool
+
+from synergy_control.launch_plan import DEFAULT_COMMAND_TOPIC, HOLD_MODES, MODES, default_policy
+from synergy_control.ros import qos
+from synergy_control.ros.conversions import (diagnostic_array, diagnostic_status,
+                                             float_array_msg, robot_state_from_msgs,
+                                             stamp_to_ns)
+from synergy_control.ros.node_tools import declare, percentiles, spin_main, steady_clock
+from synergy_control.runtime import NonFiniteError, PolicyLoadError, PolicyRuntime
+from synergy_control.state import JointMatcher, StateError
+
+#: Latency samples kept for diagnostics and summaries.
+SAMPLES = 100_000
+
+
+class SynergyController(LifecycleNode):
+    """Runs a policy on joint states and odometry, publishes effort commands."""
+
+    def __init__(self, node_name: str = 'synergy_controller', **kwargs):
+        super().__init__(node_name, **kwargs)
+        self.policy_path = declare(self, 'policy', '',
+                                   'exported ONNX policy (empty: the package default policy)')
+        self.robot_override = declare(self, 'robot', '',
+                                      'robot variant to check the policy against '
+                                      "(empty: the policy card's robot)")
+        self.joint_states_topic = declare(self, 'joint_states_topic', '/joint_states',
+                                          'sensor_msgs/JointState input')
+        self.odom_topic = declare(self, 'odom_topic', '/odom',
+                                  'nav_msgs/Odometry of the floating base')
+        self.command_topic = declare(self, 'command_topic', DEFAULT_COMMAND_TOPIC,
+                                     'effort command output (Float64MultiArray)')
+        self.mode = declare(self, 'mode', 'realtime',
+                            'tick on a timer at the control rate or on each new state',
+                            choices=MODES)
+        self.watchdog_timeout = declare(self, 'watchdog_timeout', 0.5,
+                                        'seconds without a valid state before the safe command',
+                                        bounds=(0.001, 60.0))
+        self.hold_mode = declare(self, 'hold_mode', 'zero',
+                                 'safe command: zero effort or the last valid command',
+                                 choices=HOLD_MODES)
+        diagnostics_period = declare(self, 'diagnostics_period', 1.0,
+                                     'seconds between /diagnostics messages',
+                                     bounds=(0.05, 60.0))
+        autostart = declare(self, 'autostart', True,
+                            'configure and activate at start-up (no lifecycle manager needed)')
+
+        self.runtime: PolicyRuntime | None = None
+        self.enabled = True
+        self.active = False
+        self.last_error = ''
+        self.counters = {'commands': 0, 'policy_commands': 0, 'safe_commands': 0,
+                         'invalid_states': 0, 'non_finite_outputs': 0, 'watchdog_trips': 0}
+        self.compute_ms: deque[float] = deque(maxlen=SAMPLES)
+        self.latency_ms: deque[float] = deque(maxlen=SAMPLES)
+        self._diag_window = (time.monotonic(), dict(self.counters))
+        self._inputs: list = []
+        self._timers_active: list = []
+        self._reset_state()
+
+        self.create_service(SetBool, '~/enable', self._on_enable)
+        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', qos.EVENTS)
+        self.create_timer(diagnostics_period, self._publish_diagnostics, clock=steady_clock())
+        if autostart and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
+            self.trigger_activate()
+
+    def _reset_state(self) -> None:
+        self._joint_state: tuple[JointState, MessageInfo, float] | None = None
+        self._odometry: Odometry | None = None
+        self._last_state_time = -np.inf
+        self._answered_stamp: int | None = None
+        self._tripped = False
+        self._hold: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load the policy and check it against the robot; create the topics."""
+        try:
+            path = self.policy_path or str(default_policy())
+            self.runtime = PolicyRuntime(path, self.robot_override or None)
+        except (PolicyLoadError, FileNotFoundError) as error:
+            self.last_error = str(error)
+            self.get_logger().error(f'cannot configure: {error}')
+            return TransitionCallbackReturn.FAILURE
+        robot = self.runtime.robot
+        self._matcher = JointMatcher(robot.joint_names)
+        self._zero = np.zeros(robot.model.nu)
+        self._command_pub = self.create_publisher(Float64MultiArray, self.command_topic,
+                                                  qos.COMMAND)
+        self._synergy_pub = self.create_publisher(Float64MultiArray, '~/synergy_activations',
+                                                  qos.EVENTS)
+        self._inputs = [
+            self.create_subscription(JointState, self.joint_states_topic, self._on_joint_state,
+                                     qos.STATE_SUBSCRIBER),
+            self.create_subscription(Odometry, self.odom_topic, self._on_odometry,
+                                     qos.STATE_SUBSCRIBER)]
+        card = self.runtime.card
+        self.get_logger().info(
+            f"policy '{card.name}' ({card.method}) for '{robot.name}': {len(robot.joint_names)}"
+            f' joints, control period {card.control_period * 1e3:.1f} ms, '
+            f"{self.runtime.synergy_count} synergies, {self.mode} mode")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Start control (timers for the realtime tick and the watchdog)."""
+        self._reset_state()
+        timers = [self.create_timer(self.watchdog_timeout / 2, self._on_watchdog,
+                                    clock=steady_clock())]
+        if self.mode == 'realtime':
+            timers.append(self.create_timer(self.runtime.card.control_period,
+                                            self._on_control_timer))
+        self._timers_active = timers
+        self.active = True
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Publish the safe command once and stop control."""
+        self._stop()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Drop the policy and the topics."""
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Leave the robot with the safe command."""
+        if self.active:
+            self._stop()
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _stop(self) -> None:
+        self.active = False
+        for timer in self._timers_active:
+            self.destroy_timer(timer)
+        self._timers_active = []
+        self._publish(self._safe_command(), policy=False)
+
+    def _release(self) -> None:
+        if self.runtime is None:
+            return
+        for subscription in self._inputs:
+            self.destroy_subscription(subscription)
+        self.destroy_publisher(self._command_pub)
+        self.destroy_publisher(self._synergy_pub)
+        self._inputs = []
+        self.runtime = None
+
+    def destroy_node(self) -> None:
+        """Leave the robot with the safe command (delivered, if possible) before going."""
+        if self.active and self.context.ok():
+            self._stop()
+            self._command_pub.wait_for_all_acked(Duration(seconds=0.2))
+        super().destroy_node()
+
+    @property
+    def lifecycle_state(self) -> str:
+        """'unconfigured', 'inactive' or 'active' (for diagnostics and tests)."""
+        if self.active:
+            return 'active'
+        return 'inactive' if self.runtime is not None else 'unconfigured'
+
+    # ------------------------------------------------------------------ inputs
+    def _on_joint_state(self, msg: JointState, info: MessageInfo) -> None:
+        self._joint_state = (msg, info, time.monotonic())
+        if self.mode == 'lockstep':
+            self._tick_if_paired()
+
+    def _on_odometry(self, msg: Odometry) -> None:
+        self._odometry = msg
+        if self.mode == 'lockstep':
+            self._tick_if_paired()
+
+    def _tick_if_paired(self) -> None:
+        """Answer each new (joint state, odometry) pair of one stamp exactly once.
+
+        Not before the command publisher has matched a subscriber: an answer that nobody
+        receives would leave a lockstep simulation waiting for a state already answered.
+        """
+        if not self.active or self._joint_state is None or self._odometry is None:
+            return
+        stamp = stamp_to_ns(self._joint_state[0].header.stamp)
+        if stamp != stamp_to_ns(self._odometry.header.stamp) or stamp == self._answered_stamp:
+            return
+        if self._command_pub.get_subscription_count() == 0:
+            return
+        self._answered_stamp = stamp
+        self._tick()
+
+    def _on_control_timer(self) -> None:
+        """Tick on the newest state; a stale one is left to the watchdog."""
+        if self._joint_state is None or self._odometry is None:
+            return
+        if time.monotonic() - self._joint_state[2] <= self.watchdog_timeout:
+            self._tick()
+
+    def _on_watchdog(self) -> None:
+        """Safe command while states have stopped (armed by the first state)."""
+        stale = time.monotonic() - self._last_state_time > self.watchdog_timeout
+        if stale and np.isfinite(self._last_state_time):
+            if not self._tripped:
+                self.counters['watchdog_trips'] += 1
+                self.get_logger().warning(f'no valid state for {self.watchdog_timeout} s: '
+                                          f'publishing the {self.hold_mode} command')
+            self._publish(self._safe_command(), policy=False)
+        self._tripped = stale
+
+    def _on_enable(self, request: SetBool.Request, response: SetBool.Response
+                   ) -> SetBool.Response:
+        self.enabled = request.data
+        response.success = True
+        response.message = 'policy enabled' if self.enabled else \
+            f'policy disabled: publishing the {self.hold_mode} command'
+        self.get_logger().info(response.message)
+        return response
+
+    # ------------------------------------------------------------------ control
+    def _tick(self) -> None:
+        """One control step: policy command for a valid state, else the safe command."""
+        msg, info, received = self._joint_state
+        started = time.perf_counter()
+        try:
+            qpos, qvel = robot_state_from_msgs(self.runtime.robot, self._matcher, msg,
+                                               self._odometry)
+            self._last_state_time = received
+            if not self.enabled:
+                self._publish(self._safe_command(), policy=False)
+                return
+            output = self.runtime.act(qpos, qvel)
+        except StateError as error:
+            self.counters['invalid_states'] += 1
+            self.get_logger().warning(f'refusing state: {error}', throttle_duration_sec=1.0)
+            self._publish(self._safe_command(), policy=False)
+            return
+        except NonFiniteError as error:
+            self.counters['non_finite_outputs'] += 1
+            self.get_logger().warning(f'refusing policy step: {error}', throttle_duration_sec=1.0)
+            self._publish(self._safe_command(), policy=False)
+            return
+        self.compute_ms.append((time.perf_counter() - started) * 1e3)
+        self._hold = output.commands
+        self._publish(output.commands, policy=True)
+        self._synergy_pub.publish(float_array_msg(output.synergy))
+        if info['source_timestamp'] > 0:
+            self.latency_ms.append((time.time_ns() - info['source_timestamp']) * 1e-6)
+
+    def _safe_command(self) -> np.ndarray:
+        if self.hold_mode == 'hold' and self._hold is not None:
+            return self._hold
+        return self._zero
+
+    def _publish(self, command: np.ndarray, policy: bool) -> None:
+        """Send a command: the only way one leaves the node (clipped, finite, counted)."""
+        command = np.clip(command, self.runtime.command_low, self.runtime.command_high)
+        if not np.all(np.isfinite(command)):
+            self.counters['non_finite_outputs'] += 1
+            command = self._zero
+            policy = False
+        self._command_pub.publish(float_array_msg(command))
+        self.counters['commands'] += 1
+        self.counters['policy_commands' if policy else 'safe_commands'] += 1
+
+    # ------------------------------------------------------------------ diagnostics
+    def statistics(self) -> dict:
+        """Return counters and latency percentiles (ms) since start, for summaries."""
+        compute = percentiles(self.compute_ms)
+        latency = percentiles(self.latency_ms)
+        return {**self.counters, 'compute_ms_p50': compute[0], 'compute_ms_p99': compute[1],
+                'latency_ms_p50': latency[0], 'latency_ms_p99': latency[1]}
+
+    def _publish_diagnostics(self) -> None:
+        now = time.monotonic()
+        since, counters_then = self._diag_window
+        self._diag_window = (now, dict(self.counters))
+        faults = ('invalid_states', 'non_finite_outputs', 'watchdog_trips')
+        new_faults = {k: self.counters[k] - counters_then[k] for k in faults
+                      if self.counters[k] > counters_then[k]}
+        if self.runtime is None:
+            level, message = DiagnosticStatus.ERROR, self.last_error or 'not configured'
+        elif new_faults or self._tripped:
+            level = DiagnosticStatus.WARN
+            message = ', '.join(f'{v} {k}' for k, v in new_faults.items()) or 'watchdog'
+        else:
+            level, message = DiagnosticStatus.OK, self.lifecycle_state
+        values = {'state': self.lifecycle_state, 'enabled': self.enabled, 'mode': self.mode,
+                  'policy': self.runtime.path if self.runtime else self.policy_path,
+                  'loop_rate_hz': (self.counters['commands'] - counters_then['commands'])
+                  / max(now - since, 1e-9), **self.statistics()}
+        status = diagnostic_status(f'{self.get_name()}: control', level, message, values,
+                                   self.runtime.robot.name if self.runtime else '')
+        self._diag_pub.publish(diagnostic_array(self.get_clock().now().to_msg(), [status]))
+
+
+def main(args: list[str] | None = None) -> None:
+    """Entry point of ``ros2 run synergy_control synergy_controller``."""
+    spin_main(SynergyController, args)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,170 @@
+"""``synergy-control sim``: the sim launch graph in one process, with a live status line.
+
+The nodes are built from :func:`synergy_control.launch_plan.sim_plan` with the plan's
+parameters, so this is the graph ``ros2 launch synergy_control sim.launch.py`` starts, minus
+rviz. They talk over DDS on loopback in a domain of their own. Episode returns are read from
+``/sim/episode`` (measured in the ROS loop), latencies from the controller.
+
+rclpy is imported only after :func:`ensure_local_dds` has set the DDS environment.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from synergy_control.launch_plan import NodeSpec, sim_plan
+from synergy_control.ros.environment import ensure_local_dds, run_domain_id
+from synergy_control.runtime import PolicyLoadError
+
+if TYPE_CHECKING:
+    from rclpy.context import Context
+    from rclpy.node import Node
+
+STATUS_PERIOD = 0.5
+
+
+def instantiate(spec: NodeSpec, context: 'Context') -> 'Node':
+    """Instantiate the node class behind a plan entry, with its parameters and remappings."""
+    from rclpy.parameter import Parameter
+
+    from synergy_control.ros.sim_bridge import SimBridge
+    from synergy_control.ros.synergy_controller import SynergyController
+
+    classes = {'sim_bridge': SimBridge, 'synergy_controller': SynergyController}
+    remaps = [arg for source, target in spec.remappings for arg in ('-r', f'{source}:={target}')]
+    return classes[spec.executable](
+        node_name=spec.name, context=context, use_global_arguments=False,
+        cli_args=['--ros-args', *remaps] if remaps else None,
+        parameter_overrides=[Parameter(k, value=v) for k, v in spec.parameters.items()])
+
+
+def _status_line(bridge: dict[str, str], controller: dict[str, str]) -> str:
+    def value(values: dict[str, str], key: str) -> float:
+        return float(values.get(key, 'nan'))
+    return (f"sim {value(bridge, 'sim_time'):8.2f} s"
+            f" | rtf {value(bridge, 'real_time_factor'):5.2f}"
+            f" | height {value(bridge, 'torso_height'):5.2f} m"
+            f" | speed {value(bridge, 'forward_velocity'):+6.2f} m/s"
+            f" | ep {bridge.get('episode', '-')} return {value(bridge, 'episode_return'):9.2f}"
+            f" | policy {value(controller, 'compute_ms_p50'):6.3f} ms")
+
+
+def _finite_or_none(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
+def run_sim(robot: str | None = None, policy: str | Path | None = None,
+            mode: str = 'realtime', duration: float | None = None,
+            realtime_factor: float = 1.0, seed: int = 0,
+            json_output: str | Path | None = None, status: bool = True, *,
+            episodes: int | None = None, domain_id: int | None = None) -> dict:
+    """Simulate ``robot`` driven by ``policy`` through ROS; return the run's summary.
+
+    Stops after ``duration`` simulated seconds, after ``episodes`` finished episodes, or on
+    Ctrl-C (whichever comes first; with neither limit it runs until Ctrl-C). ``json_output``
+    is a file for the summary ('-': stdout). ``status`` prints a live line and the summary
+    on stderr. Raises PolicyLoadError if the controller cannot load the policy.
+    """
+    plan = [spec for spec in sim_plan(robot, policy, mode, realtime_factor, seed,
+                                      use_sim_time=True) if spec.package == 'synergy_control']
+    environment = ensure_local_dds(run_domain_id() if domain_id is None else domain_id)
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
+
+    from synergy_control.ros.monitor import SimMonitor
+
+    context = Context()
+    # Ctrl-C as KeyboardInterrupt, context still valid: the summary and the controller's
+    # final safe command still go out.
+    rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
+    nodes = []
+    try:
+        nodes = [instantiate(spec, context) for spec in plan]
+        bridge, controller = nodes
+        if controller.lifecycle_state != 'active':
+            raise PolicyLoadError(f'synergy_controller did not start: {controller.last_error}')
+        monitor = SimMonitor(context=context)
+        nodes.append(monitor)
+        executor = SingleThreadedExecutor(context=context)
+        for node in nodes:
+            executor.add_node(node)
+        step_limit = None if duration is None else round(duration / bridge.robot.control_period)
+        started = next_status = time.monotonic()
+        interrupted = False
+        try:
+            while context.ok():
+                executor.spin_once(timeout_sec=0.05)
+                if step_limit is not None and bridge.steps >= step_limit:
+                    break
+                if episodes is not None and len(monitor.episodes) >= episodes:
+                    break
+                if status and time.monotonic() >= next_status and \
+                        monitor.latest(': simulation'):
+                    next_status = time.monotonic() + STATUS_PERIOD
+                    print('\r' + _status_line(monitor.latest(': simulation'),
+                                              monitor.latest(': control')),
+                          end='', file=sys.stderr, flush=True)
+        except (KeyboardInterrupt, ExternalShutdownException):
+            interrupted = True
+        wall = time.monotonic() - started
+        summary = _summary(bridge, controller, monitor, wall, interrupted, environment)
+        executor.shutdown()
+    finally:
+        for node in nodes:
+            node.destroy_node()
+        rclpy.try_shutdown(context=context)
+    _report(summary, json_output, status)
+    return summary
+
+
+def _summary(bridge, controller, monitor, wall: float,
+             interrupted: bool, environment: dict[str, str]) -> dict:
+    sim_time = bridge.sim_time_ns * 1e-9
+    returns = [e['return'] for e in monitor.episodes]
+    return {
+        'robot': bridge.robot.name, 'policy': str(controller.runtime.path),
+        'mode': bridge.mode, 'realtime_factor': bridge.realtime_factor, 'seed': bridge.seed,
+        'domain_id': int(environment.get('ROS_DOMAIN_ID', 0)),
+        'steps': bridge.steps, 'sim_time': sim_time, 'wall_time': wall,
+        'real_time_factor': sim_time / wall if wall > 0 else float('nan'),
+        'episodes': monitor.episodes,
+        'mean_return': sum(returns) / len(returns) if returns else float('nan'),
+        'current_episode': {'episode': bridge.episode, 'return': bridge.episode_return,
+                            'length': bridge.episode_length},
+        'controller': controller.statistics(),
+        'faults': {**{k: v for k, v in bridge.counters.items() if k != 'episodes'},
+                   **{k: controller.counters[k]
+                      for k in ('invalid_states', 'non_finite_outputs', 'watchdog_trips')}},
+        'interrupted': interrupted,
+    }
+
+
+def _report(summary: dict, json_output: str | Path | None, status: bool) -> None:
+    text = json.dumps(_finite_or_none(summary), indent=2)
+    if json_output == '-':
+        print(text)
+    elif json_output is not None:
+        Path(json_output).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_output).write_text(text + '\n')
+    if status:
+        stats = summary['controller']
+        print(f"\n{summary['robot']} ({summary['mode']}): {summary['steps']} steps, "
+              f"{summary['sim_time']:.2f} s simulated in {summary['wall_time']:.2f} s "
+              f"(x{summary['real_time_factor']:.2f}); {len(summary['episodes'])} episodes, "
+              f"returns {[round(e['return'], 3) for e in summary['episodes']]}; policy "
+              f"{stats['compute_ms_p50']:.3f}/{stats['compute_ms_p99']:.3f} ms p50/p99, "
+              f"state->command {stats['latency_ms_p50']:.3f}/{stats['latency_ms_p99']:.3f} ms; "
+              f"faults {summary['faults']}", file=sys.stderr)

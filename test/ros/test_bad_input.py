@@ -1,0 +1,287 @@
+"""Bad inputs at both nodes: refused safely, never a crash, never a non-finite command."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray
+from nav_msgs.msg import Odometry
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import SetBool
+
+from synergy_control.envs import LocomotionEnv
+from synergy_control.launch_plan import DEFAULT_COMMAND_TOPIC
+from synergy_control.ros import qos
+from synergy_control.ros.conversions import (joint_state_msg, odometry_msg, stamp_from_ns,
+                                             status_values)
+from synergy_control.ros.sim_bridge import SimBridge
+from synergy_control.ros.synergy_controller import SynergyController
+from synergy_control.runtime import PolicyRuntime
+
+ROBOT = 'walker_7_main'
+ALL = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def _overrides(**parameters) -> list[Parameter]:
+    return [Parameter(k, value=v) for k, v in parameters.items()]
+
+
+class Probe(Node):
+    """Plays the robot for the controller (or the controller for the bridge), records all."""
+
+    def __init__(self, context):
+        super().__init__('probe', context=context)
+        self.joint_pub = self.create_publisher(JointState, '/joint_states', qos.STATE_PUBLISHER)
+        self.odom_pub = self.create_publisher(Odometry, '/odom', qos.STATE_PUBLISHER)
+        self.command_pub = self.create_publisher(Float64MultiArray, DEFAULT_COMMAND_TOPIC,
+                                                 qos.COMMAND)
+        self.commands: list[np.ndarray] = []
+        self.joint_states: list[JointState] = []
+        self.diagnostics: list[dict[str, str]] = []
+        self.create_subscription(Float64MultiArray, DEFAULT_COMMAND_TOPIC,
+                                 lambda m: self.commands.append(np.array(m.data)), ALL)
+        self.create_subscription(JointState, '/joint_states', self.joint_states.append,
+                                 qos.STATE_SUBSCRIBER)
+        self.create_subscription(
+            DiagnosticArray, '/diagnostics',
+            lambda m: self.diagnostics.extend(status_values(s) for s in m.status), ALL)
+
+
+@pytest.fixture
+def walker_state():
+    """A mid-stride walker state and the messages that carry it."""
+    env = LocomotionEnv(ROBOT)
+    env.reset(seed=1)
+    for _ in range(15):
+        env.step(np.full(env.model.nu, 0.3))
+    return env
+
+
+class ControllerHarness:
+    """A lockstep controller fed by a probe; each send waits for the one answer."""
+
+    def __init__(self, graph, policy, **parameters):
+        self.graph = graph
+        self.controller = graph.add(SynergyController(
+            context=graph.context, parameter_overrides=_overrides(
+                **{'policy': str(policy), 'mode': 'lockstep', 'watchdog_timeout': 30.0,
+                   **parameters})))
+        self.probe = graph.add(Probe(graph.context))
+        self.stamp = 0
+
+    def send(self, joint_state: JointState, odometry: Odometry, answered: bool = True):
+        """Publish one state (re-sent while unanswered: best-effort); return its answer."""
+        self.stamp += 1
+        joint_state.header.stamp = odometry.header.stamp = stamp_from_ns(self.stamp * 8_000_000)
+        before = len(self.probe.commands)
+        for _ in range(20 if answered else 2):
+            self.probe.odom_pub.publish(odometry)
+            self.probe.joint_pub.publish(joint_state)
+            if self.graph.spin_until(lambda: len(self.probe.commands) > before, 0.2):
+                break
+        if not answered:
+            assert len(self.probe.commands) == before
+            return None
+        assert len(self.probe.commands) == before + 1, 'exactly one answer per state'
+        return self.probe.commands[-1]
+
+    def check_all_commands_safe(self, runtime: PolicyRuntime) -> None:
+        for command in self.probe.commands:
+            assert command.shape == (runtime.robot.model.nu,)
+            assert np.all(np.isfinite(command))
+            assert np.all(command >= runtime.command_low) and np.all(
+                command <= runtime.command_high)
+
+
+def _messages(env: LocomotionEnv) -> tuple[JointState, Odometry]:
+    stamp = stamp_from_ns(0)
+    return (joint_state_msg(env.robot, env.data, stamp),
+            odometry_msg(env.robot, env.data.qpos, env.data.qvel, stamp))
+
+
+def _permuted(msg: JointState, order: list[int], extra: dict[str, float] | None = None):
+    out = JointState(header=msg.header)
+    out.name = [msg.name[i] for i in order] + list(extra or {})
+    out.position = [msg.position[i] for i in order] + list((extra or {}).values())
+    out.velocity = [msg.velocity[i] for i in order] + [0.0] * len(extra or {})
+    out.effort = [msg.effort[i] for i in order] + [0.0] * len(extra or {})
+    return out
+
+
+def test_controller_refuses_bad_joint_states_safely(ros_graph, policies, walker_state):
+    runtime = PolicyRuntime(policies[ROBOT])
+    expected = runtime.act(walker_state.data.qpos, walker_state.data.qvel).commands
+    harness = ControllerHarness(ros_graph, policies[ROBOT])
+    assert harness.controller.lifecycle_state == 'active'
+    joints, odom = _messages(walker_state)
+    n = len(joints.name)
+    zero = np.zeros(n)
+
+    assert np.allclose(harness.send(joints, odom), expected, atol=1e-9)
+    reordered = _permuted(joints, list(reversed(range(n))))
+    assert np.allclose(harness.send(reordered, odom), expected, atol=1e-9)
+    extra = _permuted(joints, [2, 0, 1, 5, 3, 4], {'camera_pan': 0.7, 'gripper': math.nan})
+    assert np.allclose(harness.send(extra, odom), expected, atol=1e-9)
+
+    bad = []
+    nan_position = _permuted(joints, list(range(n)))
+    nan_position.position[2] = math.nan
+    bad.append(nan_position)
+    inf_velocity = _permuted(joints, list(range(n)))
+    inf_velocity.velocity[4] = -math.inf
+    bad.append(inf_velocity)
+    bad.append(_permuted(joints, [0, 1, 2, 3, 4]))  # foot_left_joint missing
+    short = _permuted(joints, list(range(n)))
+    short.velocity = short.velocity[:3]
+    bad.append(short)
+    bad.append(JointState())
+    for msg in bad:
+        assert np.array_equal(harness.send(msg, odom), zero)
+    nan_odom = Odometry(header=odom.header, pose=odom.pose, twist=odom.twist)
+    nan_odom.pose.pose.position.z = math.nan
+    assert np.array_equal(harness.send(joints, nan_odom), zero)
+
+    counters = harness.controller.counters
+    assert counters['invalid_states'] == len(bad) + 1
+    assert counters['policy_commands'] == 3 and counters['safe_commands'] == len(bad) + 1
+    harness.check_all_commands_safe(runtime)
+
+
+def test_controller_hold_mode_repeats_the_last_valid_command(ros_graph, policies,
+                                                             walker_state):
+    harness = ControllerHarness(ros_graph, policies[ROBOT], hold_mode='hold')
+    joints, odom = _messages(walker_state)
+    valid = harness.send(joints, odom)
+    joints.position[0] = math.inf
+    assert np.array_equal(harness.send(joints, odom), valid)
+    assert not np.allclose(valid, 0.0)
+
+
+def test_controller_enable_service_and_deactivation(ros_graph, policies, walker_state):
+    harness = ControllerHarness(ros_graph, policies[ROBOT])
+    joints, odom = _messages(walker_state)
+    policy_command = harness.send(joints, odom)
+    client = harness.probe.create_client(SetBool, '/synergy_controller/enable')
+    assert client.wait_for_service(timeout_sec=5.0)
+    for enable, expected in ((False, np.zeros_like(policy_command)), (True, policy_command)):
+        future = client.call_async(SetBool.Request(data=enable))
+        assert ros_graph.spin_until(future.done) and future.result().success
+        assert np.allclose(harness.send(joints, odom), expected, atol=1e-9)
+
+    before = len(harness.probe.commands)
+    harness.controller.trigger_deactivate()
+    assert harness.controller.lifecycle_state == 'inactive'
+    assert ros_graph.spin_until(lambda: len(harness.probe.commands) == before + 1, 2.0)
+    assert np.array_equal(harness.probe.commands[-1], np.zeros_like(policy_command))
+    harness.send(joints, odom, answered=False)  # inactive: no control
+
+
+def test_controller_watchdog_sends_safe_commands_when_states_stop(ros_graph, policies,
+                                                                  walker_state):
+    harness = ControllerHarness(ros_graph, policies[ROBOT], watchdog_timeout=0.2)
+    joints, odom = _messages(walker_state)
+    harness.send(joints, odom)
+    before = len(harness.probe.commands)
+    assert ros_graph.spin_until(lambda: len(harness.probe.commands) > before, 2.0)
+    assert np.array_equal(harness.probe.commands[-1], np.zeros(len(joints.name)))
+    assert harness.controller.counters['watchdog_trips'] == 1
+    harness.check_all_commands_safe(harness.controller.runtime)
+
+
+def test_realtime_controller_accepts_reordered_and_extra_joints(ros_graph, policies,
+                                                                walker_state):
+    runtime = PolicyRuntime(policies[ROBOT])
+    expected = runtime.act(walker_state.data.qpos, walker_state.data.qvel).commands
+    controller = ros_graph.add(SynergyController(
+        context=ros_graph.context, parameter_overrides=_overrides(policy=str(policies[ROBOT]))))
+    probe = ros_graph.add(Probe(ros_graph.context))
+    joints, odom = _messages(walker_state)
+    joints = _permuted(joints, [5, 3, 4, 0, 2, 1], {'head_tilt': 0.1})
+
+    def publish_until(predicate) -> bool:
+        def step() -> bool:
+            probe.odom_pub.publish(odom)
+            probe.joint_pub.publish(joints)
+            return predicate()
+        return ros_graph.spin_until(step, 5.0)
+
+    assert publish_until(lambda: any(np.allclose(c, expected, atol=1e-9)
+                                     for c in probe.commands))
+    assert controller.counters['invalid_states'] == 0
+    joints.position[0] = math.nan
+    assert publish_until(lambda: controller.counters['invalid_states'] > 0)
+    before = len(probe.commands)
+    assert publish_until(lambda: len(probe.commands) > before + 10)
+    assert all(np.array_equal(c, np.zeros(6)) for c in probe.commands[before:])
+
+
+@pytest.mark.parametrize('policy, robot, message', [
+    ('corrupt', '', 'not a valid ONNX model'),
+    ('hopper_4', ROBOT, 'thigh_left_joint'),
+    ('missing', '', 'does not exist'),
+])
+def test_controller_with_an_unusable_policy_stays_up_and_says_why(ros_graph, policies,
+                                                                  policy, robot, message):
+    path = policies.get(policy, policies['corrupt'].with_name('missing.onnx'))
+    controller = ros_graph.add(SynergyController(
+        context=ros_graph.context,
+        parameter_overrides=_overrides(policy=str(path), robot=robot, diagnostics_period=0.1)))
+    probe = ros_graph.add(Probe(ros_graph.context))
+    assert controller.lifecycle_state == 'unconfigured'
+    assert message in controller.last_error
+    assert ros_graph.spin_until(lambda: any(d.get('state') == 'unconfigured'
+                                            for d in probe.diagnostics), 5.0)
+    assert probe.commands == []
+
+
+def _bridge(graph, **parameters) -> SimBridge:
+    return graph.add(SimBridge(context=graph.context, parameter_overrides=_overrides(
+        robot=ROBOT, publish_markers=0.0, diagnostics_period=0.1, **parameters)))
+
+
+def _refuse(graph, bridge: SimBridge, probe: Probe, commands: list[list[float]]) -> None:
+    """Send bad commands one at a time (the command QoS keeps only the newest)."""
+    for refused, data in enumerate(commands, start=bridge.counters['refused_commands'] + 1):
+        probe.command_pub.publish(Float64MultiArray(data=data))
+        assert graph.spin_until(lambda: bridge.counters['refused_commands'] == refused)
+
+
+def test_bridge_refuses_bad_commands_in_realtime(ros_graph):
+    bridge = _bridge(ros_graph, mode='realtime', command_timeout=30.0)
+    probe = ros_graph.add(Probe(ros_graph.context))
+    assert ros_graph.spin_until(lambda: probe.command_pub.get_subscription_count() > 0)
+    _refuse(ros_graph, bridge, probe, [[1.0] * 5, [1.0] * 7, [math.nan] * 6,
+                                       [0.0, 0.0, math.inf, 0.0, 0.0, 0.0]])
+    assert ros_graph.spin_until(lambda: any(d.get('refused_commands') == '4'
+                                            for d in probe.diagnostics))
+    latest = probe.joint_states[-1]
+    assert np.all(np.isfinite(latest.position)) and np.all(np.isfinite(latest.velocity))
+    assert np.array_equal(latest.effort, np.zeros(6))  # nothing refused reached the motors
+    assert np.all(np.isfinite(bridge.env.data.qpos)) and np.all(np.isfinite(bridge.env.data.qvel))
+
+    probe.command_pub.publish(Float64MultiArray(data=[10.0] * 6))
+    assert ros_graph.spin_until(
+        lambda: np.allclose(probe.joint_states[-1].effort, 10.0))  # gear 100 x ctrl 0.1
+
+
+def test_bridge_lockstep_refuses_bad_commands_and_times_out_to_zero(ros_graph):
+    bridge = _bridge(ros_graph, mode='lockstep', command_timeout=0.3)
+    probe = ros_graph.add(Probe(ros_graph.context))
+    assert ros_graph.spin_until(lambda: probe.command_pub.get_subscription_count() > 0
+                                and probe.joint_states)
+    _refuse(ros_graph, bridge, probe, [[math.nan] * 6, [1.0] * 3])
+    assert bridge.steps == 0  # a refused command is no answer
+    probe.command_pub.publish(Float64MultiArray(data=[5.0] * 6))
+    assert ros_graph.spin_until(lambda: bridge.steps == 1)
+    ros_graph.spin_for(0.1)
+    assert bridge.steps == 1  # exactly one step per answer
+    assert ros_graph.spin_until(lambda: bridge.counters['command_timeouts'] >= 1, 3.0)
+    assert ros_graph.spin_until(lambda: probe.joint_states[-1].header.stamp.nanosec > 8e6)
+    assert np.array_equal(probe.joint_states[-1].effort, np.zeros(6))  # timed out: zero
+    assert np.all(np.isfinite(bridge.env.data.qpos))
