@@ -93,7 +93,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     """Render a policy rollout to MP4 or GIF (MuJoCo offscreen)."""
     from synergy_control.render import render_policy
     frames = render_policy(args.policy, args.out, robot=args.robot, seconds=args.seconds,
-                           seed=args.seed, width=args.width, height=args.height)
+                           seed=args.seed, width=args.width, height=args.height,
+                           fps=args.fps)
     print(f'wrote {args.out} ({frames} frames)')
     return 0
 
@@ -159,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--width', type=int, default=320)
     p.add_argument('--height', type=int, default=240)
+    p.add_argument('--fps', type=float, default=30.0, help='frames per second of the video')
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser('plot', help='learning curves of runs, mean and 95%% CI across seeds')

@@ -13,8 +13,11 @@ from synergy_control.runtime import PolicyRuntime
 
 def render_policy(policy: str | Path, out: str | Path, *, robot: str | None = None,
                   seconds: float = 5.0, seed: int = 0, width: int = 320,
-                  height: int = 240) -> int:
-    """Write a GIF or MP4 of the policy driving ``robot``; returns the number of frames."""
+                  height: int = 240, fps: float = 30.0) -> int:
+    """Write a GIF or MP4 of the policy driving ``robot``; returns the number of frames.
+
+    The policy runs every control step; a frame is kept every ``control rate / fps`` steps.
+    """
     os.environ.setdefault('MUJOCO_GL', 'osmesa')
     out = Path(out)
     if out.suffix not in ('.gif', '.mp4'):
@@ -23,14 +26,16 @@ def render_policy(policy: str | Path, out: str | Path, *, robot: str | None = No
     env = LocomotionEnv(runtime.robot, obs_mode=runtime.card.observation['mode'],
                         render_mode='rgb_array', width=width, height=height)
     env.reset(seed=seed)
-    fps = round(1.0 / env.dt)
+    stride = max(1, round(1.0 / (env.dt * fps)))
+    fps = 1.0 / (env.dt * stride)
     frames = []
-    for _ in range(int(seconds * fps)):
-        frames.append(env.render())
+    for step in range(int(seconds / env.dt)):
+        if step % stride == 0:
+            frames.append(env.render())
         _, _, terminated, truncated, _ = env.step_command(runtime.act(env.data.qpos,
                                                                       env.data.qvel).commands)
         if terminated or truncated:
-            env.reset(seed=seed + len(frames))
+            env.reset(seed=seed + step + 1)
     env.close()
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == '.gif':
