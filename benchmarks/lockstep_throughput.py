@@ -8,7 +8,8 @@ offline rollout
     ``PolicyRuntime.act`` + ``LocomotionEnv.step_command``: the same work without ROS.
 ROS lockstep
     ``run_sim(mode='lockstep')``: sim_bridge + synergy_controller in one process over
-    loopback DDS, one state and one command per step (what ``synergy-control sim`` runs).
+    loopback DDS, one state and one command per step (what ``synergy-control sim`` runs),
+    once on each executor of :data:`~synergy_control.launch_plan.EXECUTORS`.
 
     .venv/bin/python benchmarks/lockstep_throughput.py --sim-seconds 40
 """
@@ -30,7 +31,7 @@ import numpy as np
 
 from synergy_control.envs import LocomotionEnv
 from synergy_control.export import export_untrained
-from synergy_control.launch_plan import default_policy
+from synergy_control.launch_plan import EXECUTORS, default_policy
 from synergy_control.robots import get_robot
 from synergy_control.runtime import PolicyRuntime
 from synergy_control.sim_runner import run_sim
@@ -85,30 +86,38 @@ def main() -> None:
                 export_untrained(args.robot, policy)
         raw = raw_mujoco_rate(args.robot, steps)
         offline = offline_rate(policy, args.robot, steps)
-        summary = run_sim(args.robot, policy, mode='lockstep', duration=args.sim_seconds,
-                          status=False)
-    ros = summary['steps'] / summary['wall_time']
+        summaries = {executor: run_sim(args.robot, policy, mode='lockstep',
+                                       duration=args.sim_seconds, status=False,
+                                       executor=executor)
+                     for executor in EXECUTORS}
+    ros = {executor: s['steps'] / s['wall_time'] for executor, s in summaries.items()}
     command = ' '.join(shlex.quote(a) for a in [sys.executable, *sys.argv])
     result = {
         'benchmark': 'lockstep_throughput', 'command': command, 'robot': args.robot,
         'policy': str(policy), 'control_period_s': control_period, 'steps': steps,
-        'steps_per_second': {'raw_mujoco': raw, 'offline_rollout': offline, 'ros_lockstep': ros},
-        'ros_lockstep_x_realtime': ros * control_period,
-        'ros_lockstep_fraction_of_raw_mujoco': ros / raw,
-        'ros_lockstep_fraction_of_offline': ros / offline,
-        'ros_episodes': len(summary['episodes']),
-        'controller_ms': {k: summary['controller'][k] for k in (
-            'compute_ms_p50', 'compute_ms_p99', 'latency_ms_p50', 'latency_ms_p99')},
-        'faults': summary['faults'],
+        'steps_per_second': {'raw_mujoco': raw, 'offline_rollout': offline,
+                             **{f'ros_lockstep_{e}': rate for e, rate in ros.items()}},
+        'ros_lockstep_x_realtime': {e: rate * control_period for e, rate in ros.items()},
+        'ros_lockstep_fraction_of_raw_mujoco': {e: rate / raw for e, rate in ros.items()},
+        'ros_lockstep_fraction_of_offline': {e: rate / offline for e, rate in ros.items()},
+        'ros_runs': {e: {'steps': s['steps'], 'wall_time_s': s['wall_time'],
+                         'episodes': len(s['episodes']),
+                         'controller_ms': {k: s['controller'][k] for k in (
+                             'compute_ms_p50', 'compute_ms_p99', 'latency_ms_p50',
+                             'latency_ms_p99')},
+                         'faults': s['faults']}
+                     for e, s in summaries.items()},
         'host': {'cpus': os.cpu_count(), 'python': platform.python_version(),
                  'mujoco': mujoco.__version__, 'numpy': np.__version__},
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + '\n')
     print(command)
-    print(f'{args.robot}: raw MuJoCo {raw:.0f} steps/s, offline rollout {offline:.0f} steps/s, '
-          f'ROS lockstep {ros:.0f} steps/s = x{ros * control_period:.2f} real time = '
-          f'{ros / raw:.1%} of raw MuJoCo ({ros / offline:.1%} of offline)')
+    print(f'{args.robot}: raw MuJoCo {raw:.0f} steps/s, offline rollout {offline:.0f} steps/s')
+    for executor, rate in ros.items():
+        print(f'ROS lockstep ({executor} executor): {rate:.0f} steps/s = '
+              f'x{rate * control_period:.2f} real time = {rate / raw:.1%} of raw MuJoCo '
+              f'({rate / offline:.1%} of offline)')
     print(f'wrote {args.output}')
 
 

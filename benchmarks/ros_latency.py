@@ -157,7 +157,8 @@ def main() -> None:
             controller.wait(timeout=10)
     command = ' '.join(shlex.quote(a) for a in [sys.executable, *sys.argv])
     result = {'benchmark': 'ros_latency', 'command': command, 'robot': args.robot,
-              'policy': str(policy), 'controller': 'separate process, lockstep mode',
+              'policy': str(policy),
+              'controller': 'separate process (spin_main: events executor), lockstep mode',
               'dds': environment, 'host': {'cpus': os.cpu_count(),
                                            'python': platform.python_version()},
               'runs': runs}

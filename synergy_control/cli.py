@@ -74,7 +74,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
     from synergy_control.sim_runner import run_sim
     summary = run_sim(robot=args.robot, policy=args.policy, mode=args.mode,
                       duration=args.duration, realtime_factor=args.realtime_factor,
-                      seed=args.seed, status=not args.json)
+                      seed=args.seed, status=not args.json, executor=args.executor)
     if args.json:
         _print_json(summary)
     return 0
@@ -141,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--duration', type=float, default=20.0, help='seconds of simulated time')
     p.add_argument('--realtime-factor', type=float, default=1.0)
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--executor', default='events', choices=['events', 'single_threaded'],
+                   help="rclpy executor of the nodes ('single_threaded': the classic wait set)")
     p.add_argument('--json', action='store_true', help='print the summary as JSON')
     p.set_defaults(func=cmd_sim)
 

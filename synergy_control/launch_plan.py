@@ -20,6 +20,10 @@ DEFAULT_POLICY = 'walker_td3'
 DEFAULT_COMMAND_TOPIC = '/effort_controller/commands'
 MODES = ('realtime', 'lockstep')
 HOLD_MODES = ('zero', 'hold')
+#: Executors the nodes can spin on: ``events`` dispatches each message or timer as the
+#: middleware reports it; ``single_threaded`` rebuilds and waits on a wait set of every
+#: entity (services, QoS event handlers, timers) after each callback.
+EXECUTORS = ('events', 'single_threaded')
 SOURCE_ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import sys
 import time
 from pathlib import Path
@@ -68,27 +69,30 @@ def run_sim(robot: str | None = None, policy: str | Path | None = None,
             mode: str = 'realtime', duration: float | None = None,
             realtime_factor: float = 1.0, seed: int = 0,
             json_output: str | Path | None = None, status: bool = True, *,
-            episodes: int | None = None, domain_id: int | None = None) -> dict:
+            episodes: int | None = None, domain_id: int | None = None,
+            executor: str = 'events') -> dict:
     """Simulate ``robot`` driven by ``policy`` through ROS; return the run's summary.
 
     Stops after ``duration`` simulated seconds, after ``episodes`` finished episodes, or on
     Ctrl-C (whichever comes first; with neither limit it runs until Ctrl-C). ``json_output``
     is a file for the summary ('-': stdout). ``status`` prints a live line and the summary
-    on stderr. Raises PolicyLoadError if the controller cannot load the policy.
+    on stderr. ``executor`` is one of :data:`~synergy_control.launch_plan.EXECUTORS`.
+    Raises PolicyLoadError if the controller cannot load the policy.
     """
     plan = [spec for spec in sim_plan(robot, policy, mode, realtime_factor, seed,
                                       use_sim_time=True) if spec.package == 'synergy_control']
     environment = ensure_local_dds(run_domain_id() if domain_id is None else domain_id)
     import rclpy
     from rclpy.context import Context
-    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.executors import ExternalShutdownException
     from rclpy.signals import SignalHandlerOptions
 
     from synergy_control.ros.monitor import SimMonitor
+    from synergy_control.ros.node_tools import make_executor, stop_on_signals
 
     context = Context()
-    # Ctrl-C as KeyboardInterrupt, context still valid: the summary and the controller's
-    # final safe command still go out.
+    # No rclpy signal handler: after Ctrl-C the context stays valid, so the summary and the
+    # controller's final safe command still go out.
     rclpy.init(context=context, signal_handler_options=SignalHandlerOptions.NO)
     nodes = []
     try:
@@ -98,30 +102,33 @@ def run_sim(robot: str | None = None, policy: str | Path | None = None,
             raise PolicyLoadError(f'synergy_controller did not start: {controller.last_error}')
         monitor = SimMonitor(context=context)
         nodes.append(monitor)
-        executor = SingleThreadedExecutor(context=context)
+        spinner = make_executor(executor, context)
         for node in nodes:
-            executor.add_node(node)
+            spinner.add_node(node)
         step_limit = None if duration is None else round(duration / bridge.robot.control_period)
         started = next_status = time.monotonic()
         interrupted = False
         try:
-            while context.ok():
-                executor.spin_once(timeout_sec=0.05)
-                if step_limit is not None and bridge.steps >= step_limit:
-                    break
-                if episodes is not None and len(monitor.episodes) >= episodes:
-                    break
-                if status and time.monotonic() >= next_status and \
-                        monitor.latest(': simulation'):
-                    next_status = time.monotonic() + STATUS_PERIOD
-                    print('\r' + _status_line(monitor.latest(': simulation'),
-                                              monitor.latest(': control')),
-                          end='', file=sys.stderr, flush=True)
+            with stop_on_signals(signal.SIGINT) as interrupt:
+                while context.ok() and not interrupt.is_set():
+                    spinner.spin_once(timeout_sec=0.05)
+                    if step_limit is not None and bridge.steps >= step_limit:
+                        break
+                    if episodes is not None and len(monitor.episodes) >= episodes:
+                        break
+                    if status and time.monotonic() >= next_status and \
+                            monitor.latest(': simulation'):
+                        next_status = time.monotonic() + STATUS_PERIOD
+                        print('\r' + _status_line(monitor.latest(': simulation'),
+                                                  monitor.latest(': control')),
+                              end='', file=sys.stderr, flush=True)
+            interrupted = interrupt.is_set()
         except (KeyboardInterrupt, ExternalShutdownException):
             interrupted = True
         wall = time.monotonic() - started
-        summary = _summary(bridge, controller, monitor, wall, interrupted, environment)
-        executor.shutdown()
+        summary = _summary(bridge, controller, monitor, wall, interrupted, environment,
+                           executor)
+        spinner.shutdown()
     finally:
         for node in nodes:
             node.destroy_node()
@@ -130,14 +137,14 @@ def run_sim(robot: str | None = None, policy: str | Path | None = None,
     return summary
 
 
-def _summary(bridge, controller, monitor, wall: float,
-             interrupted: bool, environment: dict[str, str]) -> dict:
+def _summary(bridge, controller, monitor, wall: float, interrupted: bool,
+             environment: dict[str, str], executor: str) -> dict:
     sim_time = bridge.sim_time_ns * 1e-9
     returns = [e['return'] for e in monitor.episodes]
     return {
         'robot': bridge.robot.name, 'policy': str(controller.runtime.path),
         'mode': bridge.mode, 'realtime_factor': bridge.realtime_factor, 'seed': bridge.seed,
-        'domain_id': int(environment.get('ROS_DOMAIN_ID', 0)),
+        'domain_id': int(environment.get('ROS_DOMAIN_ID', 0)), 'executor': executor,
         'steps': bridge.steps, 'sim_time': sim_time, 'wall_time': wall,
         'real_time_factor': sim_time / wall if wall > 0 else float('nan'),
         'episodes': monitor.episodes,

@@ -7,10 +7,12 @@ exactly the inverse function; parsers raise :class:`~synergy_control.state.State
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from array import array
+from typing import Mapping
 
 import mujoco
 import numpy as np
+from numpy.typing import ArrayLike
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Point, Quaternion, Vector3
@@ -49,43 +51,61 @@ def clock_msg(nanoseconds: int) -> Clock:
 
 
 # ---------------------------------------------------------------------- robot state
-def joint_state_msg(robot: Robot, data: mujoco.MjData, stamp: Time) -> JointState:
-    """Make the JointState of the actuated joints (actuator order, applied efforts)."""
-    msg = JointState()
+def doubles(values: ArrayLike) -> array:
+    """Pack values as the array('d') that message fields of float64 sequences hold.
+
+    Message setters take an array('d') as is and serialise it with one copy; a list is
+    checked and converted element by element.
+    """
+    return array('d', np.asarray(values, dtype=np.float64).tobytes())
+
+
+def joint_state_msg(robot: Robot, data: mujoco.MjData, stamp: Time,
+                    msg: JointState | None = None) -> JointState:
+    """Make the JointState of the actuated joints (actuator order, applied efforts).
+
+    ``msg``, if given, is refilled instead: the bridge reuses one message per topic, since
+    publishing serialises it at once.
+    """
+    if msg is None:
+        msg = JointState(name=list(robot.joint_names))
     msg.header.stamp = stamp
-    msg.name = list(robot.joint_names)
-    msg.position = data.qpos[robot.joint_qpos_adr].tolist()
-    msg.velocity = data.qvel[robot.joint_qvel_adr].tolist()
-    msg.effort = data.qfrc_actuator[robot.joint_qvel_adr].tolist()
+    msg.position = doubles(data.qpos[robot.joint_qpos_adr])
+    msg.velocity = doubles(data.qvel[robot.joint_qvel_adr])
+    msg.effort = doubles(data.qfrc_actuator[robot.joint_qvel_adr])
     return msg
 
 
-def odometry_msg(robot: Robot, qpos: np.ndarray, qvel: np.ndarray, stamp: Time) -> Odometry:
-    """Make the Odometry of the base: pose in ``world``, body-frame twist (REP 105)."""
+def odometry_msg(robot: Robot, qpos: np.ndarray, qvel: np.ndarray, stamp: Time,
+                 msg: Odometry | None = None) -> Odometry:
+    """Make the Odometry of the base: pose in ``world``, body-frame twist (REP 105).
+
+    ``msg``, if given, is refilled instead (as in :func:`joint_state_msg`).
+    """
+    if msg is None:
+        msg = Odometry(child_frame_id=robot.limbs[0].name)
+        msg.header.frame_id = WORLD_FRAME
     root = root_state_from_qpos(robot, qpos, qvel)
-    msg = Odometry()
     msg.header.stamp = stamp
-    msg.header.frame_id = WORLD_FRAME
-    msg.child_frame_id = robot.limbs[0].name
-    msg.pose.pose.position = Point(**dict(zip('xyz', root.position.tolist())))
-    msg.pose.pose.orientation = Quaternion(**dict(zip('xyzw', root.orientation_xyzw.tolist())))
-    msg.twist.twist.linear = Vector3(**dict(zip('xyz', root.linear_velocity.tolist())))
-    msg.twist.twist.angular = Vector3(**dict(zip('xyz', root.angular_velocity.tolist())))
+    pose, twist = msg.pose.pose, msg.twist.twist
+    for vector, values in ((pose.position, root.position), (twist.linear, root.linear_velocity),
+                           (twist.angular, root.angular_velocity)):
+        vector.x, vector.y, vector.z = values.tolist()
+    orientation = pose.orientation
+    orientation.x, orientation.y, orientation.z, orientation.w = root.orientation_xyzw.tolist()
     return msg
 
 
 def root_state_from_odometry(msg: Odometry) -> RootState:
     """Read the base state of an Odometry; StateError if any value is non-finite."""
-    pose, twist = msg.pose.pose, msg.twist.twist
-    root = RootState(
-        np.array([pose.position.x, pose.position.y, pose.position.z]),
-        np.array([pose.orientation.x, pose.orientation.y, pose.orientation.z,
-                  pose.orientation.w]),
-        np.array([twist.linear.x, twist.linear.y, twist.linear.z]),
-        np.array([twist.angular.x, twist.angular.y, twist.angular.z]))
-    if not all(np.all(np.isfinite(v)) for v in vars(root).values()):
+    position, orientation = msg.pose.pose.position, msg.pose.pose.orientation
+    linear, angular = msg.twist.twist.linear, msg.twist.twist.angular
+    values = np.array([position.x, position.y, position.z,
+                       orientation.x, orientation.y, orientation.z, orientation.w,
+                       linear.x, linear.y, linear.z, angular.x, angular.y, angular.z])
+    if not np.isfinite(values).all():
         raise StateError('odometry has non-finite values')
-    return root
+    return RootState(values[0:3], values[3:7], values[7:10], values[10:13])
 
 
 def robot_state_from_msgs(robot: Robot, matcher: JointMatcher, joint_state: JointState,
@@ -98,9 +118,16 @@ def robot_state_from_msgs(robot: Robot, matcher: JointMatcher, joint_state: Join
 
 
 # ---------------------------------------------------------------------- commands
-def float_array_msg(values: Iterable[float]) -> Float64MultiArray:
-    """Make a Float64MultiArray as ros2_control's forward_command_controller reads it."""
-    return Float64MultiArray(data=[float(v) for v in values])
+def float_array_msg(values: ArrayLike,
+                    msg: Float64MultiArray | None = None) -> Float64MultiArray:
+    """Make a Float64MultiArray as ros2_control's forward_command_controller reads it.
+
+    ``msg``, if given, is refilled instead (as in :func:`joint_state_msg`).
+    """
+    if msg is None:
+        msg = Float64MultiArray()
+    msg.data = doubles(values)
+    return msg
 
 
 def parse_command(msg: Float64MultiArray, size: int) -> np.ndarray:

@@ -15,8 +15,9 @@ Modes:
     as fast as the loop allows. A command counts as the answer only if it was sent after the
     state (DDS source timestamp), so a late or repeated command can never answer the wrong
     state. Until the first answer arrives the bridge waits for its controller, re-sending the
-    first state every ``command_timeout``; after that a missing answer means a zero command
-    and a diagnostic.
+    first state every check period (at most 50 ms, so that a controller that has just
+    appeared starts the loop at once); after that a missing answer means a zero command and
+    a diagnostic.
 
 Wrong-length or non-finite commands are refused (logged, counted) and never reach the
 simulation.
@@ -45,7 +46,8 @@ from synergy_control.ros.conversions import (CommandError, GeomMarkers, clock_ms
                                              diagnostic_array, diagnostic_status,
                                              joint_state_msg, odometry_msg, parse_command,
                                              stamp_from_ns)
-from synergy_control.ros.node_tools import declare, spin_main, steady_clock
+from synergy_control.ros.node_tools import (MessageInfoCallback, declare, spin_main,
+                                            steady_clock)
 
 EPISODE_TOPIC = '/sim/episode'
 #: Realtime mode steps at most this many control periods per timer tick to catch up.
@@ -96,12 +98,17 @@ class SimBridge(Node):
         self._published_at = 0.0
         self._answered = False
 
+        # One message per state topic, refilled each step (publishing serialises it at once).
+        self._joint_msg = joint_state_msg(self.robot, self.env.data, stamp_from_ns(0))
+        self._odom_msg = odometry_msg(self.robot, self.env.data.qpos, self.env.data.qvel,
+                                      stamp_from_ns(0))
         self._joint_pub = self.create_publisher(JointState, '/joint_states', qos.STATE_PUBLISHER)
         self._odom_pub = self.create_publisher(Odometry, '/odom', qos.STATE_PUBLISHER)
         self._clock_pub = self.create_publisher(Clock, '/clock', qos.CLOCK)
         self._episode_pub = self.create_publisher(DiagnosticStatus, EPISODE_TOPIC, qos.EVENTS)
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', qos.EVENTS)
-        self.create_subscription(Float64MultiArray, command_topic, self._on_command, qos.COMMAND)
+        self.create_subscription(Float64MultiArray, command_topic,
+                                 MessageInfoCallback(self._on_command), qos.COMMAND)
         self.create_service(Trigger, '/sim/reset', self._on_reset)
         clock = steady_clock()
         if markers_rate > 0.0:
@@ -161,8 +168,9 @@ class SimBridge(Node):
         data = self.env.data
         self._published_ns = time.time_ns()
         self._published_at = time.monotonic()
-        self._odom_pub.publish(odometry_msg(self.robot, data.qpos, data.qvel, stamp))
-        self._joint_pub.publish(joint_state_msg(self.robot, data, stamp))
+        self._odom_pub.publish(odometry_msg(self.robot, data.qpos, data.qvel, stamp,
+                                            self._odom_msg))
+        self._joint_pub.publish(joint_state_msg(self.robot, data, stamp, self._joint_msg))
         # Last: a controller ticking on /clock then finds the state of that time waiting.
         self._clock_pub.publish(clock_msg(self.sim_time_ns))
 
@@ -186,10 +194,10 @@ class SimBridge(Node):
         self._publish_state()
 
     def _on_lockstep_check(self) -> None:
-        if time.monotonic() - self._published_at < self.command_timeout:
-            return
         if not self._answered:
             self._republish_first_state()
+            return
+        if time.monotonic() - self._published_at < self.command_timeout:
             return
         self.counters['command_timeouts'] += 1
         self.get_logger().warning(

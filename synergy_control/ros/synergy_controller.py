@@ -33,12 +33,36 @@ from synergy_control.ros import qos
 from synergy_control.ros.conversions import (diagnostic_array, diagnostic_status,
                                              float_array_msg, robot_state_from_msgs,
                                              stamp_to_ns)
-from synergy_control.ros.node_tools import declare, percentiles, spin_main, steady_clock
+from synergy_control.ros.node_tools import (MessageInfoCallback, declare, percentiles,
+                                            spin_main, steady_clock)
 from synergy_control.runtime import NonFiniteError, PolicyLoadError, PolicyRuntime
 from synergy_control.state import JointMatcher, StateError
 
-#: Latency samples kept for diagnostics and summaries.
+#: Per-tick samples kept for summaries.
 SAMPLES = 100_000
+
+
+class TickSamples:
+    """Per-tick measurements, kept for summaries and for periodic diagnostics.
+
+    Summaries read the newest ``capacity``, diagnostics those since the last
+    :meth:`take_recent`: percentiles over a long run take milliseconds, which a diagnostics
+    timer must not spend between two control ticks; one period holds a few hundred samples.
+    """
+
+    def __init__(self, capacity: int = SAMPLES):
+        self.all: deque[float] = deque(maxlen=capacity)
+        self._recent: list[float] = []
+
+    def append(self, value: float) -> None:
+        """Record one tick's value."""
+        self.all.append(value)
+        self._recent.append(value)
+
+    def take_recent(self) -> list[float]:
+        """Return the values since the last call (and start a new period)."""
+        recent, self._recent = self._recent, []
+        return recent
 
 
 class SynergyController(LifecycleNode):
@@ -78,8 +102,8 @@ class SynergyController(LifecycleNode):
         self.last_error = ''
         self.counters = {'commands': 0, 'policy_commands': 0, 'safe_commands': 0,
                          'invalid_states': 0, 'non_finite_outputs': 0, 'watchdog_trips': 0}
-        self.compute_ms: deque[float] = deque(maxlen=SAMPLES)
-        self.latency_ms: deque[float] = deque(maxlen=SAMPLES)
+        self.compute_ms = TickSamples()
+        self.latency_ms = TickSamples()
         self._diag_window = (time.monotonic(), dict(self.counters))
         self._inputs: list = []
         self._timers_active: list = []
@@ -112,12 +136,14 @@ class SynergyController(LifecycleNode):
         robot = self.runtime.robot
         self._matcher = JointMatcher(robot.joint_names)
         self._zero = np.zeros(robot.model.nu)
+        self._command_msg = Float64MultiArray()  # refilled per command
         self._command_pub = self.create_publisher(Float64MultiArray, self.command_topic,
                                                   qos.COMMAND)
         self._synergy_pub = self.create_publisher(Float64MultiArray, '~/synergy_activations',
                                                   qos.EVENTS)
         self._inputs = [
-            self.create_subscription(JointState, self.joint_states_topic, self._on_joint_state,
+            self.create_subscription(JointState, self.joint_states_topic,
+                                     MessageInfoCallback(self._on_joint_state),
                                      qos.STATE_SUBSCRIBER),
             self.create_subscription(Odometry, self.odom_topic, self._on_odometry,
                                      qos.STATE_SUBSCRIBER)]
@@ -268,7 +294,8 @@ class SynergyController(LifecycleNode):
         self.compute_ms.append((time.perf_counter() - started) * 1e3)
         self._hold = output.commands
         self._publish(output.commands, policy=True)
-        self._synergy_pub.publish(float_array_msg(output.synergy))
+        if output.synergy.size:  # a policy without synergies has no activations to show
+            self._synergy_pub.publish(float_array_msg(output.synergy))
         if info['source_timestamp'] > 0:
             self.latency_ms.append((time.time_ns() - info['source_timestamp']) * 1e-6)
 
@@ -284,15 +311,20 @@ class SynergyController(LifecycleNode):
             self.counters['non_finite_outputs'] += 1
             command = self._zero
             policy = False
-        self._command_pub.publish(float_array_msg(command))
+        self._command_pub.publish(float_array_msg(command, self._command_msg))
         self.counters['commands'] += 1
         self.counters['policy_commands' if policy else 'safe_commands'] += 1
 
     # ------------------------------------------------------------------ diagnostics
-    def statistics(self) -> dict:
-        """Return counters and latency percentiles (ms) since start, for summaries."""
-        compute = percentiles(self.compute_ms)
-        latency = percentiles(self.latency_ms)
+    def statistics(self, recent: bool = False) -> dict:
+        """Return counters and percentiles (ms) of policy compute time and state latency.
+
+        Over the run (its newest SAMPLES ticks) for summaries, or, with ``recent``, over the
+        ticks since the previous ``recent`` call (diagnostics).
+        """
+        compute, latency = (
+            percentiles(samples.take_recent() if recent else samples.all)
+            for samples in (self.compute_ms, self.latency_ms))
         return {**self.counters, 'compute_ms_p50': compute[0], 'compute_ms_p99': compute[1],
                 'latency_ms_p50': latency[0], 'latency_ms_p99': latency[1]}
 
@@ -313,7 +345,7 @@ class SynergyController(LifecycleNode):
         values = {'state': self.lifecycle_state, 'enabled': self.enabled, 'mode': self.mode,
                   'policy': self.runtime.path if self.runtime else self.policy_path,
                   'loop_rate_hz': (self.counters['commands'] - counters_then['commands'])
-                  / max(now - since, 1e-9), **self.statistics()}
+                  / max(now - since, 1e-9), **self.statistics(recent=True)}
         status = diagnostic_status(f'{self.get_name()}: control', level, message, values,
                                    self.runtime.robot.name if self.runtime else '')
         self._diag_pub.publish(diagnostic_array(self.get_clock().now().to_msg(), [status]))

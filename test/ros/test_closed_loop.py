@@ -9,14 +9,17 @@ import pytest
 
 from synergy_control.envs import LocomotionEnv
 from synergy_control.evaluation import rollout
-from synergy_control.launch_plan import sim_plan
+from synergy_control.launch_plan import EXECUTORS, sim_plan
 from synergy_control.runtime import PolicyLoadError, PolicyRuntime
 from synergy_control.sim_runner import instantiate, run_sim
 
 
-def test_lockstep_episode_return_equals_offline_rollout(policies, local_dds, tmp_path):
+@pytest.mark.parametrize('executor', EXECUTORS)
+def test_lockstep_episode_return_equals_offline_rollout(policies, local_dds, tmp_path,
+                                                        executor):
     summary = run_sim('half_cheetah', policies['half_cheetah'], mode='lockstep', seed=3,
-                      episodes=1, status=False, json_output=tmp_path / 'summary.json')
+                      episodes=1, status=False, json_output=tmp_path / 'summary.json',
+                      executor=executor)
     runtime = PolicyRuntime(policies['half_cheetah'])
     offline = rollout(runtime, LocomotionEnv(runtime.robot), seed=3)
     (episode,) = summary['episodes']
@@ -26,6 +29,7 @@ def test_lockstep_episode_return_equals_offline_rollout(policies, local_dds, tmp
     assert summary['controller']['policy_commands'] >= 1000
     assert not any(summary['faults'].values()), summary['faults']
     assert summary['domain_id'] == int(local_dds['ROS_DOMAIN_ID'])
+    assert summary['executor'] == executor
     assert (tmp_path / 'summary.json').is_file()
 
 
