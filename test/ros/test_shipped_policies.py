@@ -1,0 +1,30 @@
+"""The shipped policies: valid cards, and the ROS loop reproduces their offline returns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from synergy_control.envs import LocomotionEnv
+from synergy_control.evaluation import rollout
+from synergy_control.runtime import PolicyRuntime
+from synergy_control.sim_runner import run_sim
+
+MODELS = sorted((Path(__file__).resolve().parents[2] / 'models').glob('*.onnx'))
+
+
+def test_models_are_shipped():
+    assert any(m.stem == 'walker_td3' for m in MODELS)
+
+
+@pytest.mark.parametrize('model', MODELS, ids=[m.stem for m in MODELS])
+def test_lockstep_ros_loop_reproduces_the_offline_return(model, local_dds):
+    runtime = PolicyRuntime(model)
+    assert runtime.card.method != 'untrained'
+    summary = run_sim(policy=model, mode='lockstep', seed=7, episodes=1, status=False)
+    offline = rollout(runtime, LocomotionEnv(runtime.robot), seed=7)
+    (episode,) = summary['episodes']
+    assert episode['length'] == offline.length
+    assert episode['return'] == pytest.approx(offline.episode_return, rel=0.02)
+    assert not any(summary['faults'].values()), summary['faults']
