@@ -135,3 +135,25 @@ def test_robot_markers_follow_the_simulation():
     after = markers(env.data, stamp_from_ns(1)).markers
     assert len(before) == len(after) == len(markers) > 0
     assert any(b.pose.position != a.pose.position for b, a in zip(before, after))
+
+
+@pytest.mark.parametrize('robot,mode', [('walker_7_main', 'flat'), ('walker_7_main', 'modular'),
+                                        ('humanoid_2d_9_full', 'modular'), ('ant', 'modular')])
+def test_observation_from_messages_equals_the_environments(robot, mode):
+    env = LocomotionEnv(robot, obs_mode=mode)
+    rng = np.random.default_rng(11)
+    matcher = JointMatcher(env.robot.joint_names)
+    for episode in range(5):
+        env.reset(seed=episode)
+        for _ in range(int(rng.integers(1, 30))):
+            env.step(rng.uniform(-1, 1, env.model.nu))
+        stamp = stamp_from_ns(episode)
+        joints = joint_state_msg(env.robot, env.data, stamp)
+        order = rng.permutation(len(joints.name))  # any joint order is accepted
+        joints.name = [joints.name[i] for i in order]
+        joints.position = [joints.position[i] for i in order]
+        joints.velocity = [joints.velocity[i] for i in order]
+        joints.effort = [joints.effort[i] for i in order]
+        odom = odometry_msg(env.robot, env.data.qpos, env.data.qvel, stamp)
+        qpos, qvel = robot_state_from_msgs(env.robot, matcher, joints, odom)
+        np.testing.assert_allclose(env.observe(qpos, qvel), env.observation(), atol=1e-9)
