@@ -66,7 +66,7 @@ class ActionScaling:
         return np.clip((ctrl - mid) / half, -1.0, 1.0)
 
     def action_to_command(self, action: np.ndarray) -> np.ndarray:
-        """Effort commands for a policy action (always finite and within limits)."""
+        """Effort commands for a policy action (within limits for finite actions)."""
         return self.action_to_ctrl(action) * self.gear
 
     def command_to_action(self, command: np.ndarray) -> np.ndarray:

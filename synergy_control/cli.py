@@ -11,6 +11,9 @@ import json
 import sys
 from pathlib import Path
 
+from synergy_control.launch_plan import EXECUTORS, MODES as SIM_MODES
+from synergy_control.observation import MODES as OBSERVATION_MODES
+
 
 def _print_json(data: object) -> None:
     json.dump(data, sys.stdout, indent=2)
@@ -130,25 +133,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--out', required=True, help='output .onnx path (card written beside it)')
     p.add_argument('--name', help='policy name for the card (default: file stem)')
     p.add_argument('--untrained', metavar='ROBOT', help='export a random-weight MLP instead')
-    p.add_argument('--obs-mode', default='flat', choices=['flat', 'modular'])
+    p.add_argument('--obs-mode', default='flat', choices=OBSERVATION_MODES)
     p.add_argument('--seed', type=int, default=0)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser('sim', help='run the simulated robot under a policy (ROS 2 node graph)')
     p.add_argument('--robot', help="robot variant (default: the policy's robot)")
     p.add_argument('--policy', help='ONNX policy (default: the shipped walker policy)')
-    p.add_argument('--mode', default='realtime', choices=['lockstep', 'realtime'])
+    p.add_argument('--mode', default='realtime', choices=SIM_MODES)
     p.add_argument('--duration', type=float, default=20.0, help='seconds of simulated time')
     p.add_argument('--realtime-factor', type=float, default=1.0)
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--executor', default='events', choices=['events', 'single_threaded'],
+    p.add_argument('--executor', default='events', choices=EXECUTORS,
                    help="rclpy executor of the nodes ('single_threaded': the classic wait set)")
     p.add_argument('--json', action='store_true', help='print the summary as JSON')
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser('train', help='train a policy from a YAML config')
     p.add_argument('config', nargs='?', help='config/train/*.yaml (omit with --resume)')
-    p.add_argument('--device', default='cpu', help='cpu or cuda')
+    p.add_argument('--device', help="cpu or cuda (default: the config's device)")
     p.add_argument('--resume', metavar='RUN_DIR', help='continue this run')
     p.add_argument('--seed', type=int)
     p.add_argument('--run-dir', help='where to write the run (default: runs/NAME_SEED_TIME)')

@@ -58,6 +58,10 @@ class ObservationBuilder:
         else:
             self.size = TOKEN_SIZE * len(robot.limbs)
             self._static = self._static_token_part()
+            joints = [robot.model.joint(limb.joint) for limb in robot.limbs[1:]]
+            self._joint_qpos = np.array([j.qposadr[0] for j in joints], dtype=np.int64)
+            low = np.array([j.range[0] for j in joints])
+            self._joint_low, self._joint_span = low, np.array([j.range[1] for j in joints]) - low
 
     @property
     def num_tokens(self) -> int:
@@ -100,10 +104,7 @@ class ObservationBuilder:
             tokens[i, 3:6] = np.clip(velocity[3:], -VELOCITY_CLIP, VELOCITY_CLIP)
             tokens[i, 6:9] = velocity[:3]
             tokens[i, 9:12] = quat_to_expmap(data.xquat[b])
-            if limb.joint is not None:
-                joint = model.joint(limb.joint)
-                low, high = joint.range
-                tokens[i, 16] = (qpos[joint.qposadr[0]] - low) / (high - low)
+        tokens[1:, 16] = (qpos[self._joint_qpos] - self._joint_low) / self._joint_span
         tokens[:, 12:16] = self._static[:, :4]
         tokens[:, 17:19] = self._static[:, 4:6]
         return tokens.reshape(-1)

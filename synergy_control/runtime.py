@@ -23,7 +23,7 @@ class PolicyLoadError(RuntimeError):
 
 
 class NonFiniteError(ValueError):
-    """A non-finite observation or policy output: no command may be produced from it."""
+    """A non-finite observation or policy output (or a failed inference): no command."""
 
 
 @dataclass
@@ -71,38 +71,52 @@ class PolicyRuntime:
     """Loads an ONNX policy, checks its card against the robot, maps states to commands."""
 
     def __init__(self, path: str | Path, robot: Robot | str | None = None, *,
-                 threads: int = 1, strict_hash: bool = True):
+                 threads: int = 1):
         self.path = Path(path)
         self.session = _open_session(self.path, threads)
         self.card = _card_of(self.session, self.path)
-        if robot is None:
-            robot = self.card.robot
         try:
-            self.robot = get_robot(robot) if isinstance(robot, str) else robot
-            self.card.check_robot(self.robot, strict_hash=strict_hash)
-        except (CardError, KeyError) as error:
-            raise PolicyLoadError(str(error)) from error
-        self.observe = ObservationBuilder(self.robot, self.card.observation['mode'])
-        self.scaling = ActionScaling.from_dict(self.card.action)
+            if not isinstance(robot, Robot):
+                robot = get_robot(robot or self.card.robot)
+            self.robot = robot
+            self.card.check_robot(self.robot)
+            self.observe = ObservationBuilder(self.robot, self.card.observation['mode'])
+        except (CardError, KeyError, TypeError, ValueError) as error:
+            raise PolicyLoadError(f'policy {self.path}: {error}') from error
+        # The robot's own scaling (the card was just checked to agree with it).
+        self.scaling = ActionScaling.from_robot(self.robot)
         self.command_low, self.command_high = self.scaling.command_limits
-        inputs = self.session.get_inputs()
+        self.synergy_count = int((self.card.synergy or {}).get('count', 0))
+        self._input_name = self._check_signature()
+
+    def _check_signature(self) -> str:
+        """Refuse a graph whose inputs or outputs do not fit the card; return the input name."""
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) != 1 or inputs[0].shape[-1] != self.observe.size:
             raise PolicyLoadError(f'policy {self.path} input {[i.shape for i in inputs]} does not '
                                   f'take a {self.observe.size}-value observation')
-        self._input_name = inputs[0].name
-        self.synergy_count = (self.card.synergy or {}).get('count', 0)
+        widths = [self.scaling.size] + ([self.synergy_count] if self.synergy_count else [])
+        shapes = [o.shape for o in outputs]
+        if len(outputs) != len(widths) or any(
+                len(shape) != 2 or shape[-1] != width for shape, width in zip(shapes, widths)):
+            raise PolicyLoadError(f'policy {self.path} outputs {shapes} do not match the card: '
+                                  f'expected [batch, {widths}]')
+        return inputs[0].name
 
     def act_on_observation(self, observation: np.ndarray) -> PolicyOutput:
         """Run the policy on a prepared observation vector."""
         obs = np.asarray(observation, dtype=np.float32).reshape(1, -1)
         if not np.all(np.isfinite(obs)):
             raise NonFiniteError('observation has non-finite values')
-        outputs = self.session.run(None, {self._input_name: obs})
+        try:
+            outputs = self.session.run(None, {self._input_name: obs})
+        except Exception as error:  # ORT raises its own private exception types
+            raise NonFiniteError(f'policy inference failed: {error}') from error
         action = outputs[0][0].astype(np.float64)
-        if action.shape != (self.scaling.size,) or not np.all(np.isfinite(action)):
-            raise NonFiniteError(f'policy output {action.tolist()} is not a finite '
-                                 f'{self.scaling.size}-vector')
         synergy = outputs[1][0].astype(np.float64) if len(outputs) > 1 else np.zeros(0)
+        if not (np.all(np.isfinite(action)) and np.all(np.isfinite(synergy))):
+            raise NonFiniteError(f'policy output {action.tolist()} / synergy '
+                                 f'{synergy.tolist()} is not finite')
         commands = np.clip(self.scaling.action_to_command(action),
                            self.command_low, self.command_high)
         return PolicyOutput(commands, action, synergy)

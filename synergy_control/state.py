@@ -4,6 +4,11 @@ ROS-free on purpose: the bridge turns (qpos, qvel) into joint arrays and a :clas
 with these functions, and the policy node turns messages back into (qpos, qvel) with their
 inverses, so both sides share one definition. Quaternions here are ROS order (x, y, z, w);
 MuJoCo's are w-first. Odometry twist is expressed in the body frame (REP 105 child frame).
+
+The quaternion's sign is part of the state the policies saw in training (MuJoCo integrates
+it continuously; planar robots map pitch to w = cos(pitch / 2)), so a state estimator must
+publish it continuously too: q and -q are one rotation, but a flat observation (free root)
+or a planar pitch rebuilt from -q differ (by sign, or by 2 pi).
 """
 
 from __future__ import annotations
@@ -87,6 +92,8 @@ def qpos_qvel_from_state(robot: Robot, joint_positions: np.ndarray,
         qvel[v:v + 3] = rotation @ np.asarray(root.linear_velocity)
         qvel[v + 3:v + 6] = root.angular_velocity
         return qpos, qvel
+    # Not folded to w >= 0: with w = cos(pitch / 2) as published by the bridge this recovers
+    # pitch in (-2 pi, 2 pi], which a flipping half_cheetah needs (see module docstring).
     pitch = 2.0 * np.arctan2(quat[2], quat[0])
     world_velocity = rotation @ np.asarray(root.linear_velocity)
     qpos[spec.qpos_adr[0]] = root.position[0] - spec.offset[0]

@@ -1,11 +1,12 @@
 """Runtime: loads policies, refuses bad ones clearly, produces safe commands."""
 
 import numpy as np
+import onnx
 import pytest
 
 from synergy_control.envs import make_env
 from synergy_control.evaluation import evaluate
-from synergy_control.export import export_untrained
+from synergy_control.export import METADATA_KEY, export_untrained
 from synergy_control.runtime import NonFiniteError, PolicyLoadError, PolicyRuntime
 
 
@@ -55,3 +56,33 @@ def test_evaluate_reports_returns_per_episode(walker_policy):
     assert result['results'][0]['seed'] == 5
     again = evaluate(walker_policy, episodes=2, seed=5)
     assert again['mean_return'] == result['mean_return']
+
+
+def _rewrite_card(path, card):
+    """Store an edited card in an exported model, as a tampered or stale file would have."""
+    model = onnx.load(path)
+    for entry in model.metadata_props:
+        if entry.key == METADATA_KEY:
+            entry.value = card.to_yaml()
+    onnx.save(model, path)
+
+
+def test_card_whose_action_scaling_disagrees_with_the_robot_is_refused(tmp_path):
+    from synergy_control.export import PolicyCard
+    path = tmp_path / 'walker.onnx'
+    card = export_untrained('walker_7_main', path)
+    card.action['gear'] = [1000.0] * 6
+    card.action['command_high'] = [1000.0] * 6
+    _rewrite_card(path, card)
+    assert PolicyCard.from_yaml(card.to_yaml()).action['gear'][0] == 1000.0
+    with pytest.raises(PolicyLoadError, match='gear'):
+        PolicyRuntime(path)
+
+
+def test_malformed_card_field_is_a_load_error(tmp_path):
+    path = tmp_path / 'walker.onnx'
+    card = export_untrained('walker_7_main', path)
+    card.observation['mode'] = 'pixels'
+    _rewrite_card(path, card)
+    with pytest.raises(PolicyLoadError, match='pixels'):
+        PolicyRuntime(path)

@@ -71,7 +71,9 @@ class LocomotionEnv(gymnasium.Env):
         ctrl_cost = self.task.ctrl_cost_weight * float(np.sum(np.square(action)))
         reward = forward + survive - ctrl_cost
         self.elapsed_steps += 1
-        terminated = bool(self.task.terminate_when_unhealthy and not healthy)
+        finite = bool(np.all(np.isfinite(self.data.qpos)) and np.all(np.isfinite(self.data.qvel)))
+        # A diverged simulation ends the episode even for tasks that never terminate.
+        terminated = not finite or bool(self.task.terminate_when_unhealthy and not healthy)
         truncated = self.elapsed_steps >= self.episode_steps and not terminated
         info = {'x_position': x_after, 'x_velocity': x_velocity, 'reward_forward': forward,
                 'reward_survive': survive, 'reward_ctrl': -ctrl_cost,

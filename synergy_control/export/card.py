@@ -2,7 +2,8 @@
 
 Stored as YAML in the ONNX model's ``metadata_props`` (key ``synergy_control.card``) and as a
 readable ``.card.yaml`` beside the model. The runtime refuses a policy whose card does not
-match the robot it must drive, naming what differs.
+match the robot it must drive (joints, observation size, action scaling, control period,
+model hash), naming what differs.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from synergy_control.actions import ActionScaling
@@ -87,7 +89,7 @@ class PolicyCard:
         """Write the readable YAML copy."""
         Path(path).write_text(self.to_yaml())
 
-    def check_robot(self, robot: Robot, *, strict_hash: bool = True) -> None:
+    def check_robot(self, robot: Robot) -> None:
         """Raise CardError naming every mismatch between this card and ``robot``."""
         problems = []
         if list(robot.joint_names) != list(self.joint_names):
@@ -100,10 +102,12 @@ class PolicyCard:
         if observation.size != self.observation['size']:
             problems.append(f"observation size {self.observation['size']} != robot's "
                             f'{observation.size}')
-        if len(self.action.get('gear', [])) != robot.model.nu:
-            problems.append(f"action size {len(self.action.get('gear', []))} != robot's "
-                            f'{robot.model.nu} actuators')
-        if strict_hash and self.model_hash != robot.model_hash:
+        expected = ActionScaling.from_robot(robot).to_dict()
+        for key in ('ctrl_low', 'ctrl_high', 'gear'):
+            recorded = np.asarray(self.action.get(key, []), dtype=np.float64)
+            if recorded.shape != (robot.model.nu,) or not np.allclose(recorded, expected[key]):
+                problems.append(f'action {key} {recorded.tolist()} != robot {expected[key]}')
+        if self.model_hash != robot.model_hash:
             problems.append(f'model hash {self.model_hash} != robot {robot.name} hash '
                             f'{robot.model_hash} (trained on a different MJCF)')
         if abs(self.control_period - robot.control_period) > 1e-9:

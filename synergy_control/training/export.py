@@ -37,6 +37,13 @@ def sample_observations(agent, robot: str, obs_mode: str, steps: int = 500) -> n
     return np.asarray(seen, dtype=np.float32)
 
 
+def _normalization(agent) -> dict:
+    """Describe the observation normaliser baked into the graph, for the card."""
+    if agent.obs_norm is None:
+        return {'baked_into_graph': False}
+    return {'baked_into_graph': True, 'clip': float(agent.obs_norm.clip)}
+
+
 def export_checkpoint(source: str | Path, out: str | Path, *, name: str | None = None,
                       machine: str | None = None) -> PolicyCard:
     """Write ``out`` (.onnx + .card.yaml) from a run directory or checkpoint file."""
@@ -58,8 +65,7 @@ def export_checkpoint(source: str | Path, out: str | Path, *, name: str | None =
     robot = get_robot(config['robot'])
     card = PolicyCard.for_robot(robot, name=name or Path(out).stem, method=config['algorithm'],
                                 obs_mode=config['obs_mode'], training=training,
-                                normalization={'baked_into_graph': bool(config['normalize_obs']),
-                                               'clip': 10.0 if config['normalize_obs'] else None})
+                                normalization=_normalization(agent))
     samples = sample_observations(agent, config['robot'], config['obs_mode'])
     export_policy(agent.policy(), card, out, sample_observations=samples)
     return card
