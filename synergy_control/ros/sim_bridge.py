@@ -85,6 +85,7 @@ class SimBridge(Node):
         self._zero = np.zeros(self.robot.model.nu)
         self._dt_ns = round(self.robot.control_period * 1e9)
         self.steps = 0
+        self._ticks = 0  # control periods of sim time: steps plus one per reset
         self.episode = 0
         self.episode_return = 0.0
         self.episode_length = 0
@@ -135,8 +136,12 @@ class SimBridge(Node):
     # ------------------------------------------------------------------ simulation
     @property
     def sim_time_ns(self) -> int:
-        """Simulation time: control steps since start (never reset, so stamps are unique)."""
-        return self.steps * self._dt_ns
+        """Simulation time in control periods.
+
+        A reset takes a period too, so every state published (the first of an episode
+        included) has a stamp of its own, and lockstep answers cannot be confused.
+        """
+        return self._ticks * self._dt_ns
 
     def _reset_episode(self) -> None:
         self.env.reset(seed=self.seed + self.episode)
@@ -157,6 +162,7 @@ class SimBridge(Node):
         """One control period with ``command``; ends and restarts episodes as the env says."""
         _, reward, terminated, truncated, info = self.env.step_command(command)
         self.steps += 1
+        self._ticks += 1
         self.episode_return += reward
         self.episode_length += 1
         self.forward_velocity = info['x_velocity']
@@ -243,6 +249,7 @@ class SimBridge(Node):
     def _on_reset(self, _request: Trigger.Request, response: Trigger.Response
                   ) -> Trigger.Response:
         self._end_episode('reset', False, False)
+        self._ticks += 1
         self._publish_state()
         response.success = True
         response.message = f'episode {self.episode} started with seed {self.seed + self.episode}'

@@ -88,7 +88,8 @@ class SynergyController(LifecycleNode):
                                         'seconds without a valid state before the safe command',
                                         bounds=(0.001, 60.0))
         self.hold_mode = declare(self, 'hold_mode', 'zero',
-                                 'safe command: zero effort or the last valid command',
+                                 'safe command: zero effort, or the last valid command held '
+                                 'for at most watchdog_timeout',
                                  choices=HOLD_MODES)
         diagnostics_period = declare(self, 'diagnostics_period', 1.0,
                                      'seconds between /diagnostics messages',
@@ -118,10 +119,14 @@ class SynergyController(LifecycleNode):
     def _reset_state(self) -> None:
         self._joint_state: tuple[JointState, MessageInfo, float] | None = None
         self._odometry: Odometry | None = None
+        self._odometry_time = -np.inf
         self._last_state_time = -np.inf
         self._answered_stamp: int | None = None
         self._tripped = False
+        self._starved = False
         self._hold: np.ndarray | None = None
+        self._hold_time = -np.inf
+        self._activated_at = time.monotonic()
 
     # ------------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -222,6 +227,7 @@ class SynergyController(LifecycleNode):
 
     def _on_odometry(self, msg: Odometry) -> None:
         self._odometry = msg
+        self._odometry_time = time.monotonic()
         if self.mode == 'lockstep':
             self._tick_if_paired()
 
@@ -245,19 +251,27 @@ class SynergyController(LifecycleNode):
         """Tick on the newest state; a stale one is left to the watchdog."""
         if self._joint_state is None or self._odometry is None:
             return
-        if time.monotonic() - self._joint_state[2] <= self.watchdog_timeout:
+        oldest = min(self._joint_state[2], self._odometry_time)
+        if time.monotonic() - oldest <= self.watchdog_timeout:
             self._tick()
 
     def _on_watchdog(self) -> None:
-        """Safe command while states have stopped (armed by the first state)."""
-        stale = time.monotonic() - self._last_state_time > self.watchdog_timeout
+        """Safe command while states have stopped (armed by the first state).
+
+        Before the first valid state nothing is sent (a lockstep simulation would take it for
+        an answer), but diagnostics warn once no valid state came within the timeout.
+        """
+        now = time.monotonic()
+        stale = now - self._last_state_time > self.watchdog_timeout
         if stale and np.isfinite(self._last_state_time):
             if not self._tripped:
                 self.counters['watchdog_trips'] += 1
                 self.get_logger().warning(f'no valid state for {self.watchdog_timeout} s: '
                                           f'publishing the {self.hold_mode} command')
             self._publish(self._safe_command(), policy=False)
-        self._tripped = stale
+        self._tripped = stale and np.isfinite(self._last_state_time)
+        self._starved = (not np.isfinite(self._last_state_time)
+                         and now - self._activated_at > self.watchdog_timeout)
 
     def _on_enable(self, request: SetBool.Request, response: SetBool.Response
                    ) -> SetBool.Response:
@@ -276,7 +290,7 @@ class SynergyController(LifecycleNode):
         try:
             qpos, qvel = robot_state_from_msgs(self.runtime.robot, self._matcher, msg,
                                                self._odometry)
-            self._last_state_time = received
+            self._last_state_time = min(received, self._odometry_time)
             if not self.enabled:
                 self._publish(self._safe_command(), policy=False)
                 return
@@ -292,7 +306,7 @@ class SynergyController(LifecycleNode):
             self._publish(self._safe_command(), policy=False)
             return
         self.compute_ms.append((time.perf_counter() - started) * 1e3)
-        self._hold = output.commands
+        self._hold, self._hold_time = output.commands, time.monotonic()
         self._publish(output.commands, policy=True)
         if output.synergy.size:  # a policy without synergies has no activations to show
             self._synergy_pub.publish(float_array_msg(output.synergy))
@@ -300,7 +314,9 @@ class SynergyController(LifecycleNode):
             self.latency_ms.append((time.time_ns() - info['source_timestamp']) * 1e-6)
 
     def _safe_command(self) -> np.ndarray:
-        if self.hold_mode == 'hold' and self._hold is not None:
+        """Zero, or the last policy command for at most ``watchdog_timeout`` after it."""
+        if (self.hold_mode == 'hold' and self._hold is not None
+                and time.monotonic() - self._hold_time <= self.watchdog_timeout):
             return self._hold
         return self._zero
 
@@ -337,9 +353,10 @@ class SynergyController(LifecycleNode):
                       if self.counters[k] > counters_then[k]}
         if self.runtime is None:
             level, message = DiagnosticStatus.ERROR, self.last_error or 'not configured'
-        elif new_faults or self._tripped:
+        elif new_faults or self._tripped or self._starved:
             level = DiagnosticStatus.WARN
-            message = ', '.join(f'{v} {k}' for k, v in new_faults.items()) or 'watchdog'
+            message = (', '.join(f'{v} {k}' for k, v in new_faults.items())
+                       or ('watchdog' if self._tripped else 'no valid (paired) state received'))
         else:
             level, message = DiagnosticStatus.OK, self.lifecycle_state
         values = {'state': self.lifecycle_state, 'enabled': self.enabled, 'mode': self.mode,

@@ -221,6 +221,44 @@ def test_realtime_controller_accepts_reordered_and_extra_joints(ros_graph, polic
     assert all(np.array_equal(c, np.zeros(6)) for c in probe.commands[before:])
 
 
+def test_realtime_controller_stops_the_policy_when_odometry_goes_stale(
+        ros_graph, policies, walker_state):
+    controller = ros_graph.add(SynergyController(
+        context=ros_graph.context, parameter_overrides=_overrides(
+            policy=str(policies[ROBOT]), watchdog_timeout=0.2)))
+    probe = ros_graph.add(Probe(ros_graph.context))
+    joints, odom = _messages(walker_state)
+
+    def feed(with_odometry: bool):
+        def step() -> bool:
+            if with_odometry:
+                probe.odom_pub.publish(odom)
+            probe.joint_pub.publish(joints)
+            return False
+        return step
+
+    ros_graph.spin_until(feed(True), 0.5)
+    assert controller.counters['policy_commands'] > 0
+    ros_graph.spin_until(feed(False), 1.0)  # joint states keep coming, odometry stopped
+    assert controller.counters['watchdog_trips'] == 1
+    policy_commands = controller.counters['policy_commands']
+    ros_graph.spin_until(feed(False), 0.5)
+    assert controller.counters['policy_commands'] == policy_commands
+    assert np.array_equal(probe.commands[-1], np.zeros(6))
+
+
+def test_hold_mode_holds_for_the_watchdog_timeout_then_zero(
+        ros_graph, policies, walker_state):
+    harness = ControllerHarness(ros_graph, policies[ROBOT], hold_mode='hold',
+                                watchdog_timeout=0.3)
+    joints, odom = _messages(walker_state)
+    valid = harness.send(joints, odom)
+    before = len(harness.probe.commands)
+    assert ros_graph.spin_until(lambda: len(harness.probe.commands) > before + 3, 3.0)
+    assert not np.allclose(valid, 0.0)
+    assert np.array_equal(harness.probe.commands[-1], np.zeros_like(valid))
+
+
 @pytest.mark.parametrize('policy, robot, message', [
     ('corrupt', '', 'not a valid ONNX model'),
     ('hopper_4', ROBOT, 'thigh_left_joint'),
