@@ -200,6 +200,13 @@ class Trainer:
             torch.cuda.set_rng_state_all(rng['cuda'])
         if 'buffer' in state:
             self.buffer.load_state_dict(state['buffer'])
+        self._set_aside_newer_best()
+
+    def _set_aside_newer_best(self) -> None:
+        """Rename a best.pt from after the resumed checkpoint: its metrics rows are dropped."""
+        best = self.run_dir / 'checkpoints' / 'best.pt'
+        if best.exists() and load_checkpoint(best)['counters']['env_steps'] > self.env_steps:
+            best.replace(best.with_name(f'best_abandoned_after_{self.env_steps}.pt'))
 
     def save(self, name: str) -> None:
         """Atomically write ``checkpoints/<name>.pt``."""
@@ -248,7 +255,9 @@ class Trainer:
                 agent.observe(obs)
                 ep_return, ep_length = 0.0, 0
 
-            if self.env_steps >= cfg.start_steps and len(buffer) >= cfg.batch_size:
+            # Gate on what the buffer holds, not on env_steps: a run resumed without its
+            # buffer refills start_steps transitions (with its policy) before learning again.
+            if len(buffer) >= max(cfg.start_steps, cfg.batch_size):
                 for _ in range(cfg.updates_per_step):
                     metrics = agent.update(buffer.sample(cfg.batch_size))
 

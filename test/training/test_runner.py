@@ -18,6 +18,7 @@ import yaml
 
 from synergy_control.envs import make_env
 from synergy_control.training import CheckpointError, load_checkpoint, train
+from synergy_control.training.checkpoint import save_checkpoint
 from synergy_control.training.runner import StopRequest, Trainer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -151,3 +152,19 @@ def test_resume_keeps_the_seed(tmp_path):
     with pytest.raises(ValueError, match="'seed'"):
         train(resume=str(run), seed=5, progress=False)
     assert np.isfinite(load_checkpoint(run / 'checkpoints' / 'best.pt')['best_eval'])
+
+
+def test_resume_without_buffer_refills_before_learning(smoke_config, tmp_path):
+    config = smoke_config('td3', keep_buffer=False, total_steps=300, start_steps=100,
+                          checkpoint_every=300)
+    run = train(config=config, run_dir=str(tmp_path / 'r'), progress=False)
+    first = load_checkpoint(run / 'checkpoints' / 'last.pt')
+    data = yaml.safe_load((run / 'config.yaml').read_text())
+    data['total_steps'] = 350  # 50 more steps: fewer than start_steps, so no update yet
+    (run / 'config.yaml').write_text(yaml.safe_dump(data))
+    state = dict(first, config={**first['config'], 'total_steps': 350})
+    save_checkpoint(state, run / 'checkpoints' / 'last.pt')
+    train(resume=str(run), progress=False)
+    resumed = load_checkpoint(run / 'checkpoints' / 'last.pt')
+    assert resumed['counters']['env_steps'] == 350
+    assert resumed['counters']['updates'] == first['counters']['updates']
