@@ -52,7 +52,7 @@ def _status_line(bridge: dict[str, str], controller: dict[str, str]) -> str:
             f" | height {value(bridge, 'torso_height'):5.2f} m"
             f" | speed {value(bridge, 'forward_velocity'):+6.2f} m/s"
             f" | ep {bridge.get('episode', '-')} return {value(bridge, 'episode_return'):9.2f}"
-            f" | policy {value(controller, 'compute_ms_p50'):6.3f} ms")
+            f" | policy {value(controller, 'compute_ms_p50'):6.3f} ms").replace('nan', '  -')
 
 
 def _finite_or_none(value):
