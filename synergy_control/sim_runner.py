@@ -139,6 +139,8 @@ def run_sim(robot: str | None = None, policy: str | Path | None = None,
 
 def _summary(bridge, controller, monitor, wall: float, interrupted: bool,
              environment: dict[str, str], executor: str) -> dict:
+    from synergy_control.ros.synergy_controller import FAULTS  # rclpy is up by now
+
     sim_time = bridge.sim_time_ns * 1e-9
     returns = [e['return'] for e in monitor.episodes]
     return {
@@ -153,8 +155,7 @@ def _summary(bridge, controller, monitor, wall: float, interrupted: bool,
                             'length': bridge.episode_length},
         'controller': controller.statistics(),
         'faults': {**{k: v for k, v in bridge.counters.items() if k != 'episodes'},
-                   **{k: controller.counters[k]
-                      for k in ('invalid_states', 'non_finite_outputs', 'watchdog_trips')}},
+                   **{k: controller.counters[k] for k in FAULTS}},
         'interrupted': interrupted,
     }
 

@@ -59,9 +59,8 @@ def root_state_from_qpos(robot: Robot, qpos: np.ndarray, qvel: np.ndarray) -> Ro
         rotation = _rotation_wxyz(quat)
         return RootState(qpos[p:p + 3].copy(), quat[_WXYZ_TO_XYZW],
                          rotation.T @ qvel[v:v + 3], qvel[v + 3:v + 6].copy())
-    x = qpos[root.qpos_adr[0]] + root.offset[0]
-    z = qpos[root.qpos_adr[1]] + root.offset[1]
-    pitch = qpos[root.qpos_adr[2]] + root.offset[2]
+    x, z = robot.forward_position(qpos), robot.torso_height(qpos)
+    pitch = robot.torso_pitch(qpos)
     quat = np.array([np.cos(pitch / 2), 0.0, np.sin(pitch / 2), 0.0])
     world_velocity = np.array([qvel[root.qvel_adr[0]], 0.0, qvel[root.qvel_adr[1]]])
     return RootState(np.array([x, 0.0, z]), quat[_WXYZ_TO_XYZW],

@@ -65,6 +65,10 @@ class TickSamples:
         return recent
 
 
+#: Counters that are faults (reported in diagnostics and in the sim summary).
+FAULTS = ('invalid_states', 'non_finite_outputs', 'watchdog_trips')
+
+
 class SynergyController(LifecycleNode):
     """Runs a policy on joint states and odometry, publishes effort commands."""
 
@@ -348,8 +352,7 @@ class SynergyController(LifecycleNode):
         now = time.monotonic()
         since, counters_then = self._diag_window
         self._diag_window = (now, dict(self.counters))
-        faults = ('invalid_states', 'non_finite_outputs', 'watchdog_trips')
-        new_faults = {k: self.counters[k] - counters_then[k] for k in faults
+        new_faults = {k: self.counters[k] - counters_then[k] for k in FAULTS
                       if self.counters[k] > counters_then[k]}
         if self.runtime is None:
             level, message = DiagnosticStatus.ERROR, self.last_error or 'not configured'
