@@ -65,13 +65,13 @@ class LocomotionEnv(gymnasium.Env):
         mujoco.mj_step(self.model, self.data, nstep=self.robot.frame_skip)
         x_after = self.robot.forward_position(self.data.qpos)
         x_velocity = (x_after - x_before) / self.dt
-        healthy = self.is_healthy()
+        finite = self.state_is_finite()
+        healthy = finite and self._within_task_limits()
         forward = self.task.forward_weight * x_velocity
         survive = self.task.healthy_reward * healthy
         ctrl_cost = self.task.ctrl_cost_weight * float(np.sum(np.square(action)))
         reward = forward + survive - ctrl_cost
         self.elapsed_steps += 1
-        finite = bool(np.all(np.isfinite(self.data.qpos)) and np.all(np.isfinite(self.data.qvel)))
         # A diverged simulation ends the episode even for tasks that never terminate.
         terminated = not finite or bool(self.task.terminate_when_unhealthy and not healthy)
         truncated = self.elapsed_steps >= self.episode_steps and not terminated
@@ -112,9 +112,14 @@ class LocomotionEnv(gymnasium.Env):
 
     def is_healthy(self) -> bool:
         """Apply the task's health test to qpos/qvel (gymnasium-v5 semantics)."""
+        return self.state_is_finite() and self._within_task_limits()
+
+    def state_is_finite(self) -> bool:
+        """Check that the simulation has not diverged (no NaN/Inf in qpos or qvel)."""
+        return bool(np.all(np.isfinite(self.data.qpos)) and np.all(np.isfinite(self.data.qvel)))
+
+    def _within_task_limits(self) -> bool:
         task, qpos, qvel = self.task, self.data.qpos, self.data.qvel
-        if not (np.all(np.isfinite(qpos)) and np.all(np.isfinite(qvel))):
-            return False
         if task.healthy_z is not None:
             low, high = task.healthy_z
             if not low < self.robot.torso_height(qpos) < high:
