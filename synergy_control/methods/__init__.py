@@ -1,0 +1,1 @@
+"""The synergy methods (SOLAR, SAR, EAR), each a plug-in of the policy registry and trainer."""

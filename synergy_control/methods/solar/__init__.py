@@ -1,0 +1,1 @@
+"""SOLAR: synergy discovery by affinity propagation and synergy-aware modular policies."""
