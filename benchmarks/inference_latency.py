@@ -21,8 +21,9 @@ import numpy as np
 import onnxruntime
 import torch
 
+from synergy_control.card import PolicyCard
 from synergy_control.envs import make_env
-from synergy_control.export import PolicyCard, export_policy
+from synergy_control.export import export_policy
 from synergy_control.robots import get_robot
 from synergy_control.runtime import PolicyRuntime
 from synergy_control.training.agent import DeterministicPolicy

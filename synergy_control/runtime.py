@@ -13,7 +13,7 @@ import numpy as np
 import onnxruntime as ort
 
 from synergy_control.actions import ActionScaling
-from synergy_control.export.card import METADATA_KEY, CardError, PolicyCard
+from synergy_control.card import METADATA_KEY, CardError, PolicyCard
 from synergy_control.observation import ObservationBuilder
 from synergy_control.robots import Robot, get_robot
 

@@ -6,7 +6,8 @@ import pytest
 
 from synergy_control.envs import make_env
 from synergy_control.evaluation import evaluate
-from synergy_control.export import METADATA_KEY, export_untrained
+from synergy_control.card import METADATA_KEY
+from synergy_control.export import export_untrained
 from synergy_control.runtime import NonFiniteError, PolicyLoadError, PolicyRuntime
 
 
@@ -68,7 +69,7 @@ def _rewrite_card(path, card):
 
 
 def test_card_whose_action_scaling_disagrees_with_the_robot_is_refused(tmp_path):
-    from synergy_control.export import PolicyCard
+    from synergy_control.card import PolicyCard
     path = tmp_path / 'walker.onnx'
     card = export_untrained('walker_7_main', path)
     card.action['gear'] = [1000.0] * 6

@@ -1,8 +1,22 @@
-"""Export of trained policies to ONNX with their policy card (ROS-free)."""
+"""Export of trained policies to ONNX with their policy card (ROS-free, needs torch).
 
-from synergy_control.export.card import CARD_FORMAT, METADATA_KEY, CardError, PolicyCard
-from synergy_control.export.onnx_export import ExportError, card_path, export_policy
-from synergy_control.export.untrained import export_untrained
+The names below are imported on first use, so that importing a torch-free module of this
+package (or :mod:`synergy_control.card`, which the deployment path reads) never loads torch.
+"""
 
-__all__ = ['CARD_FORMAT', 'METADATA_KEY', 'CardError', 'ExportError', 'PolicyCard', 'card_path',
-           'export_policy', 'export_untrained']
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {'ExportError': 'onnx_export', 'card_path': 'onnx_export',
+         'export_policy': 'onnx_export', 'export_untrained': 'untrained'}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    """Import an exporter name when it is first asked for (PEP 562)."""
+    if name not in _LAZY:
+        raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+    return getattr(importlib.import_module(f'{__name__}.{_LAZY[name]}'), name)

@@ -11,7 +11,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from synergy_control.export.card import METADATA_KEY, PolicyCard
+from synergy_control.card import METADATA_KEY, PolicyCard
 
 PARITY_TOLERANCE = 1e-5
 

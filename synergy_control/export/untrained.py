@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from synergy_control.export.card import PolicyCard
+from synergy_control.card import PolicyCard
 from synergy_control.export.onnx_export import export_policy
 from synergy_control.robots import get_robot
 

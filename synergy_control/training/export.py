@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from synergy_control.card import PolicyCard
 from synergy_control.envs import make_env
-from synergy_control.export import PolicyCard, export_policy
+from synergy_control.export import export_policy
 from synergy_control.robots import get_robot
 from synergy_control.training.checkpoint import agent_from_checkpoint, load_checkpoint
 

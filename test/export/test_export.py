@@ -5,8 +5,8 @@ import onnx
 import pytest
 import torch
 
-from synergy_control.export import (
-    METADATA_KEY, CardError, ExportError, PolicyCard, card_path, export_policy, export_untrained)
+from synergy_control.card import METADATA_KEY, CardError, PolicyCard
+from synergy_control.export import ExportError, card_path, export_policy, export_untrained
 from synergy_control.robots import get_robot
 
 

@@ -1,0 +1,64 @@
+"""The deployment path runs on a robot computer without torch (issue 6, section 2).
+
+A subprocess blocks ``import torch`` (and ``onnx``, which only the exporter needs), then loads
+a shipped policy, evaluates an episode, builds the launch plan, imports every node module and
+runs ``synergy-control sim`` and ``evaluate``. It inherits this run's loopback DDS domain.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = textwrap.dedent('''
+    import importlib.abc
+    import sys
+
+    BLOCKED = ('torch', 'onnx')
+
+
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split('.')[0] in BLOCKED:
+                raise ImportError(f'{name} is blocked: the deployment path must not need it')
+            return None
+
+
+    sys.meta_path.insert(0, Block())
+
+    import pkgutil
+
+    import numpy as np
+
+    import synergy_control.ros
+    from synergy_control.cli import main
+    from synergy_control.evaluation import evaluate
+    from synergy_control.launch_plan import default_policy, sim_plan
+    from synergy_control.runtime import PolicyRuntime
+
+    for module in pkgutil.iter_modules(synergy_control.ros.__path__):
+        __import__(f'synergy_control.ros.{module.name}')
+    runtime = PolicyRuntime('models/walker_td3.onnx')
+    assert np.all(np.isfinite(runtime.act(runtime.robot.model.qpos0,
+                                          np.zeros(runtime.robot.model.nv)).commands))
+    result = evaluate('models/hopper_td3.onnx', episodes=1, seed=0)
+    assert result['mean_length'] > 0, result
+    bridge, controller = sim_plan(policy=default_policy(), mode='lockstep')
+    assert controller.parameters['robot'] == 'walker_7_main'
+    assert main(['evaluate', '--policy', 'models/walker_td3.onnx', '--episodes', '1']) == 0
+    assert main(['sim', '--mode', 'lockstep', '--duration', '0.5', '--json']) == 0
+    loaded = sorted(m for m in sys.modules if m.split('.')[0] in BLOCKED)
+    assert not loaded, loaded
+    print('deployed without torch')
+''')
+
+
+def test_deployment_path_imports_no_torch(local_dds):
+    result = subprocess.run([sys.executable, '-c', SCRIPT], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert 'deployed without torch' in result.stdout
