@@ -9,7 +9,9 @@ trained on. Two layouts:
     ±10. Identical to gymnasium's Walker2d-v5 / Hopper-v5 observation.
 ``modular``
     SMP / SOLAR style: one 19-value token per limb (torso first, limb pre-order): body
-    position (x relative to the torso), linear velocity (clipped ±10), angular velocity,
+    position (x relative to the torso), linear velocity of the body frame's origin (SMP's
+    mujoco-py ``xvelp``, i.e. ``mj_jacBody``; not the centre of mass, which differs by up
+    to 6 m/s on a walker limb), clipped ±10, angular velocity,
     exponential map of the body orientation, limb-type one-hot (4), joint angle normalised to
     its range, and the joint range as (180 + degrees) / 360. The torso has angle 0, range 0.
 """
@@ -98,7 +100,7 @@ class ObservationBuilder:
         velocity = np.zeros(6)
         for i, limb in enumerate(limbs):
             b = limb.body_id
-            mujoco.mj_objectVelocity(model, data, mujoco.mjtObj.mjOBJ_BODY, b, velocity, 0)
+            mujoco.mj_objectVelocity(model, data, mujoco.mjtObj.mjOBJ_XBODY, b, velocity, 0)
             tokens[i, 0:3] = data.xpos[b]
             tokens[i, 0] -= torso_x
             tokens[i, 3:6] = np.clip(velocity[3:], -VELOCITY_CLIP, VELOCITY_CLIP)

@@ -55,3 +55,44 @@ def test_modular_refuses_limbs_with_several_joints():
 def test_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="'flat', 'modular'"):
         ObservationBuilder(get_robot('hopper_4'), 'pixels')
+
+
+def smp_limb_token(model: mujoco.MjModel, data: mujoco.MjData, body: str) -> np.ndarray:
+    """SMP's ``_get_obs_per_limb`` (modular-rl ModularEnv), written from its definition.
+
+    mujoco-py's ``get_body_xvelp`` / ``get_body_xvelr`` are the Jacobians of the body frame's
+    origin (``mj_jacBody``) times qvel.
+    """
+    b = model.body(body).id
+    jacp, jacr = np.zeros((3, model.nv)), np.zeros((3, model.nv))
+    mujoco.mj_jacBody(model, data, jacp, jacr, b)
+    xpos = data.xpos[b].copy()
+    xpos[0] -= data.xpos[model.body('torso').id, 0]
+    limb_type = {'torso': 0, 'thigh': 1, 'leg': 2, 'foot': 3}
+    one_hot = np.eye(4)[next(v for k, v in limb_type.items() if k in body)]
+    if body == 'torso':
+        angle, joint_range = 0.0, np.zeros(2)
+    else:
+        joint = model.body_jntadr[b]
+        degrees = np.degrees(data.qpos[model.jnt_qposadr[joint]])
+        joint_range = np.degrees(model.jnt_range[joint])
+        angle = (degrees - joint_range[0]) / (joint_range[1] - joint_range[0])
+        joint_range = (180.0 + joint_range) / 360.0
+    return np.concatenate([xpos, np.clip(jacp @ data.qvel, -10, 10), jacr @ data.qvel,
+                           quat_to_expmap(data.xquat[b]), one_hot, [angle], joint_range])
+
+
+@pytest.mark.parametrize('variant', ['walker_7_main', 'walker_4_main'])
+def test_modular_tokens_equal_smps_per_limb_definition(variant):
+    robot = get_robot(variant)
+    build = ObservationBuilder(robot, 'modular')
+    data = mujoco.MjData(robot.model)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        data.qpos[:] = robot.model.qpos0 + rng.uniform(-0.3, 0.3, robot.model.nq)
+        data.qvel[:] = rng.uniform(-4, 4, robot.model.nv)
+        mujoco.mj_forward(robot.model, data)
+        tokens = build(data.qpos, data.qvel).reshape(len(robot.limbs), 19)
+        for token, limb in zip(tokens, robot.limbs):
+            np.testing.assert_allclose(token, smp_limb_token(robot.model, data, limb.name),
+                                       atol=1e-9, err_msg=limb.name)
