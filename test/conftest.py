@@ -6,4 +6,3 @@ import os
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 os.environ.setdefault('ROS_DOMAIN_ID', str(1 + os.getpid() % 100))
 os.environ.setdefault('RMW_IMPLEMENTATION', 'rmw_fastrtps_cpp')
-os.environ.setdefault('MUJOCO_GL', 'osmesa')
