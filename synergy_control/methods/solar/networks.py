@@ -1,0 +1,194 @@
+"""SOLAR's synergy-aware transformer actor and critic, and the AMORPHEUS-like baseline.
+
+All morphologies of a batch go through one padded, masked pass. A batch holds, per sample:
+
+``tokens``     [B, T, 19] limb tokens (torso first, limb pre-order), zero-padded to T limbs;
+``membership`` [B, T, L] 0/1: limb t belongs to synergy l (torso row and padding all zero;
+               unused synergy columns all zero).
+
+Actor (paper §3.2): token embedding → intra-synergy attention (a limb attends to limbs of its
+own synergy and to the torso) → mean pooling per synergy → inter-synergy attention over
+[torso, synergy tokens] → one synergy action ``z_l`` per synergy → actuator actions
+``a = tanh(T z)``. ``T`` (K × L) is zero outside each synergy and its entries are loadings
+computed from the morphology alone (limb type and joint range of the limb and of its
+synergy), so T works for any L and the actions span at most L directions. Unlike the
+released code with ``d_model = 1``, every actuator gets a non-zero loading.
+
+With ``pool=False`` it is the AMORPHEUS-like baseline (a transformer over limbs and one
+decoder per limb); ``mask=True`` on that baseline is the "AMORPHEUS w/ synergy mask" ablation.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from synergy_control.observation import TOKEN_FEATURES, TOKEN_SIZE
+
+#: Token features that do not change with the state: limb type one-hot and joint range.
+STATIC_FEATURES = [TOKEN_FEATURES.index(name) for name in
+                   ('type_0', 'type_1', 'type_2', 'type_3', 'range_low', 'range_high')]
+
+
+class AttentionLayer(nn.Module):
+    """Post-LN transformer encoder layer whose attention takes a boolean mask [B, T, T]."""
+
+    def __init__(self, d_model: int, heads: int, feedforward: int):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.ff = nn.Sequential(nn.Linear(d_model, feedforward), nn.ReLU(),
+                                nn.Linear(feedforward, d_model))
+        self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+        batch, length, width = x.shape
+        q, k, v = (t.reshape(batch, length, self.heads, -1).transpose(1, 2)
+                   for t in self.qkv(x).chunk(3, -1))
+        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed.unsqueeze(1))
+        x = self.norm1(x + self.out(attended.transpose(1, 2).reshape(batch, length, width)))
+        return self.norm2(x + self.ff(x))
+
+
+def _encoder(d_model: int, heads: int, feedforward: int, layers: int) -> nn.ModuleList:
+    return nn.ModuleList(AttentionLayer(d_model, heads, feedforward) for _ in range(layers))
+
+
+def identity_mask(length: int, device: torch.device) -> torch.Tensor:
+    """[1, T, T] boolean identity (``arange`` comparison: ONNX has no boolean EyeLike)."""
+    index = torch.arange(length, device=device)
+    return (index.unsqueeze(1) == index.unsqueeze(0)).unsqueeze(0)
+
+
+def limb_mask(membership: torch.Tensor) -> torch.Tensor:
+    """[B, T] True for real limbs: the torso and every limb that belongs to a synergy."""
+    mask = membership.sum(-1) > 0
+    mask[:, 0] = True
+    return mask
+
+
+def intra_synergy_attention_mask(membership: torch.Tensor, limbs: torch.Tensor) -> torch.Tensor:
+    """[B, T, T] True where limb i may attend limb j: same synergy, or either is the torso.
+
+    Padded limbs attend only themselves (an all-false row would give NaN) and nobody attends
+    them, so padding never changes a real limb's output.
+    """
+    same = membership @ membership.transpose(1, 2) > 0
+    torso = torch.zeros_like(same)
+    torso[:, 0, :] = True
+    torso[:, :, 0] = True
+    both_real = limbs.unsqueeze(2) & limbs.unsqueeze(1)
+    return ((same | torso) & both_real) | identity_mask(same.shape[-1], same.device)
+
+
+class SynergyTrunk(nn.Module):
+    """Limb tokens → per-limb features [B, T, d] and per-synergy features [B, L, d]."""
+
+    def __init__(self, in_features: int, d_model: int, heads: int, feedforward: int,
+                 intra_layers: int, inter_layers: int, *, pool: bool, mask: bool):
+        super().__init__()
+        self.d_model, self.pool, self.mask = d_model, pool, mask
+        self.embed = nn.Linear(in_features, d_model)
+        self.intra = _encoder(d_model, heads, feedforward, intra_layers)
+        self.inter = _encoder(d_model, heads, feedforward, inter_layers) if pool else None
+
+    def forward(self, tokens: torch.Tensor, membership: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        limbs = limb_mask(membership)
+        x = self.embed(tokens) * math.sqrt(self.d_model)
+        if self.mask:
+            allowed = intra_synergy_attention_mask(membership, limbs)
+        else:
+            allowed = ((limbs.unsqueeze(2) & limbs.unsqueeze(1))
+                       | identity_mask(limbs.shape[1], limbs.device))
+        for layer in self.intra:
+            x = layer(x, allowed)
+        if not self.pool:
+            return x, None
+        sizes = membership.sum(1)  # [B, L]
+        pooled = membership.transpose(1, 2) @ x / sizes.clamp(min=1).unsqueeze(-1)
+        sequence = torch.cat([x[:, :1], pooled], 1)  # the torso joins as a global token
+        present = torch.cat([torch.ones_like(sizes[:, :1], dtype=torch.bool), sizes > 0], 1)
+        allowed = ((present.unsqueeze(2) & present.unsqueeze(1))
+                   | identity_mask(present.shape[1], present.device))
+        for layer in self.inter:
+            sequence = layer(sequence, allowed)
+        return x, sequence[:, 1:]
+
+
+class SynergyActor(nn.Module):
+    """Deterministic actor: (tokens, membership) → (actions [B, T-1], synergy actions [B, L]).
+
+    Actions of padded limbs are 0. Without pooling (the baseline) the second output is the
+    per-limb action itself.
+    """
+
+    def __init__(self, d_model: int = 64, heads: int = 2, feedforward: int = 128,
+                 intra_layers: int = 1, inter_layers: int = 2, *, pool: bool = True,
+                 mask: bool = True, loading_hidden: int = 32):
+        super().__init__()
+        self.trunk = SynergyTrunk(TOKEN_SIZE, d_model, heads, feedforward, intra_layers,
+                                  inter_layers, pool=pool, mask=mask)
+        self.decoder = nn.Sequential(nn.Linear(d_model, feedforward), nn.ReLU(),
+                                     nn.Linear(feedforward, 1))
+        self.loading = nn.Sequential(nn.Linear(2 * len(STATIC_FEATURES), loading_hidden),
+                                     nn.Tanh(), nn.Linear(loading_hidden, 1))
+        with torch.no_grad():  # loadings start near 1: every actuator moves from the start
+            self.loading[-1].bias.fill_(1.0)
+
+    def transform(self, tokens: torch.Tensor, membership: torch.Tensor) -> torch.Tensor:
+        """T [B, T, L]: each limb's loading on its own synergy, from static features only."""
+        static = tokens[..., STATIC_FEATURES]
+        sizes = membership.sum(1).clamp(min=1)
+        synergy_static = membership.transpose(1, 2) @ static / sizes.unsqueeze(-1)
+        own = membership @ synergy_static  # [B, T, S]: the static mean of the limb's synergy
+        return membership * self.loading(torch.cat([static, own], -1))
+
+    def forward(self, tokens: torch.Tensor, membership: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        limb_features, synergy_features = self.trunk(tokens, membership)
+        if synergy_features is None:
+            per_limb = self.decoder(limb_features).squeeze(-1) * limb_mask(membership)
+            return torch.tanh(per_limb[:, 1:]), per_limb
+        synergy_actions = self.decoder(synergy_features).squeeze(-1)  # [B, L]
+        transform = self.transform(tokens, membership)
+        actions = torch.tanh(transform @ synergy_actions.unsqueeze(-1)).squeeze(-1)
+        return actions[:, 1:], synergy_actions * (membership.sum(1) > 0)
+
+
+class SynergyCritic(nn.Module):
+    """Twin Q over the same structure: Q = mean over synergies (or limbs) of a value head.
+
+    Critic tokens are the observation token plus the limb's action (0 for the torso).
+    """
+
+    def __init__(self, d_model: int = 64, heads: int = 2, feedforward: int = 128,
+                 intra_layers: int = 1, inter_layers: int = 2, *, pool: bool = True,
+                 mask: bool = True, n: int = 2):
+        super().__init__()
+        self.trunks = nn.ModuleList(
+            SynergyTrunk(TOKEN_SIZE + 1, d_model, heads, feedforward, intra_layers,
+                         inter_layers, pool=pool, mask=mask) for _ in range(n))
+        self.heads = nn.ModuleList(nn.Sequential(nn.Linear(d_model, feedforward), nn.ReLU(),
+                                                 nn.Linear(feedforward, 1)) for _ in range(n))
+
+    def forward(self, tokens: torch.Tensor, membership: torch.Tensor,
+                actions: torch.Tensor) -> torch.Tensor:
+        """Return [n, B] Q-values for actions [B, T-1] (padded limbs' actions ignored)."""
+        torso = torch.zeros_like(actions[:, :1])
+        x = torch.cat([tokens, torch.cat([torso, actions], 1).unsqueeze(-1)], -1)
+        values = []
+        for trunk, head in zip(self.trunks, self.heads):
+            limb_features, synergy_features = trunk(x, membership)
+            if synergy_features is None:
+                weights = limb_mask(membership).float()
+                per_part = head(limb_features).squeeze(-1)
+            else:
+                weights = (membership.sum(1) > 0).float()
+                per_part = head(synergy_features).squeeze(-1)
+            values.append((per_part * weights).sum(1) / weights.sum(1))
+        return torch.stack(values)
