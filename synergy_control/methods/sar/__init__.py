@@ -1,0 +1,1 @@
+"""SAR: synergistic action representations fitted from a play policy's activations."""
