@@ -1,0 +1,1 @@
+"""EAR: emergent action representations — multi-task SAC with latent task embeddings."""
