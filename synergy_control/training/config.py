@@ -7,6 +7,7 @@ Every key is checked for existence, type and range, and an error names the key, 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -147,6 +148,8 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
         check = f.metadata.get('check')
         if _type_ok(value, float) and float in typing.get_args(tp) + (tp,):
             value = float(value)
+            if not math.isfinite(value):  # inf passes every range check, then trains to NaN
+                raise ConfigError(f"config key '{key}': expected a finite number, got {value!r}")
         if not _type_ok(value, tp) or (check and value is not None and not check[1](value)):
             rule = f' {check[0]}' if check else ''
             raise ConfigError(f"config key '{key}': expected {_describe(tp)}{rule}, "
@@ -172,11 +175,25 @@ def config_from_dict(data: dict, name: str = '') -> Config:
     return config
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a mapping key given twice (plain PyYAML keeps the last one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f'duplicate key {key!r}', key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_config(path: str | Path) -> Config:
-    """Read and validate a YAML config file."""
+    """Read and validate a YAML config file (duplicate keys refused)."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(path.read_text(), Loader=UniqueKeyLoader) or {}
     except yaml.YAMLError as err:
         raise ConfigError(f"config file '{path}': invalid YAML: {err}") from err
     return config_from_dict(data, name=path.stem)

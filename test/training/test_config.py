@@ -56,3 +56,28 @@ def test_invalid_yaml_names_the_file(tmp_path):
 def test_shipped_configs_are_valid(path):
     config = load_config(path)
     assert config.name == path.stem
+
+
+@pytest.mark.parametrize('text, key', [
+    ('actor_lr: .inf', 'actor_lr'),
+    ('critic_lr: .nan', 'critic_lr'),
+    ('td3:\n  exploration_noise: .inf', 'td3.exploration_noise'),
+    ('td3:\n  policy_noise: 1e400', 'td3.policy_noise'),
+    ('sac:\n  target_entropy: -.inf', 'sac.target_entropy'),
+])
+def test_non_finite_numbers_are_refused_naming_the_key(tmp_path, text, key):
+    path = tmp_path / 'run.yaml'
+    path.write_text(f'robot: walker_7_main\n{text}\n')
+    with pytest.raises(ConfigError, match=rf"config key '{key}': expected a finite number"):
+        load_config(path)
+
+
+@pytest.mark.parametrize('text, key', [
+    ('actor_lr: 1.0e-3\nactor_lr: 3.0e-4\n', 'actor_lr'),
+    ('td3:\n  policy_noise: 0.1\n  policy_noise: 0.3\n', 'policy_noise'),
+])
+def test_duplicate_yaml_keys_are_refused_naming_the_key(tmp_path, text, key):
+    path = tmp_path / 'dup.yaml'
+    path.write_text(f'robot: walker_7_main\n{text}')
+    with pytest.raises(ConfigError, match=rf"dup.yaml'.*duplicate key '{key}'"):
+        load_config(path)
