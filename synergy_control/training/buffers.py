@@ -82,8 +82,10 @@ class ReplayBuffer:
 
     def state_dict(self) -> dict:
         """Return the filled part of the buffer (on CPU) and its write position."""
+        # A copy, not a view: torch.save writes a view's whole underlying storage (capacity).
+        filled = self.storage[:self.size].to('cpu', copy=True)
         return {'obs_dim': self.obs_dim, 'act_dim': self.act_dim, 'capacity': self.capacity,
-                'pos': self.pos, 'size': self.size, 'storage': self.storage[:self.size].cpu()}
+                'pos': self.pos, 'size': self.size, 'storage': filled}
 
     def load_state_dict(self, state: dict) -> None:
         """Restore a buffer saved by :meth:`state_dict` with the same shapes."""

@@ -56,11 +56,24 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    remove_stale_temporaries(path.parent, path.name)
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def remove_stale_temporaries(directory: str | Path, name: str = '*') -> list[Path]:
+    """Delete the ``.<name>.*.tmp`` files that a killed writer left in ``directory``.
+
+    Only one process writes a run's checkpoints, so any such file not being written right
+    now is garbage (a ``kill -9`` during :func:`save_checkpoint`).
+    """
+    stale = sorted(Path(directory).glob(f'.{name}.*.tmp'))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = 'cpu') -> dict:

@@ -32,7 +32,7 @@ from synergy_control.envs import LocomotionEnv, make_env
 from synergy_control.training.agent import OffPolicyAgent
 from synergy_control.training.buffers import ReplayBuffer
 from synergy_control.training.checkpoint import (CheckpointError, load_checkpoint, make_agent,
-                                                 save_checkpoint)
+                                                 remove_stale_temporaries, save_checkpoint)
 from synergy_control.training.config import (Config, ConfigError, config_from_dict, load_config,
                                              save_config)
 
@@ -152,6 +152,7 @@ class Trainer:
         self.wall_offset = 0.0
         self.last_eval: dict[str, float] = {}
         self.best_eval = -math.inf
+        remove_stale_temporaries(run_dir / 'checkpoints')
         if state is not None:
             self.restore(state)
         self.log = MetricsLog(run_dir, self.agent.metric_names,
@@ -203,10 +204,22 @@ class Trainer:
         self._set_aside_newer_best()
 
     def _set_aside_newer_best(self) -> None:
-        """Rename a best.pt from after the resumed checkpoint: its metrics rows are dropped."""
+        """Rename a best.pt from after the resumed checkpoint (its metrics rows are dropped).
+
+        An unreadable best.pt (killed mid-copy, disk full) is set aside too, with a warning:
+        it must neither block the resume nor be exported later.
+        """
         best = self.run_dir / 'checkpoints' / 'best.pt'
-        if best.exists() and load_checkpoint(best)['counters']['env_steps'] > self.env_steps:
-            best.replace(best.with_name(f'best_abandoned_after_{self.env_steps}.pt'))
+        if not best.exists():
+            return
+        try:
+            newer = load_checkpoint(best)['counters']['env_steps'] > self.env_steps
+            aside = best.with_name(f'best_abandoned_after_{self.env_steps}.pt')
+        except CheckpointError as err:
+            print(f'warning: {err}; set aside as best_unreadable.pt', file=sys.stderr)
+            newer, aside = True, best.with_name('best_unreadable.pt')
+        if newer:
+            best.replace(aside)
 
     def save(self, name: str) -> None:
         """Atomically write ``checkpoints/<name>.pt``."""

@@ -1,5 +1,7 @@
 """Replay buffers: preallocation, dtype, wraparound, state round trip, per-key splitting."""
 
+import io
+
 import numpy as np
 import pytest
 import torch
@@ -53,6 +55,15 @@ def test_state_dict_round_trip():
     assert torch.equal(other.storage, buf.storage)
     with pytest.raises(ValueError, match='does not match'):
         ReplayBuffer(2, 1, capacity=9).load_state_dict(buf.state_dict())
+
+
+def test_saved_state_holds_only_the_filled_rows():
+    buf = ReplayBuffer(17, 6, capacity=100_000)
+    fill(buf, 10)
+    saved = io.BytesIO()
+    torch.save(buf.state_dict(), saved)
+    row_bytes = buf.storage.shape[1] * 4
+    assert len(saved.getvalue()) < 10 * row_bytes + 10_000  # not 100 000 rows (16.8 MB)
 
 
 def test_empty_sample_refused():

@@ -45,6 +45,14 @@ def test_atomic_save_leaves_no_temporary_files(tmp_path):
     assert torch.load(tmp_path / 'last.pt')['x'] == 1
 
 
+def test_save_removes_temporaries_left_by_a_killed_writer(tmp_path):
+    for stale in ('.last.pt.abc123.tmp', '.last.pt.x.tmp'):
+        (tmp_path / stale).write_bytes(b'partial')
+    (tmp_path / '.best.pt.y.tmp').write_bytes(b'partial')  # another file's: not ours to judge
+    save_checkpoint({'x': torch.tensor(1)}, tmp_path / 'last.pt')
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['.best.pt.y.tmp', 'last.pt']
+
+
 @pytest.mark.parametrize('algorithm', ['td3', 'sac'])
 def test_policy_module_equals_deterministic_act(algorithm, smoke_config):
     torch.manual_seed(0)

@@ -168,3 +168,23 @@ def test_resume_without_buffer_refills_before_learning(smoke_config, tmp_path):
     resumed = load_checkpoint(run / 'checkpoints' / 'last.pt')
     assert resumed['counters']['env_steps'] == 350
     assert resumed['counters']['updates'] == first['counters']['updates']
+
+
+def test_resume_with_truncated_best_and_stale_temporaries(smoke_config, tmp_path):
+    config = smoke_config('td3', total_steps=200, eval_every=100, checkpoint_every=100)
+    run = train(config=config, run_dir=str(tmp_path / 'r'), progress=False)
+    checkpoints = run / 'checkpoints'
+    best = checkpoints / 'best.pt'
+    best.write_bytes(best.read_bytes()[:1000])  # truncated: unreadable
+    state = load_checkpoint(checkpoints / 'last.pt')
+    save_checkpoint(dict(state, config={**state['config'], 'total_steps': 300}),
+                    checkpoints / 'last.pt')
+    stale = [checkpoints / '.last.pt.k1ll3d.tmp', checkpoints / '.best.pt.k1ll3d.tmp']
+    for path in stale:
+        path.write_bytes(b'partial checkpoint')
+
+    train(resume=str(run), progress=False)
+
+    assert load_checkpoint(checkpoints / 'last.pt')['counters']['env_steps'] == 300
+    assert (checkpoints / 'best_unreadable.pt').exists()
+    assert not any(p.exists() for p in stale)
