@@ -7,7 +7,10 @@ import gc
 import inspect
 import os
 import signal
+import sys
 import threading
+from collections import deque
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
@@ -15,8 +18,10 @@ import rclpy
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
 from rclpy.clock import Clock, ClockType
 from rclpy.context import Context
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.experimental import EventsExecutor
+from rclpy.logging import get_logger
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 from rclpy.subscription import MessageInfo
@@ -25,12 +30,17 @@ from synergy_control.launch_plan import EXECUTORS
 from synergy_control.ros.environment import ensure_local_dds
 
 
+class ParameterError(ValueError):
+    """A node parameter the node cannot run with; the message names it and what it accepts."""
+
+
 def declare(node: Node, name: str, default: object, description: str, *,
             choices: Sequence[str] = (), bounds: tuple[float, float] | None = None) -> Any:
-    """Declare a read-only parameter with a descriptor; return its value (ValueError if bad).
+    """Declare a read-only parameter with a descriptor; return its value.
 
     Read-only: the nodes read their parameters once, so accepting a change at run time
-    would silently do nothing.
+    would silently do nothing. A value of the wrong type, out of ``bounds`` or not among
+    ``choices`` raises ParameterError naming the parameter.
     """
     descriptor = ParameterDescriptor(description=description, read_only=True)
     if choices:
@@ -38,9 +48,16 @@ def declare(node: Node, name: str, default: object, description: str, *,
     if bounds is not None:
         low, high = bounds
         descriptor.floating_point_range = [FloatingPointRange(from_value=low, to_value=high)]
-    value = node.declare_parameter(name, default, descriptor).value
+    try:
+        value = node.declare_parameter(name, default, descriptor).value
+    except InvalidParameterTypeException:
+        raise ParameterError(f"parameter '{name}' must be a {type(default).__name__} "
+                             f'(e.g. {name}:={default!r})') from None
+    except InvalidParameterValueException:
+        raise ParameterError(f"parameter '{name}' must be in [{low}, {high}]") from None
     if choices and value not in choices:
-        raise ValueError(f"parameter '{name}' is '{value}', {descriptor.additional_constraints}")
+        raise ParameterError(f"parameter '{name}' is '{value}', "
+                             f'{descriptor.additional_constraints}')
     return value
 
 
@@ -91,15 +108,56 @@ def percentiles(samples: Iterable[float], points: Sequence[float] = (50, 99)) ->
     return [float(v) for v in np.percentile(values, points)]
 
 
+def publisher_names(node: Node, topic: str) -> list[str]:
+    """Return the fully qualified names of the nodes publishing on ``topic`` (resolved).
+
+    A second publisher on a command topic is a wiring fault (two controllers, a stray
+    ``ros2 topic pub``) that both nodes report in their diagnostics.
+    """
+    return sorted(f"{info.node_namespace.rstrip('/')}/{info.node_name}"
+                  for info in node.get_publishers_info_by_topic(topic))
+
+
+#: Per-tick samples kept for summaries.
+SAMPLES = 100_000
+
+
+class TickSamples:
+    """Per-tick measurements, kept for summaries and for periodic diagnostics.
+
+    Summaries read the newest ``capacity``, diagnostics those since the last
+    :meth:`take_recent`: percentiles over a long run take milliseconds, which a diagnostics
+    timer must not spend between two control ticks; one period holds a few hundred samples.
+    """
+
+    def __init__(self, capacity: int = SAMPLES):
+        self.all: deque[float] = deque(maxlen=capacity)
+        self._recent: list[float] = []
+
+    def append(self, value: float) -> None:
+        """Record one tick's value."""
+        self.all.append(value)
+        self._recent.append(value)
+
+    def take_recent(self) -> list[float]:
+        """Return the values since the last call (and start a new period)."""
+        recent, self._recent = self._recent, []
+        return recent
+
+
 @contextlib.contextmanager
-def stop_on_signals(*signums: int) -> Iterator[threading.Event]:
-    """Turn the first of ``signums`` into an event that a spin loop checks; another interrupts.
+def stop_on_signals(*signums: int, final: bool = False) -> Iterator[threading.Event]:
+    """Turn the first of ``signums`` into an event that a spin loop checks.
 
     Raised inside a callback, KeyboardInterrupt would stop a node half way through a step (or
     in a message conversion, where pybind11 turns it into a RuntimeError), and the events
     executor logs it as a fatal callback error; the loop checks the event between callbacks
-    instead. A second signal raises KeyboardInterrupt. Only the main thread handles signals:
-    elsewhere the event is never set.
+    instead. A repeated signal raises KeyboardInterrupt, unless the block is the ``final``
+    act of a process: then repeated signals are ignored, during the block and after it (only
+    the interpreter's exit follows), because a node's own shutdown is bounded and a
+    supervisor that signals the whole process group and then the node itself (``ros2
+    launch`` on Ctrl-C) must not turn a clean exit into a KeyboardInterrupt. Only the main
+    thread handles signals: elsewhere the event is never set.
     """
     requested = threading.Event()
     if threading.current_thread() is not threading.main_thread():
@@ -109,8 +167,9 @@ def stop_on_signals(*signums: int) -> Iterator[threading.Event]:
 
     def request_stop(_signum: int, _frame: object) -> None:
         requested.set()
-        for signum in signums:
-            signal.signal(signum, signal.default_int_handler)
+        if not final:
+            for signum in signums:
+                signal.signal(signum, signal.default_int_handler)
 
     for signum in signums:
         signal.signal(signum, request_stop)
@@ -118,6 +177,8 @@ def stop_on_signals(*signums: int) -> Iterator[threading.Event]:
         yield requested
     finally:
         for signum, handler in previous.items():
+            if final:
+                handler = signal.SIG_IGN
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
@@ -126,16 +187,18 @@ def spin_main(node_factory: Callable[[], Node], args: list[str] | None = None) -
 
     rclpy's signal handler is left out so that the context is still valid after a signal: a
     node can then still publish its last (safe) message. Signals are handled even where the
-    shell started us ignoring SIGINT. ``SYNERGY_CONTROL_EXECUTOR=single_threaded`` falls back
-    from rclpy's (experimental) events executor to the classic one.
+    shell started us ignoring SIGINT, and through the shutdown: repeated ones are ignored, so
+    the process ends with exit code 0. A bad parameter is one logged line and exit code 2.
+    ``SYNERGY_CONTROL_EXECUTOR=single_threaded`` falls back from rclpy's (experimental)
+    events executor to the classic one.
     """
     ensure_local_dds()
     kind = os.environ.get('SYNERGY_CONTROL_EXECUTOR', 'events')
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    executor = make_executor(kind)
-    node = None
-    try:
-        with stop_on_signals(signal.SIGINT, signal.SIGTERM) as stop:
+    with stop_on_signals(signal.SIGINT, signal.SIGTERM, final=True) as stop:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+        executor = make_executor(kind)
+        node = None
+        try:
             node = node_factory()
             executor.add_node(node)
             # Start-up objects (modules, the policy, the node) live as long as the process:
@@ -143,10 +206,13 @@ def spin_main(node_factory: Callable[[], Node], args: list[str] | None = None) -
             gc.freeze()
             while rclpy.ok() and not stop.is_set():
                 executor.spin_once(timeout_sec=0.1)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        executor.shutdown()
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+        except ParameterError as error:
+            get_logger(Path(sys.argv[0]).stem).fatal(str(error))
+            raise SystemExit(2) from None
+        except ExternalShutdownException:
+            pass
+        finally:
+            executor.shutdown()
+            if node is not None:
+                node.destroy_node()
+            rclpy.try_shutdown()
