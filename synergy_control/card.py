@@ -1,14 +1,24 @@
-"""The policy card: everything needed to run an exported policy on a robot.
+"""The policy card: everything needed to run an exported policy on a robot (torch-free).
 
 Stored as YAML in the ONNX model's ``metadata_props`` (key ``synergy_control.card``) and as a
-readable ``.card.yaml`` beside the model. The runtime refuses a policy whose card does not
-match the robot it must drive (joints, observation size, action scaling, control period,
-model hash), naming what differs.
+readable ``.card.yaml`` beside the model. Three layers of checks, each naming what is wrong:
+
+* :meth:`PolicyCard.from_yaml` validates types and structure (every error names the key and
+  the file), including the ``synergy`` and ``tasks`` sections and the graph signature;
+* :meth:`PolicyCard.check_robot` refuses a card that does not fit the robot (joints, the whole
+  observation spec, action scaling, model hash, control period);
+* :meth:`PolicyCard.check_graph` refuses a graph whose named inputs and outputs disagree with
+  the card (the runtime and the exporter both call it).
+
+Format 2 declares the graph's named inputs (each with what feeds it) and outputs (each with
+its role); cards of format 1 (one ``obs`` input) are migrated on read.
 """
 
 from __future__ import annotations
 
-from dataclasses import MISSING, asdict, dataclass, field
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +26,35 @@ import numpy as np
 import yaml
 
 from synergy_control.actions import ActionScaling
-from synergy_control.observation import ObservationBuilder
+from synergy_control.observation import MODES, ObservationBuilder
 from synergy_control.robots import Robot
 
-CARD_FORMAT = 'synergy_control/policy-card/1'
+CARD_FORMAT = 'synergy_control/policy-card/2'
+CARD_FORMAT_V1 = 'synergy_control/policy-card/1'
 METADATA_KEY = 'synergy_control.card'
+OPSET = 18
+BATCH = 'batch'
+#: What feeds a graph input: the observation, the runtime's current task vector, or a
+#: constant read from the card's ``synergy`` section (``synergy.<key>``).
+SOURCES = ('observation', 'task_embedding')
+SYNERGY_SOURCE = 'synergy.'
+#: What a graph output is; the first output is always the action.
+ROLES = ('action', 'synergy_activations')
+SYNERGY_KEYS = ('method', 'count', 'labels', 'centres', 'membership', 'basis', 'offset', 'fit',
+                'variants')
+UNIT_NORM_TOLERANCE = 1e-4
 
 
 class CardError(ValueError):
     """A policy card that is missing, malformed or does not fit the robot."""
+
+
+def default_onnx(observation_size: int, actuators: int) -> dict[str, Any]:
+    """Return the signature of a plain policy: observation in, action out."""
+    return {'opset': OPSET,
+            'inputs': [{'name': 'obs', 'shape': [BATCH, observation_size],
+                        'source': 'observation'}],
+            'outputs': [{'name': 'action', 'shape': [BATCH, actuators], 'role': 'action'}]}
 
 
 @dataclass
@@ -41,21 +71,25 @@ class PolicyCard:
     observation: dict[str, Any]
     action: dict[str, Any]
     control_period: float
+    onnx: dict[str, Any]
     normalization: dict[str, Any] = field(default_factory=lambda: {'baked_into_graph': False})
     synergy: dict[str, Any] | None = None
-    task_embeddings: dict[str, Any] | None = None
+    tasks: dict[str, Any] | None = None
     training: dict[str, Any] = field(default_factory=dict)
-    onnx: dict[str, Any] = field(default_factory=lambda: {'input': 'obs', 'outputs': ['action']})
     format: str = CARD_FORMAT
 
     @classmethod
     def for_robot(cls, robot: Robot, *, name: str, method: str, obs_mode: str,
                   **extra: Any) -> 'PolicyCard':
-        """Make a card whose robot facts come from the robot itself (one source of truth)."""
+        """Make a card whose robot facts come from the robot itself (one source of truth).
+
+        Without an ``onnx`` section the graph is the plain one (observation → action).
+        """
+        observation = ObservationBuilder(robot, obs_mode).spec()
+        extra.setdefault('onnx', default_onnx(observation['size'], robot.model.nu))
         return cls(name=name, method=method, robot=robot.name, robot_family=robot.family.name,
                    model_hash=robot.model_hash, joint_names=list(robot.joint_names),
-                   actuator_names=list(robot.actuator_names),
-                   observation=ObservationBuilder(robot, obs_mode).spec(),
+                   actuator_names=list(robot.actuator_names), observation=observation,
                    action=ActionScaling.from_robot(robot).to_dict(),
                    control_period=robot.control_period, **extra)
 
@@ -64,31 +98,72 @@ class PolicyCard:
         return yaml.safe_dump(asdict(self), sort_keys=False)
 
     @classmethod
-    def from_yaml(cls, text: str) -> 'PolicyCard':
-        """Parse and validate a card; CardError names the missing or unknown keys."""
+    def from_yaml(cls, text: str, source: str | Path = '<text>') -> 'PolicyCard':
+        """Parse and validate a card; CardError names the key and ``source`` (the file)."""
+        where = f'policy card {source}'
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as error:
-            raise CardError(f'policy card is not valid YAML: {error}') from error
+            raise CardError(f'{where} is not valid YAML: {error}') from error
         if not isinstance(data, dict):
-            raise CardError('policy card must be a mapping')
+            raise CardError(f'{where} must be a mapping, got {type(data).__name__}')
+        if data.get('format') == CARD_FORMAT_V1:
+            data = _migrate_v1(data, where)
         if data.get('format') != CARD_FORMAT:
-            raise CardError(f"policy card format is '{data.get('format')}', "
-                            f"expected '{CARD_FORMAT}'")
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
+            raise CardError(f"{where}: key 'format' is {data.get('format')!r}, expected "
+                            f"'{CARD_FORMAT}' (or '{CARD_FORMAT_V1}')")
+        names = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(names))
         if unknown:
-            raise CardError(f'policy card has unknown keys {unknown}')
-        missing = [k for k, f in cls.__dataclass_fields__.items()
+            raise CardError(f'{where} has unknown keys {unknown}')
+        missing = [k for k, f in names.items()
                    if f.default is MISSING and f.default_factory is MISSING and k not in data]
         if missing:
-            raise CardError(f'policy card lacks keys {missing}')
+            raise CardError(f'{where} lacks keys {missing}')
+        _Validator(where).card(data)
         return cls(**data)
 
     def save(self, path: str | Path) -> None:
         """Write the readable YAML copy."""
         Path(path).write_text(self.to_yaml())
 
+    # ------------------------------------------------------------------ graph signature
+    def input_of(self, source: str) -> dict[str, Any] | None:
+        """Return the declared input fed by ``source`` (e.g. 'task_embedding'), if any."""
+        return next((i for i in self.onnx['inputs'] if i['source'] == source), None)
+
+    def output_of(self, role: str) -> dict[str, Any] | None:
+        """Return the declared output with ``role`` (e.g. 'synergy_activations'), if any."""
+        return next((o for o in self.onnx['outputs'] if o['role'] == role), None)
+
+    def constant(self, source: str) -> np.ndarray:
+        """Return the float32 value of a ``synergy.<key>`` input, read from this card."""
+        return np.asarray(self.synergy[source[len(SYNERGY_SOURCE):]], dtype=np.float32)
+
+    def check_graph(self, inputs: Sequence[tuple[str, Sequence]],
+                    outputs: Sequence[tuple[str, Sequence]]) -> None:
+        """Raise CardError unless the graph's (name, shape) inputs and outputs match the card.
+
+        Names, order and ranks must agree; a fixed size on either side must equal the other.
+        """
+        problems = []
+        for kind, declared, actual in (('input', self.onnx['inputs'], inputs),
+                                       ('output', self.onnx['outputs'], outputs)):
+            names = [d['name'] for d in declared]
+            if [name for name, _ in actual] != names:
+                problems.append(f'{kind}s {[name for name, _ in actual]} != card {names}')
+                continue
+            for entry, (name, shape) in zip(declared, actual):
+                shape = list(shape)
+                if len(shape) != len(entry['shape']) or any(
+                        isinstance(a, int) and isinstance(b, int) and a != b
+                        for a, b in zip(shape, entry['shape'])):
+                    problems.append(f"{kind} '{name}' has shape {shape}, card {entry['shape']}")
+        if problems:
+            raise CardError(f"graph of policy '{self.name}' does not match its card: "
+                            + '; '.join(problems))
+
+    # ------------------------------------------------------------------ robot
     def check_robot(self, robot: Robot) -> None:
         """Raise CardError naming every mismatch between this card and ``robot``."""
         problems = []
@@ -98,15 +173,20 @@ class PolicyCard:
             problems.append(f'joint names differ: policy {self.joint_names}, robot '
                             f'{robot.joint_names} (policy joints missing on robot: {missing}; '
                             f'robot joints unknown to policy: {extra})')
-        observation = ObservationBuilder(robot, self.observation['mode'])
-        if observation.size != self.observation['size']:
-            problems.append(f"observation size {self.observation['size']} != robot's "
-                            f'{observation.size}')
-        expected = ActionScaling.from_robot(robot).to_dict()
-        for key in ('ctrl_low', 'ctrl_high', 'gear'):
-            recorded = np.asarray(self.action.get(key, []), dtype=np.float64)
-            if recorded.shape != (robot.model.nu,) or not np.allclose(recorded, expected[key]):
-                problems.append(f'action {key} {recorded.tolist()} != robot {expected[key]}')
+        try:
+            expected = ObservationBuilder(robot, self.observation['mode']).spec()
+        except ValueError as error:
+            problems.append(f'observation: {error}')
+        else:
+            for key in sorted(set(expected) | set(self.observation)):
+                if self.observation.get(key) != expected.get(key):
+                    problems.append(f"observation '{key}' {self.observation.get(key)} != "
+                                    f"robot's {expected.get(key)}")
+        for key, value in ActionScaling.from_robot(robot).to_dict().items():
+            recorded = self.action[key]
+            if not (recorded == value if isinstance(value, str) else
+                    np.shape(recorded) == np.shape(value) and np.allclose(recorded, value)):
+                problems.append(f'action {key} {recorded} != robot {value}')
         if self.model_hash != robot.model_hash:
             problems.append(f'model hash {self.model_hash} != robot {robot.name} hash '
                             f'{robot.model_hash} (trained on a different MJCF)')
@@ -116,3 +196,257 @@ class PolicyCard:
         if problems:
             raise CardError(f"policy '{self.name}' does not fit robot '{robot.name}': "
                             + '; '.join(problems))
+
+
+def _migrate_v1(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """Read a format-1 card (one ``obs`` input; ``action`` and optional ``synergy`` outputs)."""
+    data = dict(data)
+    if data.pop('task_embeddings', None) is not None:
+        raise CardError(f"{where}: key 'task_embeddings' of a format-1 card cannot be migrated; "
+                        're-export the policy')
+    old = data.get('onnx')
+    if not isinstance(old, dict) or old.get('outputs') not in (['action'], ['action', 'synergy']):
+        raise CardError(f"{where}: key 'onnx': expected a mapping with 'input' and 'outputs' "
+                        f"['action'] or ['action', 'synergy'], got {old!r}")
+    roles = dict(zip(old['outputs'], ROLES))
+    keys = ('actuator_names', 'synergy', 'observation')
+    actuators, synergy, observation = (data.get(k) for k in keys)
+    widths = {'action': len(actuators) if isinstance(actuators, list) else None,
+              'synergy': synergy.get('count') if isinstance(synergy, dict) else None}
+    size = observation.get('size') if isinstance(observation, dict) else None
+    data['onnx'] = {'opset': old.get('opset', OPSET),
+                    'inputs': [{'name': old.get('input', 'obs'), 'shape': [BATCH, size],
+                                'source': 'observation'}],
+                    'outputs': [{'name': n, 'shape': [BATCH, widths.get(n)], 'role': r}
+                                for n, r in roles.items()]}
+    data['format'] = CARD_FORMAT
+    return data
+
+
+class _Validator:
+    """Type and structure checks of a card's data; every error names the key and the file."""
+
+    def __init__(self, where: str):
+        self.where = where
+
+    def fail(self, key: str, expected: str, value: Any) -> None:
+        raise CardError(f"{self.where}: key '{key}': expected {expected}, got {value!r}")
+
+    def require(self, data: dict, key: str, prefix: str, check: Callable[[str, Any], Any]) -> Any:
+        if key not in data:
+            raise CardError(f"{self.where}: key '{prefix}{key}' is missing")
+        return check(f'{prefix}{key}', data[key])
+
+    def mapping(self, key: str, value: Any) -> dict:
+        if not isinstance(value, dict):
+            self.fail(key, 'a mapping', value)
+        return value
+
+    def text(self, key: str, value: Any) -> str:
+        if not isinstance(value, str) or not value:
+            self.fail(key, 'a non-empty string', value)
+        return value
+
+    def integer(self, key: str, value: Any, low: int = 0, high: int | None = None) -> int:
+        if (isinstance(value, bool) or not isinstance(value, int) or value < low
+                or (high is not None and value >= high)):
+            bound = f' below {high}' if high is not None else ''
+            self.fail(key, f'an integer from {low}{bound}', value)
+        return value
+
+    def number(self, key: str, value: Any, positive: bool = False) -> float:
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or not math.isfinite(value) or (positive and value <= 0)):
+            self.fail(key, 'a positive finite number' if positive else 'a finite number', value)
+        return float(value)
+
+    def numbers(self, key: str, value: Any, size: int | None = None) -> list:
+        count = f'{size} ' if size is not None else ''
+        if (not isinstance(value, list) or (size is not None and len(value) != size)
+                or any(isinstance(v, bool) or not isinstance(v, (int, float))
+                       or not math.isfinite(v) for v in value)):
+            self.fail(key, f'a list of {count}finite numbers', value)
+        return value
+
+    def texts(self, key: str, value: Any) -> list:
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            self.fail(key, 'a list of names', value)
+        return value
+
+    def matrix(self, key: str, value: Any, rows: int | None, columns: int | None) -> np.ndarray:
+        """Check a list of equal-length number rows (``None``: any size, e.g. a variant's K)."""
+        if isinstance(value, list) and value and isinstance(value[0], list) and columns is None:
+            columns = len(value[0])
+        if (not isinstance(value, list) or not value or (rows is not None and len(value) != rows)
+                or not all(isinstance(r, list) and len(r) == columns for r in value)):
+            self.fail(key, f'a {rows or "K"} x {columns or "A"} matrix', value)
+        for i, row in enumerate(value):
+            self.numbers(f'{key}[{i}]', row, columns)
+        return np.asarray(value, dtype=np.float64)
+
+    # ------------------------------------------------------------------ sections
+    def card(self, data: dict) -> None:
+        for key in ('name', 'method', 'robot', 'robot_family', 'model_hash', 'format'):
+            self.text(key, data[key])
+        self.texts('joint_names', data['joint_names'])
+        actuators = len(self.texts('actuator_names', data['actuator_names']))
+        self.observation(self.mapping('observation', data['observation']))
+        self.action(self.mapping('action', data['action']), actuators)
+        self.number('control_period', data['control_period'], positive=True)
+        normalization = self.mapping('normalization', data.get('normalization', {}))
+        if not isinstance(normalization.get('baked_into_graph', False), bool):
+            self.fail('normalization.baked_into_graph', 'true or false',
+                      normalization['baked_into_graph'])
+        self.mapping('training', data.get('training', {}))
+        if data.get('synergy') is not None:
+            self.synergy('synergy', self.mapping('synergy', data['synergy']), actuators)
+        if data.get('tasks') is not None:
+            self.tasks(self.mapping('tasks', data['tasks']))
+        self.signature(self.mapping('onnx', data['onnx']), data, actuators)
+
+    def observation(self, spec: dict) -> None:
+        mode = self.require(spec, 'mode', 'observation.', self.text)
+        if mode not in MODES:
+            self.fail('observation.mode', f'one of {list(MODES)}', mode)
+        self.require(spec, 'size', 'observation.', lambda k, v: self.integer(k, v, 1))
+        self.require(spec, 'velocity_clip', 'observation.',
+                     lambda k, v: self.number(k, v, positive=True))
+        if mode == 'flat':
+            layout = self.require(spec, 'layout', 'observation.', self.blocks)
+            for i, block in enumerate(layout):
+                key = f'observation.layout[{i}]'
+                self.mapping(key, block)
+                self.require(block, 'term', f'{key}.', self.text)
+                self.require(block, 'start', f'{key}.', self.integer)
+                self.require(block, 'names', f'{key}.', self.texts)
+        else:
+            self.require(spec, 'tokens', 'observation.', self.texts)
+            self.require(spec, 'token_features', 'observation.', self.texts)
+
+    def blocks(self, key: str, value: Any) -> list:
+        if not isinstance(value, list) or not value:
+            self.fail(key, 'a non-empty list', value)
+        return value
+
+    def action(self, action: dict, actuators: int) -> None:
+        self.require(action, 'command_interface', 'action.', self.text)
+        self.require(action, 'space', 'action.', lambda k, v: self.numbers(k, v, 2))
+        for key in ('ctrl_low', 'ctrl_high', 'gear', 'command_low', 'command_high'):
+            self.require(action, key, 'action.', lambda k, v: self.numbers(k, v, actuators))
+
+    def synergy(self, key: str, section: dict, actuators: int | None) -> None:
+        """Validate a synergy structure: labels/membership (clusters) or a basis (SAR)."""
+        unknown = sorted(set(section) - set(SYNERGY_KEYS))
+        if unknown:
+            raise CardError(f"{self.where}: key '{key}' has unknown keys {unknown} "
+                            f'(known: {list(SYNERGY_KEYS)}; free-form statistics go in fit)')
+        self.require(section, 'method', f'{key}.', self.text)
+        count = self.require(section, 'count', f'{key}.', lambda k, v: self.integer(k, v, 1))
+        if not {'labels', 'membership', 'basis'} & set(section):
+            raise CardError(f"{self.where}: key '{key}' needs 'labels', 'membership' or 'basis'")
+        labels = section.get('labels')
+        if labels is not None:
+            if not isinstance(labels, list) or (actuators is not None
+                                                and len(labels) != actuators):
+                self.fail(f'{key}.labels', f'a list of {actuators} synergy indices', labels)
+            for i, label in enumerate(labels):
+                self.integer(f'{key}.labels[{i}]', label, 0, count)
+            actuators = len(labels)
+        if 'membership' in section:
+            membership = self.matrix(f'{key}.membership', section['membership'], actuators,
+                                     count)
+            if not np.all((membership == 0) | (membership == 1)):
+                self.fail(f'{key}.membership', 'a 0/1 matrix', section['membership'])
+            if labels is not None and not np.array_equal(membership, np.eye(count)[labels]):
+                raise CardError(f"{self.where}: key '{key}.membership' disagrees with "
+                                f"'{key}.labels'")
+            actuators = len(membership)
+        if 'basis' in section:  # SAR's decoder: activations = z @ basis + offset
+            basis = self.matrix(f'{key}.basis', section['basis'], count, actuators)
+            actuators = basis.shape[1]
+            self.numbers(f'{key}.offset', section.get('offset'), actuators)
+        centres = section.get('centres')
+        if centres is not None:
+            if not isinstance(centres, list) or len(centres) != count:
+                self.fail(f'{key}.centres', f'a list of {count} actuator indices', centres)
+            for i, centre in enumerate(centres):
+                self.integer(f'{key}.centres[{i}]', centre, 0, actuators)
+        if section.get('fit') is not None:
+            self.mapping(f'{key}.fit', section['fit'])
+        if section.get('variants') is not None:  # per-robot structures of a morphology set
+            for robot, nested in self.mapping(f'{key}.variants', section['variants']).items():
+                where = f'{key}.variants.{robot}'
+                self.synergy(where, self.mapping(where, nested), None)
+
+    def tasks(self, section: dict) -> None:
+        dim = self.require(section, 'dim', 'tasks.', lambda k, v: self.integer(k, v, 1))
+        embeddings = self.require(section, 'embeddings', 'tasks.', self.mapping)
+        if not embeddings:
+            self.fail('tasks.embeddings', 'at least one named task', embeddings)
+        for name, vector in embeddings.items():
+            key = f'tasks.embeddings.{name}'
+            self.numbers(key, vector, dim)
+            if abs(np.linalg.norm(vector) - 1.0) > UNIT_NORM_TOLERANCE:
+                self.fail(key, 'a unit-norm vector', vector)
+        default = self.require(section, 'default', 'tasks.', self.text)
+        if default not in embeddings:
+            self.fail('tasks.default', f'one of {sorted(embeddings)}', default)
+
+    def signature(self, onnx: dict, data: dict, actuators: int) -> None:
+        """Named inputs and outputs, consistent with the card's other sections."""
+        self.require(onnx, 'opset', 'onnx.', lambda k, v: self.integer(k, v, 1))
+        inputs = self.require(onnx, 'inputs', 'onnx.', self.blocks)
+        outputs = self.require(onnx, 'outputs', 'onnx.', self.blocks)
+        batch_size = {'observation': data['observation']['size'],
+                      'task_embedding': (data.get('tasks') or {}).get('dim')}
+        self.entries('onnx.inputs', inputs, 'source')
+        for i, entry in enumerate(inputs):
+            key, source = f'onnx.inputs[{i}]', entry['source']
+            if source.startswith(SYNERGY_SOURCE):
+                value = (data.get('synergy') or {}).get(source[len(SYNERGY_SOURCE):])
+                if not isinstance(value, list):
+                    self.fail(f'{key}.source', 'a synergy.<key> the card has', source)
+                expected = list(np.shape(value))
+            elif source in SOURCES:
+                if batch_size[source] is None:
+                    self.fail(f'{key}.source', "a source the card has (no 'tasks' section)",
+                              source)
+                expected = [BATCH, batch_size[source]]
+            else:
+                self.fail(f'{key}.source', f'one of {list(SOURCES)} or synergy.<key>', source)
+            if entry['shape'] != expected:
+                self.fail(f'{key}.shape', str(expected), entry['shape'])
+        if [e['source'] for e in inputs].count('observation') != 1:
+            self.fail('onnx.inputs', 'exactly one input with source observation', inputs)
+        self.entries('onnx.outputs', outputs, 'role')
+        widths = {'action': actuators, 'synergy_activations': (data.get('synergy') or {}).get(
+            'count')}
+        for i, entry in enumerate(outputs):
+            key, role = f'onnx.outputs[{i}]', entry['role']
+            if role not in ROLES or (i == 0) != (role == 'action'):
+                self.fail(f'{key}.role', "'action' first, then 'synergy_activations'", role)
+            if widths[role] is None:
+                self.fail(f'{key}.role', "a role the card has (no 'synergy' section)", role)
+            if entry['shape'] != [BATCH, widths[role]]:
+                self.fail(f'{key}.shape', str([BATCH, widths[role]]), entry['shape'])
+        if len({e['role'] for e in outputs}) != len(outputs):
+            self.fail('onnx.outputs', 'each role at most once', outputs)
+
+    def entries(self, key: str, entries: list, kind: str) -> None:
+        names = set()
+        for i, entry in enumerate(entries):
+            where = f'{key}[{i}]'
+            self.mapping(where, entry)
+            if set(entry) != {'name', 'shape', kind}:
+                self.fail(where, f"keys name, shape, {kind}", sorted(entry))
+            names.add(self.text(f'{where}.name', entry['name']))
+            self.text(f'{where}.{kind}', entry[kind])
+            shape = entry['shape']
+            if not isinstance(shape, list) or not all(
+                    d == BATCH if j == 0 and isinstance(d, str)
+                    else not isinstance(d, bool) and isinstance(d, int) and d > 0
+                    for j, d in enumerate(shape)):
+                self.fail(f'{where}.shape', f"a list of sizes ('{BATCH}' first if batched)",
+                          shape)
+        if len(names) != len(entries):
+            self.fail(key, 'distinct names', [e['name'] for e in entries])

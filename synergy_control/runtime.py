@@ -13,7 +13,7 @@ import numpy as np
 import onnxruntime as ort
 
 from synergy_control.actions import ActionScaling
-from synergy_control.card import METADATA_KEY, CardError, PolicyCard
+from synergy_control.card import METADATA_KEY, SYNERGY_SOURCE, CardError, PolicyCard
 from synergy_control.observation import ObservationBuilder
 from synergy_control.robots import Robot, get_robot
 
@@ -62,13 +62,18 @@ def _card_of(session: ort.InferenceSession, path: str | Path) -> PolicyCard:
         raise PolicyLoadError(f'policy {path} has no policy card ({METADATA_KEY} metadata); '
                               'export it with `synergy-control export`')
     try:
-        return PolicyCard.from_yaml(metadata[METADATA_KEY])
-    except (CardError, TypeError) as error:
-        raise PolicyLoadError(f'policy {path}: {error}') from error
+        return PolicyCard.from_yaml(metadata[METADATA_KEY], source=path)
+    except CardError as error:
+        raise PolicyLoadError(str(error)) from error
 
 
 class PolicyRuntime:
-    """Loads an ONNX policy, checks its card against the robot, maps states to commands."""
+    """Loads an ONNX policy, checks its card against the robot, maps states to commands.
+
+    Every graph input is fed by name from its declared source: the observation of the
+    state, the current task vector (:meth:`set_task`) or a constant of the card's
+    ``synergy`` section. Any load problem is a :class:`PolicyLoadError` naming the file.
+    """
 
     def __init__(self, path: str | Path, robot: Robot | str | None = None, *,
                  threads: int = 1):
@@ -76,40 +81,65 @@ class PolicyRuntime:
         self.session = _open_session(self.path, threads)
         self.card = _card_of(self.session, self.path)
         try:
-            if not isinstance(robot, Robot):
-                robot = get_robot(robot or self.card.robot)
-            self.robot = robot
-            self.card.check_robot(self.robot)
-            self.observe = ObservationBuilder(self.robot, self.card.observation['mode'])
-        except (CardError, KeyError, TypeError, ValueError) as error:
+            self._load(robot)
+        except PolicyLoadError:
+            raise
+        except Exception as error:  # a validated card leaves only robot/graph problems here
             raise PolicyLoadError(f'policy {self.path}: {error}') from error
-        # The robot's own scaling (the card was just checked to agree with it).
-        self.scaling = ActionScaling.from_robot(self.robot)
-        self.command_low, self.command_high = self.scaling.command_limits
-        self.synergy_count = int((self.card.synergy or {}).get('count', 0))
-        self._input_name = self._check_signature()
 
-    def _check_signature(self) -> str:
-        """Refuse a graph whose inputs or outputs do not fit the card; return the input name."""
-        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        if len(inputs) != 1 or inputs[0].shape[-1] != self.observe.size:
-            raise PolicyLoadError(f'policy {self.path} input {[i.shape for i in inputs]} does not '
-                                  f'take a {self.observe.size}-value observation')
-        widths = [self.scaling.size] + ([self.synergy_count] if self.synergy_count else [])
-        shapes = [o.shape for o in outputs]
-        if len(outputs) != len(widths) or any(
-                len(shape) != 2 or shape[-1] != width for shape, width in zip(shapes, widths)):
-            raise PolicyLoadError(f'policy {self.path} outputs {shapes} do not match the card: '
-                                  f'expected [batch, {widths}]')
-        return inputs[0].name
+    def _load(self, robot: Robot | str | None) -> None:
+        card = self.card
+        if not isinstance(robot, Robot):
+            robot = get_robot(robot or card.robot)
+        self.robot = robot
+        card.check_robot(robot)
+        card.check_graph([(i.name, i.shape) for i in self.session.get_inputs()],
+                         [(o.name, o.shape) for o in self.session.get_outputs()])
+        self.observe = ObservationBuilder(robot, card.observation['mode'])
+        # The robot's own scaling (the card was just checked to agree with it).
+        self.scaling = ActionScaling.from_robot(robot)
+        self.command_low, self.command_high = self.scaling.command_limits
+        synergy_output = card.output_of('synergy_activations')
+        self.synergy_count = synergy_output['shape'][1] if synergy_output else 0
+        self._feed = {i['name']: card.constant(i['source']) for i in card.onnx['inputs']
+                      if i['source'].startswith(SYNERGY_SOURCE)}
+        self._obs_name = card.input_of('observation')['name']
+        self._task_input = card.input_of('task_embedding')
+        if self._task_input is not None:
+            self.set_task(card.tasks['default'])
+
+    @property
+    def task_names(self) -> list[str]:
+        """Named tasks of the card (empty for a policy without a task input)."""
+        return sorted((self.card.tasks or {}).get('embeddings', {}))
+
+    def set_task(self, task: str | np.ndarray) -> None:
+        """Condition the policy on a named task of the card, or on an embedding vector.
+
+        Raises ValueError (naming the task or the size) and keeps the previous task.
+        """
+        if self._task_input is None:
+            raise ValueError(f'policy {self.path} takes no task embedding')
+        if isinstance(task, str):
+            if task not in self.card.tasks['embeddings']:
+                raise ValueError(f"unknown task '{task}' for policy {self.path}; known: "
+                                 f'{self.task_names}')
+            task = self.card.tasks['embeddings'][task]
+        vector = np.asarray(task, dtype=np.float32).reshape(1, -1)
+        dim = self._task_input['shape'][1]
+        if vector.shape != (1, dim) or not np.all(np.isfinite(vector)):
+            raise ValueError(f'task embedding must be {dim} finite values, got '
+                             f'{np.asarray(task).tolist()}')
+        self._feed[self._task_input['name']] = vector
 
     def act_on_observation(self, observation: np.ndarray) -> PolicyOutput:
         """Run the policy on a prepared observation vector."""
         obs = np.asarray(observation, dtype=np.float32).reshape(1, -1)
         if not np.all(np.isfinite(obs)):
             raise NonFiniteError('observation has non-finite values')
+        feed = {**self._feed, self._obs_name: obs}
         try:
-            outputs = self.session.run(None, {self._input_name: obs})
+            outputs = self.session.run(None, feed)
         except Exception as error:  # ORT raises its own private exception types
             raise NonFiniteError(f'policy inference failed: {error}') from error
         action = outputs[0][0].astype(np.float64)

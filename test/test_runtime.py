@@ -3,11 +3,14 @@
 import numpy as np
 import onnx
 import pytest
+import torch
+import yaml
 
+from synergy_control.card import METADATA_KEY, PolicyCard
 from synergy_control.envs import make_env
 from synergy_control.evaluation import evaluate
-from synergy_control.card import METADATA_KEY
-from synergy_control.export import export_untrained
+from synergy_control.export import export_policy, export_untrained
+from synergy_control.robots import get_robot
 from synergy_control.runtime import NonFiniteError, PolicyLoadError, PolicyRuntime
 
 
@@ -61,15 +64,18 @@ def test_evaluate_reports_returns_per_episode(walker_policy):
 
 def _rewrite_card(path, card):
     """Store an edited card in an exported model, as a tampered or stale file would have."""
+    _rewrite_card_text(path, card.to_yaml())
+
+
+def _rewrite_card_text(path, text):
     model = onnx.load(path)
     for entry in model.metadata_props:
         if entry.key == METADATA_KEY:
-            entry.value = card.to_yaml()
+            entry.value = text
     onnx.save(model, path)
 
 
 def test_card_whose_action_scaling_disagrees_with_the_robot_is_refused(tmp_path):
-    from synergy_control.card import PolicyCard
     path = tmp_path / 'walker.onnx'
     card = export_untrained('walker_7_main', path)
     card.action['gear'] = [1000.0] * 6
@@ -86,4 +92,180 @@ def test_malformed_card_field_is_a_load_error(tmp_path):
     card.observation['mode'] = 'pixels'
     _rewrite_card(path, card)
     with pytest.raises(PolicyLoadError, match='pixels'):
+        PolicyRuntime(path)
+
+
+@pytest.mark.parametrize('key, value, message', [
+    ('action', [1, 2], "key 'action': expected a mapping"),
+    ('synergy', {'method': 'm', 'count': 'two', 'labels': [0] * 6},
+     "key 'synergy.count': expected an integer"),
+    ('control_period', 'fast', "key 'control_period': expected a positive finite number"),
+])
+def test_malformed_card_is_a_load_error_naming_key_and_file(tmp_path, walker_policy, key, value,
+                                                            message):
+    path = tmp_path / 'walker.onnx'
+    path.write_bytes(walker_policy.read_bytes())
+    data = yaml.safe_load(PolicyRuntime(path).card.to_yaml())
+    data[key] = value
+    _rewrite_card_text(path, yaml.safe_dump(data))
+    with pytest.raises(PolicyLoadError, match=message) as error:
+        PolicyRuntime(path)
+    assert str(path) in str(error.value)
+
+
+def test_card_for_an_unknown_robot_is_a_load_error(tmp_path, walker_policy):
+    path = tmp_path / 'walker.onnx'
+    path.write_bytes(walker_policy.read_bytes())
+    card = PolicyRuntime(path).card
+    card.robot = 'walker_99'
+    _rewrite_card(path, card)
+    with pytest.raises(PolicyLoadError, match='walker_99'):
+        PolicyRuntime(path)
+
+
+def test_shipped_v1_policies_load():
+    for name, robot in (('walker_td3', 'walker_7_main'), ('hopper_td3', 'hopper_4')):
+        runtime = PolicyRuntime(f'models/{name}.onnx')
+        assert runtime.robot.name == robot and runtime.synergy_count == 0
+        assert runtime.card.input_of('observation')['name'] == 'obs'
+
+
+# --------------------------------------------------------------------- several named inputs
+MEMBERSHIP = [[1, 0], [1, 0], [1, 0], [0, 1], [0, 1], [0, 1]]
+TASKS = {'run': [1.0, 0.0], 'hop': [0.6, 0.8]}
+
+
+class TaskSynergyPolicy(torch.nn.Module):
+    """Synergy activations z = tanh(W obs + U task); actions a = tanh(membership z)."""
+
+    def __init__(self, order: tuple[str, ...]):
+        super().__init__()
+        self.order = order
+        self.encoder = torch.nn.Linear(17, 2)
+        self.task = torch.nn.Linear(2, 2, bias=False)
+
+    def forward(self, *inputs):
+        named = dict(zip(self.order, inputs))
+        z = torch.tanh(self.encoder(named['obs']) + self.task(named['task']))
+        return torch.tanh(z @ named['membership'].T), z
+
+
+INPUTS = {'obs': {'name': 'obs', 'shape': ['batch', 17], 'source': 'observation'},
+          'task': {'name': 'task', 'shape': ['batch', 2], 'source': 'task_embedding'},
+          'membership': {'name': 'membership', 'shape': [6, 2], 'source': 'synergy.membership'}}
+
+
+def export_task_synergy(path, order=('obs', 'task', 'membership')):
+    """Export a TaskSynergyPolicy (same weights for any input order) with a v2 card."""
+    torch.manual_seed(0)
+    module = TaskSynergyPolicy(order)
+    card = PolicyCard.for_robot(
+        get_robot('walker_7_main'), name='task_synergy', method='test', obs_mode='flat',
+        synergy={'method': 'test', 'count': 2, 'labels': [0, 0, 0, 1, 1, 1],
+                 'membership': MEMBERSHIP},
+        tasks={'dim': 2, 'default': 'run', 'embeddings': TASKS},
+        onnx={'opset': 18, 'inputs': [INPUTS[n] for n in order],
+              'outputs': [{'name': 'action', 'shape': ['batch', 6], 'role': 'action'},
+                          {'name': 'synergy', 'shape': ['batch', 2],
+                           'role': 'synergy_activations'}]})
+    export_policy(module, card, path)
+    return module
+
+
+def reference(module, obs, task, membership=MEMBERSHIP):
+    """The policy in numpy, from its weights."""
+    w, b = module.encoder.weight.detach().numpy(), module.encoder.bias.detach().numpy()
+    z = np.tanh(w @ obs + b + module.task.weight.detach().numpy() @ np.asarray(task))
+    return np.tanh(np.asarray(membership) @ z), z
+
+
+@pytest.fixture
+def state():
+    env = make_env('walker_7_main')
+    env.reset(seed=3)
+    return env.data.qpos.copy(), env.data.qvel.copy(), env.observation()
+
+
+def test_inputs_are_fed_by_name_in_any_graph_order(tmp_path, state):
+    qpos, qvel, obs = state
+    outputs = []
+    for order in (('obs', 'task', 'membership'), ('membership', 'task', 'obs')):
+        path = tmp_path / f'{order[0]}.onnx'
+        module = export_task_synergy(path, order)
+        runtime = PolicyRuntime(path)
+        assert [i.name for i in runtime.session.get_inputs()] == list(order)
+        out = runtime.act(qpos, qvel)
+        action, z = reference(module, obs, TASKS['run'])
+        np.testing.assert_allclose(out.action, action, atol=1e-5)
+        np.testing.assert_allclose(out.synergy, z, atol=1e-5)
+        assert runtime.synergy_count == 2
+        outputs.append(out.action)
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def test_task_is_set_by_name_or_vector(tmp_path, state):
+    qpos, qvel, obs = state
+    path = tmp_path / 'task.onnx'
+    module = export_task_synergy(path)
+    runtime = PolicyRuntime(path)
+    assert runtime.task_names == ['hop', 'run']
+    runtime.set_task('hop')
+    np.testing.assert_allclose(runtime.act(qpos, qvel).action,
+                               reference(module, obs, TASKS['hop'])[0], atol=1e-5)
+    runtime.set_task(np.array([0.0, 1.0]))
+    np.testing.assert_allclose(runtime.act(qpos, qvel).action,
+                               reference(module, obs, [0.0, 1.0])[0], atol=1e-5)
+    with pytest.raises(ValueError, match="unknown task 'swim'"):
+        runtime.set_task('swim')
+    with pytest.raises(ValueError, match='2 finite values'):
+        runtime.set_task([np.nan, 1.0])
+    np.testing.assert_allclose(runtime.act(qpos, qvel).action,
+                               reference(module, obs, [0.0, 1.0])[0], atol=1e-5)
+    with pytest.raises(ValueError, match='takes no task'):
+        PolicyRuntime('models/walker_td3.onnx').set_task('run')
+
+
+def test_constant_inputs_are_read_from_the_card(tmp_path, state):
+    qpos, qvel, obs = state
+    path = tmp_path / 'task.onnx'
+    module = export_task_synergy(path)
+    card = PolicyRuntime(path).card
+    labels = [1, 0, 1, 0, 1, 0]
+    card.synergy.update(labels=labels, membership=np.eye(2)[labels].astype(int).tolist())
+    _rewrite_card(path, card)
+    np.testing.assert_allclose(PolicyRuntime(path).act(qpos, qvel).action,
+                               reference(module, obs, TASKS['run'], np.eye(2)[labels])[0],
+                               atol=1e-5)
+
+
+def test_graph_whose_signature_disagrees_with_its_card_is_refused(tmp_path):
+    path = tmp_path / 'task.onnx'
+    export_task_synergy(path)
+    card = PolicyRuntime(path).card
+    renamed = PolicyCard.from_yaml(card.to_yaml())
+    renamed.onnx['inputs'][1]['name'] = 'goal'
+    _rewrite_card(path, renamed)
+    with pytest.raises(PolicyLoadError, match=r"inputs \['obs', 'task', 'membership'\] != card "
+                                              r"\['obs', 'goal', 'membership'\]"):
+        PolicyRuntime(path)
+    resized = PolicyCard.from_yaml(card.to_yaml())
+    resized.synergy.update(count=3, labels=[0, 1, 2, 0, 1, 2],
+                           membership=np.eye(3)[[0, 1, 2, 0, 1, 2]].astype(int).tolist())
+    resized.onnx['inputs'][2]['shape'] = [6, 3]
+    resized.onnx['outputs'][1]['shape'] = ['batch', 3]
+    _rewrite_card(path, resized)
+    with pytest.raises(PolicyLoadError, match=r"input 'membership' has shape \[6, 2\], card "
+                                              r"\[6, 3\].*output 'synergy' has shape"):
+        PolicyRuntime(path)
+
+
+def test_plain_graph_under_a_two_output_card_is_refused(tmp_path, walker_policy):
+    path = tmp_path / 'walker.onnx'
+    path.write_bytes(walker_policy.read_bytes())
+    card = PolicyRuntime(path).card
+    card.synergy = {'method': 'test', 'count': 2, 'labels': [0, 0, 0, 1, 1, 1]}
+    card.onnx['outputs'].append({'name': 'synergy', 'shape': ['batch', 2],
+                                 'role': 'synergy_activations'})
+    _rewrite_card(path, card)
+    with pytest.raises(PolicyLoadError, match=r"outputs \['action'\] != card"):
         PolicyRuntime(path)

@@ -11,9 +11,10 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from synergy_control.card import METADATA_KEY, PolicyCard
+from synergy_control.card import BATCH, METADATA_KEY, SYNERGY_SOURCE, CardError, PolicyCard
 
 PARITY_TOLERANCE = 1e-5
+RANDOM_BATCH = 64
 
 
 class ExportError(RuntimeError):
@@ -24,38 +25,43 @@ def export_policy(module: torch.nn.Module, card: PolicyCard, out_path: str | Pat
                   sample_observations: np.ndarray | None = None, seed: int = 0) -> float:
     """Write ``out_path`` (.onnx) and ``out_path`` with ``.card.yaml``; return the max |Δ|.
 
-    ``module`` maps float32 observations [B, obs] to actions in [-1, 1] [B, act] (and, for
-    synergy policies, a second output of synergy activations). Parity with ONNX Runtime is
-    checked on ``sample_observations`` plus random ones and must be within 1e-5.
+    ``module`` takes the tensors of ``card.onnx['inputs']`` in order and returns its outputs
+    in order (a tensor, or a tuple when there are several); the graph's inputs and outputs
+    get the card's names. Parity with ONNX Runtime is checked on every output, on
+    ``sample_observations`` plus random ones, and must be within 1e-5; a NaN or Inf on
+    either side is a failure.
     """
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     module = module.to('cpu').eval()
-    obs_size = int(card.observation['size'])
-    example = torch.zeros(1, obs_size)
+    try:  # the card may have been edited since it was made: validate it as a reader would
+        PolicyCard.from_yaml(card.to_yaml(), source=out_path)
+    except CardError as error:
+        raise ExportError(str(error)) from error
+    example = tuple(torch.from_numpy(v) for v in _inputs(card, _observations(card, 1)).values())
+    names = [i['name'] for i in card.onnx['inputs']]
+    output_names = [o['name'] for o in card.onnx['outputs']]
+    batched = {e['name']: {0: BATCH} for e in card.onnx['inputs'] + card.onnx['outputs']
+               if e['shape'][0] == BATCH}
     buffer = io.BytesIO()
-    with torch.no_grad():
-        outputs = module(example)
-    output_names = ['action', 'synergy'] if isinstance(outputs, tuple) else ['action']
-    card.onnx = {'input': 'obs', 'outputs': output_names, 'opset': 18}
     with warnings.catch_warnings():  # the TorchScript exporter is deprecated but exact here
         warnings.simplefilter('ignore', DeprecationWarning)
-        torch.onnx.export(module, (example,), buffer, input_names=['obs'],
-                          output_names=output_names, opset_version=18, dynamo=False,
-                          dynamic_axes={'obs': {0: 'batch'},
-                                        **{n: {0: 'batch'} for n in output_names}})
+        torch.onnx.export(module, example, buffer, input_names=names,
+                          output_names=output_names, opset_version=card.onnx['opset'],
+                          dynamo=False, dynamic_axes=batched)
     model = onnx.load_from_string(buffer.getvalue())
     onnx.checker.check_model(model)
+    try:  # e.g. torch drops an input the module never reads
+        card.check_graph(*_signature(model))
+    except CardError as error:
+        raise ExportError(str(error)) from error
+    model.producer_name = 'synergy_control'
+    error = parity_error(module, model.SerializeToString(), card, sample_observations, seed)
+    card.training = {**card.training, 'export_parity_max_abs_diff': float(error)}
     del model.metadata_props[:]
     for key, value in _metadata(card).items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
-    model.producer_name = 'synergy_control'
-    error = parity_error(module, model.SerializeToString(), obs_size, sample_observations, seed)
-    if error > PARITY_TOLERANCE:
-        raise ExportError(f'torch vs ONNX Runtime differ by {error:.3g} > {PARITY_TOLERANCE}')
-    card.training = {**card.training, 'export_parity_max_abs_diff': float(error)}
-    _set_card(model, card)
     tmp = out_path.with_suffix('.onnx.tmp')
     tmp.write_bytes(model.SerializeToString())
     tmp.replace(out_path)
@@ -69,35 +75,83 @@ def card_path(onnx_path: str | Path) -> Path:
     return onnx_path.with_name(onnx_path.stem + '.card.yaml')
 
 
+def _signature(model: onnx.ModelProto) -> tuple[list, list]:
+    """(name, shape) of the graph's inputs and outputs; symbolic sizes stay names."""
+    def shape(value: onnx.ValueInfoProto) -> list:
+        return [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
+    return ([(v.name, shape(v)) for v in model.graph.input],
+            [(v.name, shape(v)) for v in model.graph.output])
+
+
 def _metadata(card: PolicyCard) -> dict[str, str]:
     """Flatten the card, plus keys that non-Python deployments read without a YAML parser."""
     return {METADATA_KEY: card.to_yaml(), 'robot': card.robot,
             'joint_names': ','.join(card.joint_names),
             'observation_mode': card.observation['mode'],
             'control_period': repr(card.control_period),
-            'command_interface': card.action['command_interface']}
+            'command_interface': card.action['command_interface'],
+            'inputs': ','.join(i['name'] for i in card.onnx['inputs']),
+            'outputs': ','.join(o['name'] for o in card.onnx['outputs'])}
 
 
-def _set_card(model: onnx.ModelProto, card: PolicyCard) -> None:
-    for entry in model.metadata_props:
-        if entry.key == METADATA_KEY:
-            entry.value = card.to_yaml()
-
-
-def parity_error(module: torch.nn.Module, onnx_bytes: bytes, obs_size: int,
-                 sample_observations: np.ndarray | None, seed: int) -> float:
-    """Max |torch − ONNX Runtime| over all outputs on sample and random observations."""
+def _observations(card: PolicyCard, rows: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    batches = [rng.normal(size=(64, obs_size)).astype(np.float32)]
+    return rng.normal(size=(rows, card.observation['size'])).astype(np.float32)
+
+
+def _inputs(card: PolicyCard, observations: np.ndarray) -> dict[str, np.ndarray]:
+    """Feed of every graph input for a batch of observations, as the runtime feeds it.
+
+    Rows cycle through the card's named tasks, so every task embedding is checked.
+    """
+    rows = len(observations)
+    tasks = list((card.tasks or {}).get('embeddings', {}).values())
+    feed = {}
+    for entry in card.onnx['inputs']:
+        source = entry['source']
+        if source == 'observation':
+            feed[entry['name']] = observations
+        elif source == 'task_embedding':
+            feed[entry['name']] = np.asarray([tasks[r % len(tasks)] for r in range(rows)],
+                                             dtype=np.float32)
+        elif source.startswith(SYNERGY_SOURCE):
+            feed[entry['name']] = card.constant(source)
+    return feed
+
+
+def parity_error(module: torch.nn.Module, onnx_bytes: bytes, card: PolicyCard,
+                 sample_observations: np.ndarray | None, seed: int) -> float:
+    """Max |torch − ONNX Runtime| over every output; ExportError past tolerance or non-finite.
+
+    Checked on random observations and ``sample_observations`` (states the policy visits).
+    """
+    batches = [_observations(card, RANDOM_BATCH, seed)]
     if sample_observations is not None and len(sample_observations):
-        batches.append(np.asarray(sample_observations, dtype=np.float32).reshape(-1, obs_size))
+        batches.append(np.asarray(sample_observations, dtype=np.float32).reshape(
+            -1, card.observation['size']))
     session = ort.InferenceSession(onnx_bytes, providers=['CPUExecutionProvider'])
-    worst = 0.0
+    names = [o['name'] for o in card.onnx['outputs']]
+    worst = dict.fromkeys(names, 0.0)
     for batch in batches:
+        feed = _inputs(card, batch)
         with torch.no_grad():
-            expected = module(torch.from_numpy(batch))
+            expected = module(*(torch.from_numpy(v) for v in feed.values()))
         expected = expected if isinstance(expected, tuple) else (expected,)
-        got = session.run(None, {'obs': batch})
-        for e, g in zip(expected, got):
-            worst = max(worst, float(np.max(np.abs(e.numpy() - g))))
-    return worst
+        got = session.run(names, feed)
+        for name, e, g in zip(names, expected, got):
+            e = e.numpy()
+            for side, values in (('torch', e), ('ONNX Runtime', g)):
+                bad = int(np.sum(~np.isfinite(values)))
+                if bad:
+                    raise ExportError(f"output '{name}' has {bad} non-finite values in {side}: "
+                                      'the policy is broken (NaN weights?); nothing written')
+            if e.shape != g.shape:
+                raise ExportError(f"output '{name}': torch shape {e.shape} != ONNX Runtime "
+                                  f'{g.shape}')
+            worst[name] = max(worst[name], float(np.max(np.abs(e - g))))
+    failed = {n: d for n, d in worst.items() if d > PARITY_TOLERANCE}
+    if failed:
+        raise ExportError('torch vs ONNX Runtime differ: ' + ', '.join(
+            f"output '{n}' by {d:.3g}" for n, d in failed.items())
+            + f' > {PARITY_TOLERANCE}')
+    return max(worst.values())

@@ -5,7 +5,7 @@ import onnx
 import pytest
 import torch
 
-from synergy_control.card import METADATA_KEY, CardError, PolicyCard
+from synergy_control.card import METADATA_KEY, PolicyCard
 from synergy_control.export import ExportError, card_path, export_policy, export_untrained
 from synergy_control.robots import get_robot
 
@@ -37,12 +37,55 @@ class TwoHeads(torch.nn.Module):
         return torch.tanh(self.transform(z)), z
 
 
-def test_synergy_output_is_exported(tmp_path):
-    robot = get_robot('hopper_4')
-    card = PolicyCard.for_robot(robot, name='syn', method='test', obs_mode='flat',
-                                synergy={'count': 2, 'labels': [0, 0, 1]})
-    export_policy(TwoHeads(11, 3, 2), card, tmp_path / 'syn.onnx')
-    assert card.onnx['outputs'] == ['action', 'synergy']
+def two_output_card(**extra) -> PolicyCard:
+    return PolicyCard.for_robot(
+        get_robot('hopper_4'), name='syn', method='test', obs_mode='flat',
+        synergy={'method': 'test', 'count': 2, 'labels': [0, 0, 1]},
+        onnx={'opset': 18,
+              'inputs': [{'name': 'obs', 'shape': ['batch', 11], 'source': 'observation'}],
+              'outputs': [{'name': 'action', 'shape': ['batch', 3], 'role': 'action'},
+                          {'name': 'syn', 'shape': ['batch', 2], 'role': 'synergy_activations'}]},
+        **extra)
+
+
+def test_outputs_are_named_from_the_card(tmp_path):
+    export_policy(TwoHeads(11, 3, 2), two_output_card(), tmp_path / 'syn.onnx')
+    graph = onnx.load(tmp_path / 'syn.onnx').graph
+    assert [o.name for o in graph.output] == ['action', 'syn']
+    assert [i.name for i in graph.input] == ['obs']
+    meta = {p.key: p.value for p in onnx.load(tmp_path / 'syn.onnx').metadata_props}
+    assert (meta['inputs'], meta['outputs']) == ('obs', 'action,syn')
+
+
+class ActionOnly(torch.nn.Module):
+    """Reads its observation but not its task input, so torch drops that input from the graph."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(11, 3)
+
+    def forward(self, obs, task):
+        return torch.tanh(self.linear(obs))
+
+
+def test_graph_that_loses_a_declared_input_is_an_export_error(tmp_path):
+    card = PolicyCard.for_robot(
+        get_robot('hopper_4'), name='t', method='test', obs_mode='flat',
+        tasks={'dim': 1, 'default': 'run', 'embeddings': {'run': [1.0]}},
+        onnx={'opset': 18,
+              'inputs': [{'name': 'obs', 'shape': ['batch', 11], 'source': 'observation'},
+                         {'name': 'task', 'shape': ['batch', 1], 'source': 'task_embedding'}],
+              'outputs': [{'name': 'action', 'shape': ['batch', 3], 'role': 'action'}]})
+    with pytest.raises(ExportError, match=r"inputs \['obs'\] != card \['obs', 'task'\]"):
+        export_policy(ActionOnly(), card, tmp_path / 't.onnx')
+    assert not (tmp_path / 't.onnx').exists()
+
+
+def test_malformed_card_is_an_export_error(tmp_path):
+    card = two_output_card()
+    card.synergy['count'] = 'two'
+    with pytest.raises(ExportError, match="key 'synergy.count'"):
+        export_policy(TwoHeads(11, 3, 2), card, tmp_path / 'syn.onnx')
 
 
 class Unexportable(torch.nn.Module):
@@ -57,27 +100,55 @@ class Unexportable(torch.nn.Module):
         return torch.tanh(self.linear(obs)) * scale
 
 
-def test_parity_failure_is_an_export_error(tmp_path):
-    card = PolicyCard.for_robot(get_robot('hopper_4'), name='bad', method='test', obs_mode='flat')
-    with pytest.raises(ExportError, match='differ'):
-        export_policy(Unexportable(), card, tmp_path / 'bad.onnx')
+class SecondHeadDiffers(torch.nn.Module):
+    """Action exact in ONNX; synergy activations halved while traced (only output 2 differs)."""
+
+    def __init__(self):
+        super().__init__()
+        self.heads = TwoHeads(11, 3, 2)
+
+    def forward(self, obs):
+        action, z = self.heads(obs)
+        return action, z * (0.5 if torch.onnx.is_in_onnx_export() else 1.0)
+
+
+@pytest.mark.parametrize('module, message', [
+    (Unexportable(), "output 'action' by"), (SecondHeadDiffers(), "output 'syn' by")])
+def test_parity_is_checked_on_every_output(tmp_path, module, message):
+    card = two_output_card() if isinstance(module, SecondHeadDiffers) else PolicyCard.for_robot(
+        get_robot('hopper_4'), name='bad', method='test', obs_mode='flat')
+    with pytest.raises(ExportError, match=message):
+        export_policy(module, card, tmp_path / 'bad.onnx')
     assert not (tmp_path / 'bad.onnx').exists()
 
 
-def test_card_errors_name_the_keys():
-    card = PolicyCard.for_robot(get_robot('hopper_4'), name='x', method='m', obs_mode='flat')
-    text = card.to_yaml().replace('model_hash:', 'model_hashh:')
-    with pytest.raises(CardError, match='model_hash'):
-        PolicyCard.from_yaml(text)
-    with pytest.raises(CardError, match='format'):
-        PolicyCard.from_yaml('name: x\n')
+class NaNInExport(torch.nn.Module):
+    """Finite in torch, NaN in the traced graph (a broken op on one side only)."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(11, 3)
+
+    def forward(self, obs):
+        nan = float('nan') if torch.onnx.is_in_onnx_export() else 0.0
+        return torch.tanh(self.linear(obs)) + nan
 
 
-def test_card_check_names_the_joints():
-    card = PolicyCard.for_robot(get_robot('walker_6_main'), name='x', method='m',
-                                obs_mode='modular')
-    with pytest.raises(CardError, match='foot_left_joint'):
-        card.check_robot(get_robot('walker_7_main'))
+def nan_weights() -> torch.nn.Module:
+    module = torch.nn.Sequential(torch.nn.Linear(11, 3), torch.nn.Tanh())
+    with torch.no_grad():
+        module[0].weight.fill_(float('nan'))
+    return module
+
+
+@pytest.mark.parametrize('module, side', [(nan_weights(), 'torch'),
+                                          (NaNInExport(), 'ONNX Runtime')])
+def test_non_finite_output_on_either_side_fails_the_export(tmp_path, module, side):
+    card = PolicyCard.for_robot(get_robot('hopper_4'), name='nan', method='test',
+                                obs_mode='flat')
+    with pytest.raises(ExportError, match=f"output 'action' has 192 non-finite values in {side}"):
+        export_policy(module, card, tmp_path / 'nan.onnx')
+    assert not (tmp_path / 'nan.onnx').exists()
 
 
 def test_random_and_sample_observations_are_checked(tmp_path):
