@@ -8,11 +8,40 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
+from typing import Callable
 
 from synergy_control.launch_plan import EXECUTORS, MODES as SIM_MODES
 from synergy_control.observation import MODES as OBSERVATION_MODES
+
+
+def number(kind: Callable[[str], float] = float, minimum: float | None = None, *,
+           above: bool = False) -> Callable[[str], float]:
+    """Make an argparse type: a finite ``kind`` at least ``minimum`` (above it with ``above``).
+
+    argparse prefixes its error with the option's name, so a refused value names the option
+    (``float`` alone accepts 'nan', 'inf' and negative durations).
+    """
+    bound = '' if minimum is None else f" {'>' if above else '>='} {minimum:g}"
+    wanted = f"{'an integer' if kind is int else 'a finite number'}{bound}"
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'must be {wanted}, got {text!r}') from None
+        if not math.isfinite(value) or (minimum is not None and (
+                value <= minimum if above else value < minimum)):
+            raise argparse.ArgumentTypeError(f'must be {wanted}, got {text!r}')
+        return value
+    return parse
+
+
+positive_float = number(float, 0, above=True)
+positive_int = number(int, 0, above=True)
+non_negative_int = number(int, 0)
 
 
 def _print_json(data: object) -> None:
@@ -123,8 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser('evaluate', help='offline rollouts of an ONNX policy in MuJoCo')
     p.add_argument('--policy', required=True, help='ONNX policy with a policy card')
     p.add_argument('--robot', help="robot variant (default: the card's robot)")
-    p.add_argument('--episodes', type=int, default=10)
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--episodes', type=positive_int, default=10)
+    p.add_argument('--seed', type=non_negative_int, default=0)
     p.add_argument('--json', action='store_true')
     p.set_defaults(func=cmd_evaluate)
 
@@ -141,9 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--robot', help="robot variant (default: the policy's robot)")
     p.add_argument('--policy', help='ONNX policy (default: the shipped walker policy)')
     p.add_argument('--mode', default='realtime', choices=SIM_MODES)
-    p.add_argument('--duration', type=float, default=20.0, help='seconds of simulated time')
-    p.add_argument('--realtime-factor', type=float, default=1.0)
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--duration', type=positive_float, default=20.0,
+                   help='seconds of simulated time')
+    p.add_argument('--realtime-factor', type=positive_float, default=1.0)
+    p.add_argument('--seed', type=non_negative_int, default=0)
     p.add_argument('--executor', default='events', choices=EXECUTORS,
                    help="rclpy executor of the nodes ('single_threaded': the classic wait set)")
     p.add_argument('--json', action='store_true', help='print the summary as JSON')
@@ -161,11 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--policy', required=True)
     p.add_argument('--robot')
     p.add_argument('--out', required=True)
-    p.add_argument('--seconds', type=float, default=5.0)
-    p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--width', type=int, default=320)
-    p.add_argument('--height', type=int, default=240)
-    p.add_argument('--fps', type=float, default=30.0, help='frames per second of the video')
+    p.add_argument('--seconds', type=positive_float, default=5.0)
+    p.add_argument('--seed', type=non_negative_int, default=0)
+    p.add_argument('--width', type=positive_int, default=320)
+    p.add_argument('--height', type=positive_int, default=240)
+    p.add_argument('--fps', type=positive_float, default=30.0,
+                   help='frames per second of the video')
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser('plot', help='learning curves of runs, mean and 95%% CI across seeds')

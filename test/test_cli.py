@@ -2,7 +2,9 @@
 
 import json
 
-from synergy_control.cli import main
+import pytest
+
+from synergy_control.cli import main, non_negative_int, number, positive_float, positive_int
 
 
 def test_robots_json_lists_every_family_with_joints(capsys):
@@ -34,3 +36,24 @@ def test_corrupt_policy_is_a_clear_error_not_a_traceback(tmp_path, capsys):
     policy.write_bytes(b'not a model')
     assert main(['evaluate', '--policy', str(policy)]) == 2
     assert 'not a valid ONNX model' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('argv, option', [
+    (['sim', '--duration', '-1'], '--duration'),
+    (['sim', '--duration', 'nan'], '--duration'),
+    (['sim', '--duration', 'inf'], '--duration'),
+    (['sim', '--realtime-factor', '0'], '--realtime-factor'),
+    (['sim', '--seed', '-3'], '--seed'),
+    (['evaluate', '--policy', 'p.onnx', '--episodes', '0'], '--episodes'),
+    (['render', '--policy', 'p.onnx', '--out', 'x.gif', '--fps', 'abc'], '--fps'),
+])
+def test_bad_numbers_are_refused_naming_the_option(capsys, argv, option):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert f'argument {option}: must be' in capsys.readouterr().err
+
+
+def test_number_accepts_what_it_promises():
+    assert positive_float('0.5') == 0.5 and positive_int('3') == 3
+    assert non_negative_int('0') == 0 and number(float, -1.0)('-1') == -1.0
