@@ -14,6 +14,20 @@ import numpy as np
 import torch
 
 
+def available_memory(device: torch.device) -> int | None:
+    """Bytes that an allocation on ``device`` can still take (None where unknown)."""
+    if device.type == 'cuda':
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open('/proc/meminfo') as f:
+            for line in f:
+                if line.startswith('MemAvailable:'):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 class Batch(NamedTuple):
     """A batch of transitions, each field [B, ...] float32 on the buffer's device."""
 

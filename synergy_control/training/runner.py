@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from synergy_control.envs import LocomotionEnv, make_env
 from synergy_control.training.agent import OffPolicyAgent
-from synergy_control.training.buffers import ReplayBuffer
+from synergy_control.training.buffers import ReplayBuffer, available_memory
 from synergy_control.training.checkpoint import (CheckpointError, load_checkpoint, make_agent,
                                                  remove_stale_temporaries, save_checkpoint)
 from synergy_control.training.config import (Config, ConfigError, config_from_dict, load_config,
@@ -123,6 +123,29 @@ def evaluate(agent: OffPolicyAgent, env: LocomotionEnv, seeds: Sequence[int]) ->
             'eval_length': float(np.mean(lengths))}
 
 
+class TrainingDiverged(RuntimeError):
+    """Losses or weights became non-finite: the run stops and keeps its last good checkpoint."""
+
+
+def allocate_replay(obs_dim: int, act_dim: int, capacity: int,
+                    device: torch.device) -> ReplayBuffer:
+    """Allocate the replay buffer, refusing a ``buffer_size`` that cannot fit (naming the key).
+
+    The whole capacity is allocated up front; an estimate against the free memory catches
+    sizes that the OS would grant lazily and then kill the run for, half-way through.
+    """
+    need = capacity * (2 * obs_dim + act_dim + 2) * 4
+    free = available_memory(device)
+    if free is not None and need > free:
+        raise ConfigError(f"config key 'buffer_size': {capacity} transitions need "
+                          f'{need / 2**30:.1f} GiB on {device}, {free / 2**30:.1f} GiB available')
+    try:
+        return ReplayBuffer(obs_dim, act_dim, capacity, device)
+    except (RuntimeError, MemoryError) as err:
+        raise ConfigError(f"config key 'buffer_size': cannot allocate {capacity} transitions "
+                          f'on {device}: {err}') from err
+
+
 def seed_everything(seed: int) -> np.random.Generator:
     """Seed python, numpy and torch (all devices); the generator draws the random actions."""
     random.seed(seed)
@@ -145,13 +168,15 @@ class Trainer:
         obs_dim = int(np.prod(self.env.observation_space.shape))
         act_dim = int(self.env.action_space.shape[0])
         self.agent = make_agent(config, obs_dim, act_dim, self.device)
-        self.buffer = ReplayBuffer(obs_dim, act_dim, config.buffer_size, self.device)
+        self.buffer = allocate_replay(obs_dim, act_dim, config.buffer_size, self.device)
         self.eval_seeds = [EVAL_SEED_BASE + 1000 * config.seed + i
                            for i in range(config.eval_episodes)]
         self.env_steps = self.episodes = 0
         self.wall_offset = 0.0
         self.last_eval: dict[str, float] = {}
         self.best_eval = -math.inf
+        self.metrics: dict[str, torch.Tensor] = {}  # the latest update's losses (detached)
+        self.saved_step: int | None = None  # env step of the newest last.pt on disk
         remove_stale_temporaries(run_dir / 'checkpoints')
         if state is not None:
             self.restore(state)
@@ -193,6 +218,7 @@ class Trainer:
         self.agent.updates = counters['updates']
         self.last_eval, self.best_eval = state['last_eval'], state['best_eval']
         self.wall_offset = state['wall_time']
+        self.saved_step = self.env_steps
         rng = state['rng']
         random.setstate(rng['python'])
         self.rng.bit_generator.state = rng['numpy']
@@ -222,8 +248,32 @@ class Trainer:
             best.replace(aside)
 
     def save(self, name: str) -> None:
-        """Atomically write ``checkpoints/<name>.pt``."""
+        """Atomically write ``checkpoints/<name>.pt``, never with non-finite weights."""
+        self.check_finite()
         save_checkpoint(self.checkpoint_state(), self.run_dir / 'checkpoints' / f'{name}.pt')
+        if name == 'last':
+            self.saved_step = self.env_steps
+
+    def check_finite(self, values: dict[str, float] | None = None) -> None:
+        """Raise :class:`TrainingDiverged`, naming the step and the loss, on a non-finite value.
+
+        ``values`` are losses already read at a log point. Without them (before every
+        checkpoint) the latest losses and every weight tensor are checked on the device,
+        with one sync: a NaN never reaches a written checkpoint.
+        """
+        if values is not None:
+            bad = [f'{k} = {v}' for k, v in values.items() if not math.isfinite(v)]
+        else:
+            tensors = {**self.metrics, **{f"weights '{name}'": p
+                                          for name, p in self.agent.named_parameters()}}
+            finite = torch.stack([torch.isfinite(t).all() for t in tensors.values()]).tolist()
+            bad = [f'{k} = {float(tensors[k])}' if tensors[k].dim() == 0 else f'{k} not finite'
+                   for k, ok in zip(tensors, finite) if not ok]
+        if bad:
+            kept = ('no checkpoint written' if self.saved_step is None
+                    else f'checkpoints/last.pt of step {self.saved_step} kept')
+            raise TrainingDiverged(f'training diverged at step {self.env_steps} (update '
+                                   f'{self.agent.updates}): {bad[0]}; run stopped, {kept}')
 
     # ------------------------------------------------------------------ loop
     def run_evaluation(self) -> None:
@@ -243,7 +293,6 @@ class Trainer:
         obs, _ = self.env.reset(seed=cfg.seed + self.episodes)
         agent.observe(obs)
         ep_return, ep_length = 0.0, 0
-        metrics: dict[str, torch.Tensor] = {}
         mark = (time.perf_counter(), agent.updates)
         while self.env_steps < cfg.total_steps and stop.signal is None:
             if self.env_steps < cfg.start_steps:
@@ -272,15 +321,17 @@ class Trainer:
             # buffer refills start_steps transitions (with its policy) before learning again.
             if len(buffer) >= max(cfg.start_steps, cfg.batch_size):
                 for _ in range(cfg.updates_per_step):
-                    metrics = agent.update(buffer.sample(cfg.batch_size))
+                    self.metrics = agent.update(buffer.sample(cfg.batch_size))
 
-            if self.env_steps % cfg.log_every == 0 and metrics:
-                values = dict(zip(metrics, torch.stack(list(metrics.values())).tolist()))
+            if self.env_steps % cfg.log_every == 0 and self.metrics:
+                values = dict(zip(self.metrics,
+                                  torch.stack(list(self.metrics.values())).tolist()))
                 now = time.perf_counter()
                 ups = (agent.updates - mark[1]) / max(now - mark[0], 1e-9)
                 mark = (now, agent.updates)
                 self.log.write('train', self.env_steps, self.wall_time,
                                {'updates': agent.updates, **values})
+                self.check_finite(values)
                 self.bar.set_postfix(updates_per_s=f'{ups:.0f}',
                                      eval=f"{self.last_eval.get('eval_mean', math.nan):.1f}",
                                      refresh=False)
@@ -335,10 +386,11 @@ def train(config_path: str | None = None, *, device: str | None = None,
         if (run_path / 'checkpoints' / 'last.pt').exists():
             raise CheckpointError(f"run directory '{run_path}' already has a checkpoint: "
                                   'resume it or choose another directory')
-        run_path.mkdir(parents=True, exist_ok=True)
-        save_config(config, run_path / 'config.yaml')
 
+    # Built before anything is written: a config that cannot run leaves no run directory.
     trainer = Trainer(config, run_path, device or config.device, state, progress)
+    if state is None:
+        save_config(config, run_path / 'config.yaml')
     try:
         with StopRequest().installed() as stop:
             trainer.run(stop)
@@ -366,7 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         run_path = train(args.config, device=args.device, resume=args.resume, seed=args.seed,
                          run_dir=args.run_dir, progress=False if args.no_progress else None)
-    except (ConfigError, CheckpointError) as err:
+    except (ConfigError, CheckpointError, TrainingDiverged) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2
     print(run_path)

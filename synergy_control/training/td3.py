@@ -51,7 +51,7 @@ class TD3(OffPolicyAgent):
         self.optimizers = {
             'actor': adam(self.actor.parameters(), lr=config.actor_lr),
             'critic': adam(self.critic.parameters(), lr=config.critic_lr)}
-        self.last_actor_loss = torch.full((), float('nan'), device=device)
+        self.last_actor_loss: torch.Tensor | None = None  # none before the first actor update
 
     def explore(self, obs: torch.Tensor) -> torch.Tensor:
         """μ(s) plus Gaussian exploration noise, clipped to the action box."""
@@ -85,5 +85,7 @@ class TD3(OffPolicyAgent):
             polyak_update(self.critic_target, self.critic, self.tau)
             self.last_actor_loss = actor_loss.detach()
 
-        return {'critic_loss': critic_loss.detach(), 'actor_loss': self.last_actor_loss,
-                'q_mean': q.detach().mean()}
+        metrics = {'critic_loss': critic_loss.detach(), 'q_mean': q.detach().mean()}
+        if self.last_actor_loss is not None:
+            metrics['actor_loss'] = self.last_actor_loss
+        return metrics

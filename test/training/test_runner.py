@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -18,8 +19,10 @@ import yaml
 
 from synergy_control.envs import make_env
 from synergy_control.training import CheckpointError, load_checkpoint, train
+from synergy_control.training.buffers import available_memory
 from synergy_control.training.checkpoint import save_checkpoint
 from synergy_control.training.runner import StopRequest, Trainer
+from synergy_control.training.runner import main as runner_main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -188,3 +191,36 @@ def test_resume_with_truncated_best_and_stale_temporaries(smoke_config, tmp_path
     assert load_checkpoint(checkpoints / 'last.pt')['counters']['env_steps'] == 300
     assert (checkpoints / 'best_unreadable.pt').exists()
     assert not any(p.exists() for p in stale)
+
+
+@pytest.mark.parametrize('check, log_every, message', [
+    ('at a log point', 10, r'step 110 \(update 11\): critic_loss = nan'),
+    ('before a checkpoint', 1000, r'step 150 \(update 51\): critic_loss = nan'),
+])
+def test_diverged_run_stops_keeping_the_last_good_checkpoint(check, log_every, message,
+                                                             tmp_path, capsys):
+    data = yaml.safe_load((REPO / 'config/train/smoke_td3.yaml').read_text())
+    data.update(actor_lr=1e30, critic_lr=1e30, log_every=log_every, checkpoint_every=50)
+    config = tmp_path / 'diverge.yaml'
+    config.write_text(yaml.safe_dump(data))
+    run = tmp_path / 'run'
+    assert runner_main([str(config), '--run-dir', str(run), '--no-progress']) != 0
+    err = capsys.readouterr().err
+    assert re.search(message, err) and 'last.pt of step 100 kept' in err, err
+    state = load_checkpoint(run / 'checkpoints' / 'last.pt')
+    assert state['counters']['env_steps'] == 100
+    assert all(torch.isfinite(t).all() for t in state['agent'].values())
+
+
+@pytest.mark.parametrize('times_free_memory', [2, 10**4])
+def test_buffer_that_cannot_fit_is_refused_naming_the_key_and_leaves_no_run(times_free_memory,
+                                                                            smoke_config,
+                                                                            tmp_path):
+    # twice the free memory is granted lazily by Linux (then the run is killed half-way);
+    # 10^4 times fails in the allocator
+    row_bytes = (2 * 17 + 6 + 2) * 4
+    capacity = available_memory(torch.device('cpu')) // row_bytes * times_free_memory
+    config = smoke_config('td3', buffer_size=capacity)
+    with pytest.raises(ValueError, match="config key 'buffer_size'.*GiB"):
+        train(config=config, run_dir=str(tmp_path / 'run'), progress=False)
+    assert not (tmp_path / 'run').exists()

@@ -33,7 +33,7 @@ def test_policy_and_targets_update_every_policy_delay_steps(smoke_config, snapsh
     actor, actor_t, critic, critic_t = (snapshot(m) for m in (
         agent.actor, agent.actor_target, agent.critic, agent.critic_target))
     metrics = agent.update(random_batch(32, 17, 6))
-    assert critic.changed() and torch.isnan(metrics['actor_loss'])
+    assert critic.changed() and 'actor_loss' not in metrics  # no actor update yet
     assert not (actor.changed() or actor_t.changed() or critic_t.changed())
     metrics = agent.update(random_batch(32, 17, 6))
     assert actor.changed() and actor_t.changed() and critic_t.changed()
