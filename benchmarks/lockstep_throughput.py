@@ -5,7 +5,8 @@ Three rates for one robot, in control steps per second:
 raw MuJoCo
     ``mj_step(model, data, nstep=frame_skip)`` with zero controls: the ceiling.
 offline rollout
-    ``PolicyRuntime.act`` + ``LocomotionEnv.step_command``: the same work without ROS.
+    ``PolicyRuntime.act`` + ``LocomotionEnv.step_command`` through
+    :func:`~synergy_control.rollout.rollout_steps`: the same work without ROS.
 ROS lockstep
     ``run_sim(mode='lockstep')``: sim_bridge + synergy_controller in one process over
     loopback DDS, one state and one command per step (what ``synergy-control sim`` runs),
@@ -30,9 +31,11 @@ import mujoco
 import numpy as np
 
 from synergy_control.envs import LocomotionEnv
+from synergy_control.evaluation import runtime_policy
 from synergy_control.export import export_untrained
 from synergy_control.launch_plan import EXECUTORS, default_policy
 from synergy_control.robots import get_robot
+from synergy_control.rollout import rollout_steps
 from synergy_control.runtime import PolicyRuntime
 from synergy_control.sim_runner import run_sim
 
@@ -53,13 +56,8 @@ def offline_rate(policy: Path, robot: str, steps: int) -> float:
     """Control steps per second of the runtime + environment loop (episodes auto-reset)."""
     runtime = PolicyRuntime(policy, robot)
     env = LocomotionEnv(runtime.robot)
-    env.reset(seed=0)
     started = time.perf_counter()
-    for step in range(steps):
-        commands = runtime.act(env.data.qpos, env.data.qvel).commands
-        _, _, terminated, truncated, _ = env.step_command(commands)
-        if terminated or truncated:
-            env.reset(seed=step)
+    rollout_steps(env, runtime_policy(runtime, env), steps, seed=0, commands=True)
     return steps / (time.perf_counter() - started)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import itertools
 import os
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from pathlib import Path
 import imageio.v2 as imageio
 
 from synergy_control.envs import LocomotionEnv
+from synergy_control.evaluation import runtime_policy
+from synergy_control.rollout import rollout_steps
 from synergy_control.runtime import PolicyRuntime
 
 #: Headless backends in order of preference: EGL (GPU or Mesa), then OSMesa (software).
@@ -85,17 +88,15 @@ def render_policy(policy: str | Path, out: str | Path, *, robot: str | None = No
     runtime = PolicyRuntime(policy, robot)
     env = LocomotionEnv(runtime.robot, obs_mode=runtime.card.observation['mode'],
                         render_mode='rgb_array', width=width, height=height)
-    env.reset(seed=seed)
     stride = max(1, round(1.0 / (env.dt * fps)))
     fps = 1.0 / (env.dt * stride)
-    frames = []
-    for step in range(int(seconds / env.dt)):
-        if step % stride == 0:
+    frames, steps = [], itertools.count()
+
+    def keep_frame(_observation) -> None:
+        if next(steps) % stride == 0:
             frames.append(env.render())
-        _, _, terminated, truncated, _ = env.step_command(runtime.act(env.data.qpos,
-                                                                      env.data.qvel).commands)
-        if terminated or truncated:
-            env.reset(seed=seed + step + 1)
+    rollout_steps(env, runtime_policy(runtime, env), int(seconds / env.dt), seed, commands=True,
+                  observe=keep_frame)
     env.close()
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == '.gif':

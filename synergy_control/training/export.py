@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from synergy_control.card import PolicyCard
+from synergy_control.card import OPSET, PolicyCard
 from synergy_control.envs import make_env
-from synergy_control.export import export_policy
+from synergy_control.export import ExportError, export_policy
 from synergy_control.robots import get_robot
+from synergy_control.rollout import rollout_steps
 from synergy_control.training.checkpoint import agent_from_checkpoint, load_checkpoint
 
 
@@ -27,15 +28,35 @@ def resolve_checkpoint(source: str | Path) -> Path:
 
 def sample_observations(agent, robot: str, obs_mode: str, steps: int = 500) -> np.ndarray:
     """Collect observations the policy itself visits, for the export parity check."""
-    env = make_env(robot, obs_mode=obs_mode)
-    obs, _ = env.reset(seed=12345)
-    seen = []
-    for _ in range(steps):
-        seen.append(obs)
-        obs, _, terminated, truncated, _ = env.step(agent.act(obs, deterministic=True))
-        if terminated or truncated:
-            obs, _ = env.reset()
+    seen: list[np.ndarray] = []
+    rollout_steps(make_env(robot, obs_mode=obs_mode),
+                  lambda obs: agent.act(obs, deterministic=True), steps, seed=12345,
+                  observe=seen.append)
     return np.asarray(seen, dtype=np.float32)
+
+
+def graph_sections(agent) -> dict:
+    """Return the card sections of the agent's export graph: named inputs, outputs, synergy, tasks.
+
+    Read from ``agent.export_spec()`` (policy contract v2); an agent without one exports the
+    plain graph (observation in, action out).
+    """
+    if not hasattr(agent, 'export_spec'):
+        return {}
+    spec = agent.export_spec()
+    return {'synergy': spec.get('synergy'), 'tasks': spec.get('tasks'),
+            'onnx': {'opset': OPSET, 'inputs': spec['inputs'], 'outputs': spec['outputs']},
+            'constants': spec.get('constants') or {}}
+
+
+def check_constants(card: PolicyCard, constants: dict[str, np.ndarray]) -> None:
+    """Refuse constants the agent feeds its graph that differ from the card's (the runtime's)."""
+    for entry in card.onnx['inputs']:
+        name = entry['name']
+        if name in constants and not np.array_equal(
+                np.asarray(constants[name], dtype=np.float32), card.constant(entry['source'])):
+            raise ExportError(f"constant input '{name}' of the agent differs from the card's "
+                              f"{entry['source']}")
 
 
 def _normalization(agent) -> dict:
@@ -64,9 +85,12 @@ def export_checkpoint(source: str | Path, out: str | Path, *, name: str | None =
         'hidden_sizes': config['hidden_sizes'], 'normalize_obs': config['normalize_obs'],
     }
     robot = get_robot(config['robot'])
+    sections = graph_sections(agent)
+    constants = sections.pop('constants', {})
     card = PolicyCard.for_robot(robot, name=name or Path(out).stem, method=config['algorithm'],
                                 obs_mode=config['obs_mode'], training=training,
-                                normalization=_normalization(agent))
+                                normalization=_normalization(agent), **sections)
+    check_constants(card, constants)
     samples = sample_observations(agent, config['robot'], config['obs_mode'])
     export_policy(agent.policy(), card, out, sample_observations=samples)
     return card

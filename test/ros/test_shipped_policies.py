@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from synergy_control.envs import LocomotionEnv
-from synergy_control.evaluation import rollout
+from synergy_control.evaluation import run_episode
 from synergy_control.runtime import PolicyRuntime
 from synergy_control.sim_runner import run_sim
 
@@ -23,7 +23,7 @@ def test_lockstep_ros_loop_reproduces_the_offline_return(model, local_dds):
     runtime = PolicyRuntime(model)
     assert runtime.card.method != 'untrained'
     summary = run_sim(policy=model, mode='lockstep', seed=7, episodes=1, status=False)
-    offline = rollout(runtime, LocomotionEnv(runtime.robot), seed=7)
+    offline = run_episode(runtime, LocomotionEnv(runtime.robot), seed=7)
     (episode,) = summary['episodes']
     assert episode['length'] == offline.length
     assert episode['return'] == pytest.approx(offline.episode_return, rel=0.02)
