@@ -29,6 +29,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from synergy_control.envs import LocomotionEnv, make_env
+from synergy_control.rollout import rollout
 from synergy_control.training.agent import OffPolicyAgent
 from synergy_control.training.buffers import ReplayBuffer, available_memory
 from synergy_control.training.checkpoint import (CheckpointError, load_checkpoint, make_agent,
@@ -110,15 +111,9 @@ class StopRequest:
 
 def evaluate(agent: OffPolicyAgent, env: LocomotionEnv, seeds: Sequence[int]) -> dict[str, float]:
     """Deterministic-policy return over one episode per seed."""
-    returns, lengths = [], []
-    for seed in seeds:
-        obs, _ = env.reset(seed=seed)
-        total, length, done = 0.0, 0, False
-        while not done:
-            obs, reward, terminated, truncated, _ = env.step(agent.act(obs, deterministic=True))
-            total, length, done = total + reward, length + 1, terminated or truncated
-        returns.append(total)
-        lengths.append(length)
+    episodes = [rollout(env, lambda obs: agent.act(obs, deterministic=True), seed)
+                for seed in seeds]
+    returns, lengths = [e.episode_return for e in episodes], [e.length for e in episodes]
     return {'eval_mean': float(np.mean(returns)), 'eval_std': float(np.std(returns)),
             'eval_length': float(np.mean(lengths))}
 
