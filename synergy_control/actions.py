@@ -72,3 +72,10 @@ class ActionScaling:
     def command_to_action(self, command: np.ndarray) -> np.ndarray:
         """Return the policy action an effort command stands for (clipped to [-1, 1])."""
         return self.ctrl_to_action(np.asarray(command, dtype=np.float64) / self.gear)
+
+    def command_to_ctrl(self, command: np.ndarray) -> np.ndarray:
+        """Return the ctrl the simulator applies for an effort command (as ``step_command``).
+
+        The policy node feeds this ctrl of its last command to observations that need it.
+        """
+        return self.action_to_ctrl(self.command_to_action(command))

@@ -6,7 +6,13 @@ trained on. Two layouts:
 
 ``flat``
     gymnasium style: qpos without the world x (and y for a free root) then qvel clipped to
-    ±10. Identical to gymnasium's Walker2d-v5 / Hopper-v5 observation.
+    the family's ``velocity_clip`` (±10). Identical to gymnasium's Walker2d-v5 / Hopper-v5
+    observation. A family may append derived quantities (``Family.flat_extras``): the
+    humanoid appends gymnasium Humanoid-v5's cinert[1:], cvel[1:], qfrc_actuator[6:] and
+    cfrc_ext[1:], computed from the state (qpos, qvel) and the ctrl that drove it by
+    ``mj_forward`` + ``mj_rnePostConstraint`` (solver warm start cleared, so the result is a
+    function of those three alone). Such a layout needs ``ctrl``: the policy node passes the
+    ctrl of its last command (``ActionScaling.command_to_ctrl``; zeros before the first).
 ``modular``
     SMP / SOLAR style: one 19-value token per limb (torso first, limb pre-order): body
     position (x relative to the torso), linear velocity of the body frame's origin (SMP's
@@ -24,6 +30,10 @@ import numpy as np
 from synergy_control.robots import Robot
 
 MODES = ('flat', 'modular')
+# Derived quantities a family's flat layout may append: MjData field, first row kept, and
+# whether it depends on ctrl (actuator forces; contact forces through the constraint solve).
+EXTRAS: dict[str, tuple[int, bool]] = {'cinert': (1, False), 'cvel': (1, False),
+                                       'qfrc_actuator': (-1, True), 'cfrc_ext': (1, True)}
 TOKEN_FEATURES = ('pos_x', 'pos_y', 'pos_z', 'vel_x', 'vel_y', 'vel_z', 'angvel_x', 'angvel_y',
                   'angvel_z', 'expmap_x', 'expmap_y', 'expmap_z', 'type_0', 'type_1', 'type_2',
                   'type_3', 'joint_angle', 'range_low', 'range_high')
@@ -55,8 +65,12 @@ class ObservationBuilder:
         self._skip = 2 if robot.root.kind == 'free' else 1
         model = robot.model
         self._scratch = mujoco.MjData(model)
+        self._extras = robot.family.flat_extras if mode == 'flat' else ()
+        self._clip = robot.family.velocity_clip
+        self.needs_ctrl = any(EXTRAS[name][1] for name in self._extras)
         if mode == 'flat':
-            self.size = model.nq - self._skip + model.nv
+            self.size = model.nq - self._skip + model.nv + sum(
+                self._extra_rows(name) * self._extra_width(name) for name in self._extras)
         else:
             self.size = TOKEN_SIZE * len(robot.limbs)
             self._static = self._static_token_part()
@@ -80,12 +94,55 @@ class ObservationBuilder:
                 static[i, 4:6] = (180.0 + np.degrees([low, high])) / 360.0
         return static
 
-    def __call__(self, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
-        """Build the observation (float64) of this state."""
-        if self.mode == 'flat':
-            velocity = np.clip(qvel, -VELOCITY_CLIP, VELOCITY_CLIP)
+    def __call__(self, qpos: np.ndarray, qvel: np.ndarray,
+                 ctrl: np.ndarray | None = None) -> np.ndarray:
+        """Build the observation (float64) of this state; ``ctrl`` only if ``needs_ctrl``."""
+        if self.mode == 'modular':
+            return self._modular(qpos, qvel)
+        velocity = qvel if self._clip is None else np.clip(qvel, -self._clip, self._clip)
+        if not self._extras:
             return np.concatenate([qpos[self._skip:], velocity])
-        return self._modular(qpos, qvel)
+        return np.concatenate([qpos[self._skip:], velocity, *self._derived(qpos, qvel, ctrl)])
+
+    def _extra_rows(self, name: str) -> int:
+        """Rows of an extra kept: bodies without the world, or dofs without the free root."""
+        first = EXTRAS[name][0]
+        if first < 0:
+            return self.robot.model.nv - len(self._root_dofs())
+        return self.robot.model.nbody - first
+
+    def _extra_width(self, name: str) -> int:
+        return int(np.prod(getattr(self._scratch, name).shape[1:]))
+
+    def _root_dofs(self) -> range:
+        start = min(self.robot.root.qvel_adr)
+        return range(start, start + (6 if self.robot.root.kind == 'free' else 3))
+
+    def _derived(self, qpos: np.ndarray, qvel: np.ndarray,
+                 ctrl: np.ndarray | None) -> list[np.ndarray]:
+        model, data = self.robot.model, self._scratch
+        if self.needs_ctrl:
+            if ctrl is None:
+                raise ValueError(f"the '{self.robot.name}' observation needs the ctrl that "
+                                 "drove the state (qfrc_actuator, cfrc_ext): pass ctrl")
+            ctrl = np.asarray(ctrl, dtype=np.float64)
+            if ctrl.shape != (model.nu,) or not np.all(np.isfinite(ctrl)):
+                raise ValueError(f"ctrl for '{self.robot.name}' must be {model.nu} finite "
+                                 f"values, got shape {ctrl.shape}")
+            data.ctrl[:] = ctrl
+        data.qpos[:] = qpos
+        data.qvel[:] = qvel
+        data.qacc_warmstart[:] = 0.0
+        mujoco.mj_forward(model, data)
+        if 'cfrc_ext' in self._extras:
+            mujoco.mj_rnePostConstraint(model, data)
+        parts = []
+        for name in self._extras:
+            first = EXTRAS[name][0]
+            values = getattr(data, name)
+            rows = values[self._root_dofs().stop:] if first < 0 else values[first:]
+            parts.append(rows.reshape(-1).copy())
+        return parts
 
     def _modular(self, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
         model, data = self.robot.model, self._scratch
@@ -120,10 +177,27 @@ class ObservationBuilder:
             qvel_names = [self._qvel_name(i) for i in range(model.nv)]
             spec['layout'] = [{'term': 'qpos', 'start': 0, 'names': qpos_names},
                               {'term': 'qvel', 'start': len(qpos_names), 'names': qvel_names}]
+            start = len(qpos_names) + len(qvel_names)
+            for name in self._extras:
+                spec['layout'].append({'term': name, 'start': start,
+                                       'names': self._extra_names(name)})
+                start += len(spec['layout'][-1]['names'])
+            if self._extras:
+                spec['velocity_clip'] = self._clip
+                spec['needs_ctrl'] = self.needs_ctrl
         else:
             spec['tokens'] = [limb.name for limb in self.robot.limbs]
             spec['token_features'] = list(TOKEN_FEATURES)
         return spec
+
+    def _extra_names(self, name: str) -> list[str]:
+        """``body[k]`` per value (``joint`` per dof for qfrc_actuator)."""
+        model = self.robot.model
+        if EXTRAS[name][0] < 0:
+            return [self._qvel_name(i) for i in range(self._root_dofs().stop, model.nv)]
+        width = self._extra_width(name)
+        return [f'{mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, b)}[{k}]'
+                for b in range(EXTRAS[name][0], model.nbody) for k in range(width)]
 
     def _qpos_name(self, index: int) -> str:
         joint = int(np.searchsorted(self.robot.model.jnt_qposadr, index, side='right') - 1)

@@ -96,3 +96,48 @@ def test_modular_tokens_equal_smps_per_limb_definition(variant):
         for token, limb in zip(tokens, robot.limbs):
             np.testing.assert_allclose(token, smp_limb_token(robot.model, data, limb.name),
                                        atol=1e-9, err_msg=limb.name)
+
+
+def test_humanoid_flat_layout_is_gymnasium_humanoid_v5s():
+    build = ObservationBuilder(get_robot('humanoid'), 'flat')
+    spec = build.spec()
+    assert build.size == spec['size'] == 348 and build.needs_ctrl
+    assert [(t['term'], t['start'], len(t['names'])) for t in spec['layout']] == [
+        ('qpos', 0, 22), ('qvel', 22, 23), ('cinert', 45, 130), ('cvel', 175, 78),
+        ('qfrc_actuator', 253, 17), ('cfrc_ext', 270, 78)]
+    assert spec['velocity_clip'] is None  # Humanoid-v5 does not clip qvel
+    assert spec['layout'][4]['names'][:2] == ['abdomen_z', 'abdomen_y']  # dof order
+    assert spec['layout'][2]['names'][0] == 'torso[0]'
+
+
+def test_existing_flat_layouts_need_no_ctrl():
+    for variant in ('walker_7_main', 'hopper_4', 'half_cheetah', 'ant', 'humanoid_2d_9_full'):
+        assert not ObservationBuilder(get_robot(variant), 'flat').needs_ctrl
+
+
+@pytest.mark.parametrize('ctrl, message', [(None, 'needs the ctrl'),
+                                           (np.zeros(3), 'must be 17 finite values'),
+                                           (np.full(17, np.nan), 'must be 17 finite values')])
+def test_humanoid_observation_refuses_a_missing_or_bad_ctrl(ctrl, message):
+    robot = get_robot('humanoid')
+    with pytest.raises(ValueError, match=message):
+        ObservationBuilder(robot, 'flat')(robot.model.qpos0, np.zeros(robot.model.nv), ctrl)
+
+
+def test_humanoid_observation_depends_on_the_state_and_ctrl_alone():
+    """Same (qpos, qvel, ctrl), same observation, whatever was built before (lying, contacts)."""
+    robot = get_robot('humanoid')
+    build = ObservationBuilder(robot, 'flat')
+    data = mujoco.MjData(robot.model)
+    rng = np.random.default_rng(3)
+    states, contacts = [], 0
+    for _ in range(40):
+        data.ctrl[:] = 0.4 * rng.uniform(-1, 1, robot.model.nu)
+        mujoco.mj_step(robot.model, data, nstep=25)
+        states.append((data.qpos.copy(), data.qvel.copy(), data.ctrl.copy()))
+        contacts = max(contacts, data.ncon)
+    assert contacts >= 4
+    first = [build(*state) for state in states]
+    for state, expected in zip(reversed(states), reversed(first)):
+        np.testing.assert_array_equal(build(*state), expected)
+    assert np.abs(np.concatenate(first)[-78:]).max() > 0  # contact forces present

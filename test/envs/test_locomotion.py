@@ -1,6 +1,7 @@
 """Environments: gymnasium-v5 equivalence, reward terms, termination vs truncation."""
 
 import gymnasium
+import mujoco
 import numpy as np
 import pytest
 
@@ -71,3 +72,73 @@ def test_modular_observation_size_is_19_per_limb():
     env = make_env('walker_5_main', obs_mode='modular')
     obs, _ = env.reset(seed=0)
     assert obs.shape == (19 * 5,) and env.observation_space.shape == obs.shape
+
+
+def _humanoid_definition(model, qpos, qvel, ctrl) -> np.ndarray:
+    """Humanoid-v5's derived observation terms, evaluated at the published state."""
+    data = mujoco.MjData(model)
+    data.qpos[:], data.qvel[:], data.ctrl[:] = qpos, qvel, ctrl
+    mujoco.mj_forward(model, data)
+    mujoco.mj_rnePostConstraint(model, data)
+    return np.concatenate([data.cinert[1:].ravel(), data.cvel[1:].ravel(),
+                           data.qfrc_actuator[6:], data.cfrc_ext[1:].ravel()])
+
+
+def test_humanoid_equals_gymnasium_humanoid_v5():
+    """Reward, its terms and termination bit-equal; observation as docs/environments.md says.
+
+    qpos, qvel and qfrc_actuator are bit-equal. gymnasium reads cinert, cvel and cfrc_ext from
+    MjData after mj_step, i.e. at the last RK4 stage of the last substep, a state the robot
+    never publishes; ours are those of the published state (qpos, qvel, ctrl), which the policy
+    node can rebuild. They equal that definition exactly; cinert stays within 1e-3 and cvel
+    within 0.5 of gymnasium's (about one 3 ms stage of acceleration); contact forces are not
+    compared (they jump when a contact opens or closes inside the stage).
+    """
+    ours, theirs = make_env('humanoid'), gymnasium.make('Humanoid-v5')
+    names = [theirs.unwrapped.model.actuator(i).name for i in range(17)]
+    order = [ours.robot.actuator_names.index(name) for name in names]  # gymnasium's order
+    rng = np.random.default_rng(1)
+    steps = 0
+    for seed in range(3):
+        obs_a, _ = ours.reset(seed=seed)
+        obs_b, _ = theirs.reset(seed=seed)
+        np.testing.assert_array_equal(obs_a, obs_b)
+        for _ in range(200):
+            a, ra, ta, _, info_a = ours.step(0.5 * rng.uniform(-1, 1, 17))
+            b, rb, tb, _, info_b = theirs.step(ours.data.ctrl[order])
+            steps += 1
+            assert ra == rb and ta == tb
+            for ours_key, gym_key in [('reward_objective', 'reward_forward'),
+                                      ('reward_healthy', 'reward_survive'),
+                                      ('reward_ctrl', 'reward_ctrl'),
+                                      ('reward_contact', 'reward_contact')]:
+                assert info_a[ours_key] == info_b[gym_key]
+            model, data = theirs.unwrapped.model, theirs.unwrapped.data
+            np.testing.assert_array_equal(a[:45], b[:45])  # qpos[2:], qvel
+            np.testing.assert_array_equal(a[253:270], b[253:270])  # qfrc_actuator[6:]
+            np.testing.assert_array_equal(
+                a[45:], _humanoid_definition(model, data.qpos, data.qvel, data.ctrl))
+            np.testing.assert_allclose(a[45:175], b[45:175], atol=1e-3)  # cinert
+            np.testing.assert_allclose(a[175:253], b[175:253], atol=0.5)  # cvel
+            if ta:
+                break
+    assert steps > 60
+
+
+def test_humanoid_observation_is_rebuilt_from_state_and_last_command():
+    """What the policy node computes from JointState + Odometry and its last command."""
+    env = make_env('humanoid')
+    env.reset(seed=2)
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        command = env.scaling.action_to_command(rng.uniform(-1, 1, 17))
+        obs, *_ = env.step_command(command)
+        ctrl = env.scaling.command_to_ctrl(command)
+        np.testing.assert_array_equal(env.observe(env.data.qpos, env.data.qvel, ctrl), obs)
+
+
+def test_humanoid_ctrl_cost_is_on_the_ctrl_the_sim_receives():
+    env = make_env('humanoid')
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(np.ones(17))
+    assert info['reward_ctrl'] == pytest.approx(-0.1 * 17 * 0.4 ** 2)
