@@ -6,6 +6,11 @@ rviz. They talk over DDS on loopback in a domain of their own. Episode returns a
 ``/sim/episode`` (measured in the ROS loop), latencies from the controller.
 
 rclpy is imported only after :func:`ensure_local_dds` has set the DDS environment.
+
+The live status line rewrites itself on a terminal; written to a file or a pipe (a log, CI)
+it becomes a plain line every :data:`LOG_STATUS_PERIOD` seconds. Its 'policy step' is the
+controller's per-tick compute: state conversion, observation, inference and action scaling
+(the inference benchmark's 'runtime step' leaves out the state conversion from messages).
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ if TYPE_CHECKING:
     from rclpy.node import Node
 
 STATUS_PERIOD = 0.5
+#: Seconds between plain status lines when stderr is not a terminal.
+LOG_STATUS_PERIOD = 5.0
 
 
 def instantiate(spec: NodeSpec, context: 'Context') -> 'Node':
@@ -39,7 +46,8 @@ def instantiate(spec: NodeSpec, context: 'Context') -> 'Node':
     classes = {'sim_bridge': SimBridge, 'synergy_controller': SynergyController}
     remaps = [arg for source, target in spec.remappings for arg in ('-r', f'{source}:={target}')]
     return classes[spec.executable](
-        node_name=spec.name, context=context, use_global_arguments=False,
+        node_name=spec.name, namespace=spec.namespace, context=context,
+        use_global_arguments=False,
         cli_args=['--ros-args', *remaps] if remaps else None,
         parameter_overrides=[Parameter(k, value=v) for k, v in spec.parameters.items()])
 
@@ -52,7 +60,8 @@ def _status_line(bridge: dict[str, str], controller: dict[str, str]) -> str:
             f" | height {value(bridge, 'torso_height'):5.2f} m"
             f" | speed {value(bridge, 'forward_velocity'):+6.2f} m/s"
             f" | ep {bridge.get('episode', '-')} return {value(bridge, 'episode_return'):9.2f}"
-            f" | policy {value(controller, 'compute_ms_p50'):6.3f} ms").replace('nan', '  -')
+            f" | policy step {value(controller, 'compute_ms_p50'):6.3f} ms"
+            ).replace('nan', '  -')
 
 
 def _finite_or_none(value):
@@ -107,6 +116,8 @@ def run_sim(robot: str | None = None, policy: str | Path | None = None,
             spinner.add_node(node)
         step_limit = None if duration is None else round(duration / bridge.robot.control_period)
         started = next_status = time.monotonic()
+        steps_before = bridge.steps  # the bridge ran (paced) while the graph came up
+        terminal = sys.stderr.isatty()
         interrupted = False
         try:
             with stop_on_signals(signal.SIGINT) as interrupt:
@@ -118,16 +129,18 @@ def run_sim(robot: str | None = None, policy: str | Path | None = None,
                         break
                     if status and time.monotonic() >= next_status and \
                             monitor.latest(': simulation'):
-                        next_status = time.monotonic() + STATUS_PERIOD
-                        print('\r' + _status_line(monitor.latest(': simulation'),
-                                                  monitor.latest(': control')),
-                              end='', file=sys.stderr, flush=True)
+                        next_status = time.monotonic() + (STATUS_PERIOD if terminal
+                                                          else LOG_STATUS_PERIOD)
+                        line = _status_line(monitor.latest(': simulation'),
+                                            monitor.latest(': control'))
+                        print('\r' + line if terminal else line, end='' if terminal else '\n',
+                              file=sys.stderr, flush=True)
             interrupted = interrupt.is_set()
         except (KeyboardInterrupt, ExternalShutdownException):
             interrupted = True
         wall = time.monotonic() - started
         summary = _summary(bridge, controller, monitor, wall, interrupted, environment,
-                           executor)
+                           executor, steps_before)
         spinner.shutdown()
     finally:
         for node in nodes:
@@ -137,8 +150,18 @@ def run_sim(robot: str | None = None, policy: str | Path | None = None,
     return summary
 
 
+def real_time_factor(steps: int, control_period: float, wall: float) -> float:
+    """Return the simulated seconds per wall second of ``steps`` physics steps.
+
+    Counted in steps, not in clock time: a reset advances the clock by a period (so that
+    every state has a stamp of its own) but simulates nothing, and spammed resets would
+    otherwise inflate the figure.
+    """
+    return steps * control_period / wall if wall > 0 else float('nan')
+
+
 def _summary(bridge, controller, monitor, wall: float, interrupted: bool,
-             environment: dict[str, str], executor: str) -> dict:
+             environment: dict[str, str], executor: str, steps_before: int) -> dict:
     from synergy_control.ros.synergy_controller import FAULTS  # rclpy is up by now
 
     sim_time = bridge.sim_time_ns * 1e-9
@@ -148,12 +171,14 @@ def _summary(bridge, controller, monitor, wall: float, interrupted: bool,
         'mode': bridge.mode, 'realtime_factor': bridge.realtime_factor, 'seed': bridge.seed,
         'domain_id': int(environment.get('ROS_DOMAIN_ID', 0)), 'executor': executor,
         'steps': bridge.steps, 'sim_time': sim_time, 'wall_time': wall,
-        'real_time_factor': sim_time / wall if wall > 0 else float('nan'),
+        'real_time_factor': real_time_factor(bridge.steps - steps_before,
+                                             bridge.robot.control_period, wall),
         'episodes': monitor.episodes,
         'mean_return': sum(returns) / len(returns) if returns else float('nan'),
         'current_episode': {'episode': bridge.episode, 'return': bridge.episode_return,
                             'length': bridge.episode_length},
         'controller': controller.statistics(),
+        'bridge': bridge.statistics(),
         'faults': {**{k: v for k, v in bridge.counters.items() if k != 'episodes'},
                    **{k: controller.counters[k] for k in FAULTS}},
         'interrupted': interrupted,
@@ -169,10 +194,12 @@ def _report(summary: dict, json_output: str | Path | None, status: bool) -> None
         Path(json_output).write_text(text + '\n')
     if status:
         stats = summary['controller']
-        print(f"\n{summary['robot']} ({summary['mode']}): {summary['steps']} steps, "
-              f"{summary['sim_time']:.2f} s simulated in {summary['wall_time']:.2f} s "
+        print(f"{chr(10) if sys.stderr.isatty() else ''}"
+              f"{summary['robot']} ({summary['mode']}): {summary['steps']} steps, "
+              f"{summary['real_time_factor'] * summary['wall_time']:.2f} s simulated in "
+              f"{summary['wall_time']:.2f} s "
               f"(x{summary['real_time_factor']:.2f}); {len(summary['episodes'])} episodes, "
-              f"returns {[round(e['return'], 3) for e in summary['episodes']]}; policy "
+              f"returns {[round(e['return'], 3) for e in summary['episodes']]}; policy step "
               f"{stats['compute_ms_p50']:.3f}/{stats['compute_ms_p99']:.3f} ms p50/p99, "
               f"state->command {stats['latency_ms_p50']:.3f}/{stats['latency_ms_p99']:.3f} ms; "
               f"faults {summary['faults']}", file=sys.stderr)

@@ -1,13 +1,16 @@
 """ROS-shaped state (named joints + odometry) rebuilds the exact policy observation."""
 
+import math
+
 import mujoco
 import numpy as np
 import pytest
 
+from synergy_control.envs import LocomotionEnv
 from synergy_control.observation import ObservationBuilder
 from synergy_control.robots import get_robot
-from synergy_control.state import (JointMatcher, StateError, qpos_qvel_from_state,
-                                   root_state_from_qpos)
+from synergy_control.state import (JointMatcher, RootState, StateError, StateReader,
+                                   qpos_qvel_from_state, root_state_from_qpos)
 
 
 def random_state(robot, rng):
@@ -33,7 +36,8 @@ def test_observation_from_ros_state_equals_the_environments(variant, mode):
         positions = list(qpos[robot.joint_qpos_adr][order]) + [0.0]
         velocities = list(qvel[robot.joint_qvel_adr][order]) + [0.0]
         q, dq = JointMatcher(robot.joint_names).match(names, positions, velocities)
-        qpos2, qvel2 = qpos_qvel_from_state(robot, q, dq, root)
+        # A stream that continues from this orientation (the quaternion's sign is no data).
+        qpos2, qvel2 = qpos_qvel_from_state(robot, q, dq, root, previous_qpos=qpos)
         np.testing.assert_allclose(build(qpos2, qvel2), build(qpos, qvel), atol=1e-12)
 
 
@@ -72,3 +76,106 @@ def test_zero_quaternion_is_refused():
     root.orientation_xyzw = np.zeros(4)
     with pytest.raises(StateError, match='unit quaternion'):
         qpos_qvel_from_state(robot, np.zeros(6), np.zeros(6), root)
+
+
+def _flipped(root: RootState) -> RootState:
+    return RootState(root.position, -root.orientation_xyzw, root.linear_velocity,
+                     root.angular_velocity)
+
+
+def _read(reader: StateReader, qpos: np.ndarray, qvel: np.ndarray, flip: bool = False):
+    robot = reader.robot
+    root = root_state_from_qpos(robot, qpos, qvel)
+    return reader.read(robot.joint_names, qpos[robot.joint_qpos_adr],
+                       qvel[robot.joint_qvel_adr], _flipped(root) if flip else root)
+
+
+@pytest.mark.parametrize('variant', ['walker_7_main', 'half_cheetah', 'ant'])
+def test_quaternion_sign_does_not_change_the_state(variant):
+    robot = get_robot(variant)
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        qpos, qvel = random_state(robot, rng)
+        fresh = [_read(StateReader(robot), qpos, qvel, flip) for flip in (False, True)]
+        np.testing.assert_array_equal(fresh[0][0], fresh[1][0])
+        np.testing.assert_array_equal(fresh[0][1], fresh[1][1])
+        streamed = StateReader(robot)
+        _read(streamed, qpos, qvel)
+        np.testing.assert_allclose(_read(streamed, qpos, qvel, flip=True)[0], fresh[0][0],
+                                   atol=1e-12)
+
+
+def test_planar_pitch_stays_continuous_past_pi_and_restarts_after_a_reset():
+    robot = get_robot('half_cheetah')
+    pitch_index = robot.root.qpos_adr[2]
+    qpos, qvel = robot.model.qpos0.copy(), np.zeros(robot.model.nv)
+    reader = StateReader(robot)
+    for pitch in np.linspace(0.0, 4.0, 41):  # past pi, 0.1 rad per state
+        qpos[pitch_index] = pitch
+        for flip in (False, True):
+            assert _read(reader, qpos, qvel, flip)[0][pitch_index] == pytest.approx(pitch)
+    qpos[pitch_index] = 0.05  # reset: no robot turns 2 rad between two states
+    assert _read(reader, qpos, qvel, flip=True)[0][pitch_index] == pytest.approx(0.05)
+
+
+def test_free_root_quaternion_sign_follows_the_stream():
+    robot = get_robot('ant')
+    p = robot.root.qpos_adr[0] + 3
+    qpos, qvel = robot.model.qpos0.copy(), np.zeros(robot.model.nv)
+    reader = StateReader(robot)
+    for angle in np.linspace(0.0, 1.5 * 2 * math.pi, 60):  # past w = 0: w turns negative
+        qpos[p:p + 4] = [math.cos(angle / 2), math.sin(angle / 2), 0.0, 0.0]
+        np.testing.assert_allclose(_read(reader, qpos, qvel, flip=angle > 3)[0][p:p + 4],
+                                   qpos[p:p + 4], atol=1e-12)
+
+
+@pytest.mark.parametrize('variant', ['walker_7_main', 'half_cheetah', 'ant', 'hopper_4'])
+def test_states_of_real_episodes_are_plausible(variant):
+    env = LocomotionEnv(variant)
+    reader = StateReader(env.robot)
+    rng = np.random.default_rng(2)
+    for episode in range(3):
+        env.reset(seed=episode)
+        for _ in range(300):
+            _, _, terminated, _, _ = env.step(rng.uniform(-1, 1, env.model.nu))
+            _read(reader, env.data.qpos, env.data.qvel)
+            if terminated:
+                break
+
+
+@pytest.mark.parametrize('field, index, value, message', [
+    ('qpos', 'foot_left_joint', 1e30, 'foot_left_joint position 1e\\+30'),
+    ('qpos', 'thigh_joint', -4.0, 'thigh_joint position -4 rad'),
+    ('qvel', 'leg_joint', 1e30, 'leg_joint velocity 1e\\+30'),
+    ('qvel', 'leg_joint', -250.0, 'leg_joint velocity -250'),
+])
+def test_implausible_joint_values_are_refused_by_name(field, index, value, message):
+    robot = get_robot('walker_7_main')
+    qpos, qvel = robot.model.qpos0.copy(), np.zeros(robot.model.nv)
+    joint = robot.model.joint(index)
+    (qpos if field == 'qpos' else qvel)[
+        joint.qposadr[0] if field == 'qpos' else joint.dofadr[0]] = value
+    with pytest.raises(StateError, match=message):
+        _read(StateReader(robot), qpos, qvel)
+
+
+@pytest.mark.parametrize('part, axis, value, message', [
+    ('position', 2, 1e30, 'pose.position.z 1e\\+30 m'),
+    ('position', 2, -2.0, 'pose.position.z -2 m'),
+    ('position', 0, 1e30, 'pose.position.x'),
+    ('linear_velocity', 0, 1e30, 'twist.linear.x'),
+    ('angular_velocity', 1, -1e30, 'twist.angular.y'),
+])
+def test_implausible_odometry_is_refused_by_field(part, axis, value, message):
+    robot = get_robot('walker_7_main')
+    qpos, qvel = robot.model.qpos0.copy(), np.zeros(robot.model.nv)
+    root = root_state_from_qpos(robot, qpos, qvel)
+    getattr(root, part)[axis] = value
+    with pytest.raises(StateError, match=message):
+        StateReader(robot).read(robot.joint_names, qpos[robot.joint_qpos_adr],
+                                qvel[robot.joint_qvel_adr], root)
+
+
+def test_duplicate_joint_names_are_named():
+    with pytest.raises(StateError, match=r"duplicates: \['b'\]"):
+        JointMatcher(['a', 'b']).match(['a', 'b', 'b'], [0.0] * 3, [0.0] * 3)

@@ -19,12 +19,11 @@ from geometry_msgs.msg import Point, Quaternion, Vector3
 from nav_msgs.msg import Odometry
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
-from std_msgs.msg import ColorRGBA, Float64MultiArray
+from std_msgs.msg import ColorRGBA, Float64MultiArray, MultiArrayDimension
 from visualization_msgs.msg import Marker, MarkerArray
 
 from synergy_control.robots import Robot
-from synergy_control.state import (JointMatcher, RootState, StateError, qpos_qvel_from_state,
-                                   root_state_from_qpos)
+from synergy_control.state import RootState, StateError, StateReader, root_state_from_qpos
 
 WORLD_FRAME = 'world'
 _NS_PER_S = 1_000_000_000
@@ -96,25 +95,30 @@ def odometry_msg(robot: Robot, qpos: np.ndarray, qvel: np.ndarray, stamp: Time,
     return msg
 
 
+#: Odometry fields in the order :func:`root_state_from_odometry` reads them (for messages).
+ODOMETRY_FIELDS = tuple(f'{part}.{axis}' for part, axes in (
+    ('pose.position', 'xyz'), ('pose.orientation', 'xyzw'), ('twist.linear', 'xyz'),
+    ('twist.angular', 'xyz')) for axis in axes)
+
+
 def root_state_from_odometry(msg: Odometry) -> RootState:
-    """Read the base state of an Odometry; StateError if any value is non-finite."""
+    """Read the base state of an Odometry; StateError naming any non-finite field."""
     position, orientation = msg.pose.pose.position, msg.pose.pose.orientation
     linear, angular = msg.twist.twist.linear, msg.twist.twist.angular
     values = np.array([position.x, position.y, position.z,
                        orientation.x, orientation.y, orientation.z, orientation.w,
                        linear.x, linear.y, linear.z, angular.x, angular.y, angular.z])
     if not np.isfinite(values).all():
-        raise StateError('odometry has non-finite values')
+        bad = [ODOMETRY_FIELDS[i] for i in np.flatnonzero(~np.isfinite(values))]
+        raise StateError(f'odometry has non-finite values in {bad}')
     return RootState(values[0:3], values[3:7], values[7:10], values[10:13])
 
 
-def robot_state_from_msgs(robot: Robot, matcher: JointMatcher, joint_state: JointState,
+def robot_state_from_msgs(reader: StateReader, joint_state: JointState,
                           odometry: Odometry) -> tuple[np.ndarray, np.ndarray]:
     """Rebuild (qpos, qvel) from a JointState and an Odometry; StateError if unusable."""
-    positions, velocities = matcher.match(joint_state.name, joint_state.position,
-                                          joint_state.velocity)
-    return qpos_qvel_from_state(robot, positions, velocities,
-                                root_state_from_odometry(odometry))
+    return reader.read(joint_state.name, joint_state.position, joint_state.velocity,
+                       root_state_from_odometry(odometry))
 
 
 # ---------------------------------------------------------------------- commands
@@ -128,6 +132,43 @@ def float_array_msg(values: ArrayLike,
         msg = Float64MultiArray()
     msg.data = doubles(values)
     return msg
+
+
+#: Label prefix of a command's first layout dimension: the stamp (integer ns) of the state
+#: the command answers. The data stay a plain 1-D array (the dimension describes it: size =
+#: stride = number of joints), which forward_command_controller reads as usual; a lockstep
+#: simulation reads the label to match each command to the state it answers.
+ANSWERS_LABEL = 'answers_stamp_ns='
+
+
+def command_msg(values: ArrayLike, answers_ns: int | None,
+                msg: Float64MultiArray | None = None) -> Float64MultiArray:
+    """Make an effort command that names the state it answers (None: no state).
+
+    ``msg``, if given, is refilled instead (as in :func:`joint_state_msg`).
+    """
+    msg = float_array_msg(values, msg)
+    size = len(msg.data)
+    label = '' if answers_ns is None else f'{ANSWERS_LABEL}{answers_ns}'
+    if msg.layout.dim:
+        dim = msg.layout.dim[0]
+        dim.label, dim.size, dim.stride = label, size, size
+    else:
+        msg.layout.dim = [MultiArrayDimension(label=label, size=size, stride=size)]
+    return msg
+
+
+def answered_stamp(msg: Float64MultiArray) -> int | None:
+    """Return the stamp (ns) of the state a command answers, None if it names none."""
+    if not msg.layout.dim:
+        return None
+    label = msg.layout.dim[0].label
+    if not label.startswith(ANSWERS_LABEL):
+        return None
+    try:
+        return int(label[len(ANSWERS_LABEL):])
+    except ValueError:
+        return None
 
 
 def parse_command(msg: Float64MultiArray, size: int) -> np.ndarray:

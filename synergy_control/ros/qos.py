@@ -20,6 +20,9 @@ STATE_PUBLISHER = _profile(ReliabilityPolicy.RELIABLE, 10)
 STATE_SUBSCRIBER = qos_profile_sensor_data
 #: Effort commands, both sides (ros2_control's forward_command_controller reads depth 1).
 COMMAND = _profile(ReliabilityPolicy.RELIABLE, 1)
+#: Effort commands as the simulation reads them: it matches each command to the state it
+#: answers (by stamp), so a stray publisher's flood must not push the answer out of the queue.
+COMMAND_MATCHING_READER = _profile(ReliabilityPolicy.RELIABLE, 16)
 #: /clock, both sides (what rclpy's TimeSource subscribes with).
 CLOCK = _profile(ReliabilityPolicy.BEST_EFFORT, 1)
 #: /sim/markers: only the newest frame matters.

@@ -12,15 +12,18 @@ Modes:
     (zero-order hold) until ``command_timeout`` passes without one, then zero is applied.
 ``lockstep``
     Each published state is answered by exactly one command before the simulation advances,
-    as fast as the loop allows. A command counts as the answer only if it was sent after the
-    state (DDS source timestamp), so a late or repeated command can never answer the wrong
-    state. Until the first answer arrives the bridge waits for its controller, re-sending the
-    first state every check period (at most 50 ms, so that a controller that has just
-    appeared starts the loop at once); after that a missing answer means a zero command and
-    a diagnostic.
+    as fast as the loop allows. A command counts as the answer only if it names the pending
+    state's stamp (see :func:`~synergy_control.ros.conversions.command_msg`); any other
+    command (late, repeated, unstamped, from a second publisher) answers no pending state and
+    is refused and counted (``unmatched_commands``). Until the first answer arrives the
+    bridge waits for its controller, re-sending the first state every check period (at most
+    50 ms, so that a controller that has just appeared starts the loop at once); after that a
+    missing answer means a zero command and a diagnostic.
 
 Wrong-length or non-finite commands are refused (logged, counted) and never reach the
-simulation.
+simulation. More than one publisher on the command topic is reported in diagnostics (both
+modes). Diagnostics also give the answer latency: from publishing a state to receiving the
+command that answers it.
 """
 
 from __future__ import annotations
@@ -39,17 +42,19 @@ from std_srvs.srv import Trigger
 from visualization_msgs.msg import MarkerArray
 
 from synergy_control.envs import LocomotionEnv
-from synergy_control.launch_plan import DEFAULT_COMMAND_TOPIC, MODES
+from synergy_control.launch_plan import (CLOCK_TOPIC, DEFAULT_COMMAND_TOPIC, JOINT_STATES_TOPIC,
+                                         MODES, ODOM_TOPIC)
 from synergy_control.robots import get_robot, variant_names
 from synergy_control.ros import qos
-from synergy_control.ros.conversions import (CommandError, GeomMarkers, clock_msg,
-                                             diagnostic_array, diagnostic_status,
+from synergy_control.ros.conversions import (CommandError, GeomMarkers, answered_stamp,
+                                             clock_msg, diagnostic_array, diagnostic_status,
                                              joint_state_msg, odometry_msg, parse_command,
                                              stamp_from_ns)
-from synergy_control.ros.node_tools import (MessageInfoCallback, declare, spin_main,
+from synergy_control.ros.node_tools import (MessageInfoCallback, TickSamples, declare,
+                                            percentiles, publisher_names, spin_main,
                                             steady_clock)
 
-EPISODE_TOPIC = '/sim/episode'
+EPISODE_TOPIC = 'sim/episode'
 #: Realtime mode steps at most this many control periods per timer tick to catch up.
 MAX_CATCH_UP = 5
 
@@ -67,8 +72,6 @@ class SimBridge(Node):
                                        'simulated seconds per wall second (realtime mode)',
                                        bounds=(0.01, 100.0))
         self.seed = declare(self, 'seed', 0, 'reset seed of episode 0; episode k uses seed + k')
-        command_topic = declare(self, 'command_topic', DEFAULT_COMMAND_TOPIC,
-                                'effort commands (Float64MultiArray, actuator order)')
         self.command_timeout = declare(
             self, 'command_timeout', 0.5,
             'seconds without a (valid) command before zero effort is applied',
@@ -90,31 +93,39 @@ class SimBridge(Node):
         self.episode_return = 0.0
         self.episode_length = 0
         self.forward_velocity = 0.0
-        self.counters = {'refused_commands': 0, 'stale_commands': 0, 'command_timeouts': 0,
+        self.counters = {'refused_commands': 0, 'unmatched_commands': 0, 'command_timeouts': 0,
                          'episodes': 0}
+        self.answer_latency_ms = TickSamples()
+        self.answered_states = 0
+        self.unanswered_states = 0  # published, then superseded before any answer came
+        self.command_publishers: list[str] = []
         self._command = self._zero
         self._command_time = -np.inf
         self._timed_out = False
         self._published_ns = 0
         self._published_at = 0.0
+        self._published_stamp = -1  # stamp (ns) of the newest state: the one pending an answer
+        self._state_answered = False
         self._answered = False
 
         # One message per state topic, refilled each step (publishing serialises it at once).
         self._joint_msg = joint_state_msg(self.robot, self.env.data, stamp_from_ns(0))
         self._odom_msg = odometry_msg(self.robot, self.env.data.qpos, self.env.data.qvel,
                                       stamp_from_ns(0))
-        self._joint_pub = self.create_publisher(JointState, '/joint_states', qos.STATE_PUBLISHER)
+        self._joint_pub = self.create_publisher(JointState, JOINT_STATES_TOPIC,
+                                                qos.STATE_PUBLISHER)
         self._odom_pub = self.create_publisher(Odometry, '/odom', qos.STATE_PUBLISHER)
-        self._clock_pub = self.create_publisher(Clock, '/clock', qos.CLOCK)
+        self._clock_pub = self.create_publisher(Clock, CLOCK_TOPIC, qos.CLOCK)
         self._episode_pub = self.create_publisher(DiagnosticStatus, EPISODE_TOPIC, qos.EVENTS)
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', qos.EVENTS)
-        self.create_subscription(Float64MultiArray, command_topic,
-                                 MessageInfoCallback(self._on_command), qos.COMMAND)
-        self.create_service(Trigger, '/sim/reset', self._on_reset)
+        self._command_sub = self.create_subscription(
+            Float64MultiArray, DEFAULT_COMMAND_TOPIC, MessageInfoCallback(self._on_command),
+            qos.COMMAND_MATCHING_READER)
+        self.create_service(Trigger, 'sim/reset', self._on_reset)
         clock = steady_clock()
         if markers_rate > 0.0:
             self._markers = GeomMarkers(self.robot.model)
-            self._marker_pub = self.create_publisher(MarkerArray, '/sim/markers', qos.MARKERS)
+            self._marker_pub = self.create_publisher(MarkerArray, 'sim/markers', qos.MARKERS)
             self.create_timer(1.0 / markers_rate, self._publish_markers, clock=clock)
         self.create_timer(diagnostics_period, self._publish_diagnostics, clock=clock)
         self._diag_window = (time.monotonic(), 0, dict(self.counters))
@@ -131,7 +142,7 @@ class SimBridge(Node):
         self.get_logger().info(
             f"simulating '{robot}' ({self.robot.model.nu} actuators, control period "
             f'{self.robot.control_period * 1e3:.1f} ms) in {self.mode} mode; commands on '
-            f"'{command_topic}'")
+            f"'{self._command_sub.topic_name}'")
 
     # ------------------------------------------------------------------ simulation
     @property
@@ -170,6 +181,9 @@ class SimBridge(Node):
             self._end_episode('terminated' if terminated else 'truncated', terminated, truncated)
 
     def _publish_state(self) -> None:
+        if self._answered and not self._state_answered:
+            self.unanswered_states += 1
+        self._published_stamp, self._state_answered = self.sim_time_ns, False
         stamp = stamp_from_ns(self.sim_time_ns)
         data = self.env.data
         self._published_ns = time.time_ns()
@@ -188,12 +202,22 @@ class SimBridge(Node):
             self.counters['refused_commands'] += 1
             self.get_logger().warning(f'refused command: {error}', throttle_duration_sec=1.0)
             return
+        answers = answered_stamp(msg)
+        if answers == self._published_stamp and not self._state_answered:
+            self._state_answered = True
+            self.answered_states += 1
+            self.answer_latency_ms.append(
+                (info['received_timestamp'] - self._published_ns) * 1e-6)
         if self.mode == 'realtime':
             self._command = command
             self._command_time = time.monotonic()
             return
-        if 0 < info['source_timestamp'] < self._published_ns:
-            self.counters['stale_commands'] += 1
+        if answers != self._published_stamp:
+            self.counters['unmatched_commands'] += 1
+            self.get_logger().warning(
+                f"refused command: it answers {'no state' if answers is None else answers} "
+                f'but the pending state is stamped {self._published_stamp} (ns)',
+                throttle_duration_sec=1.0)
             return
         self._answered = True
         self._advance(command)
@@ -258,6 +282,19 @@ class SimBridge(Node):
     def _publish_markers(self) -> None:
         self._marker_pub.publish(self._markers(self.env.data, stamp_from_ns(self.sim_time_ns)))
 
+    def statistics(self) -> dict:
+        """Return the answer latency (ms, over the run's newest samples) and who commands.
+
+        Answer latency: from publishing a state to receiving the command that answers it (by
+        stamp; DDS reception timestamp). ``unanswered_states``: states superseded before an
+        answer came (after the first answer).
+        """
+        p50, p99 = percentiles(self.answer_latency_ms.all)
+        return {'answer_latency_ms_p50': p50, 'answer_latency_ms_p99': p99,
+                'answered_states': self.answered_states,
+                'unanswered_states': self.unanswered_states,
+                'command_publishers': self.command_publishers}
+
     def _publish_diagnostics(self) -> None:
         now = time.monotonic()
         since, steps_then, counters_then = self._diag_window
@@ -265,13 +302,23 @@ class SimBridge(Node):
         rtf = (self.steps - steps_then) * self.robot.control_period / max(now - since, 1e-9)
         new_faults = {k: v - counters_then[k] for k, v in self.counters.items()
                       if k != 'episodes' and v > counters_then[k]}
-        level = DiagnosticStatus.WARN if new_faults else DiagnosticStatus.OK
-        message = ', '.join(f'{v} {k}' for k, v in new_faults.items()) or 'running'
+        topic = self._command_sub.topic_name
+        self.command_publishers = publisher_names(self, topic)
+        problems = [f'{v} {k}' for k, v in new_faults.items()]
+        if len(self.command_publishers) > 1:
+            problems.append(f'{len(self.command_publishers)} publishers on {topic}: '
+                            f'{self.command_publishers}')
+        level = DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
+        message = ', '.join(problems) or 'running'
+        latency = percentiles(self.answer_latency_ms.take_recent())
         values = {'mode': self.mode, 'sim_time': self.sim_time_ns * 1e-9, 'steps': self.steps,
                   'real_time_factor': rtf, 'episode': self.episode,
                   'episode_return': self.episode_return, 'episode_length': self.episode_length,
                   'torso_height': self.robot.torso_height(self.env.data.qpos),
-                  'forward_velocity': self.forward_velocity, **self.counters}
+                  'forward_velocity': self.forward_velocity,
+                  'command_publishers': len(self.command_publishers),
+                  'answer_latency_ms_p50': latency[0], 'answer_latency_ms_p99': latency[1],
+                  'unanswered_states': self.unanswered_states, **self.counters}
         status = diagnostic_status(f'{self.get_name()}: simulation', level, message, values,
                                    self.robot.name)
         self._diag_pub.publish(diagnostic_array(self.get_clock().now().to_msg(), [status]))

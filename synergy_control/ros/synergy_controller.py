@@ -11,12 +11,16 @@ the state is valid, otherwise the safe command. Ticks come from a timer at the p
 control rate (``realtime``) or from each new state (``lockstep``: joint state and odometry of
 the same stamp). A steady-clock watchdog publishes the safe command when states stop.
 Commands are clipped to the card's limits and are never non-finite.
+
+Each command names the state it answers (its stamp, in the first layout dimension's label,
+see :func:`~synergy_control.ros.conversions.command_msg`), so a lockstep simulation can
+refuse any command that answers no state it is waiting for. States outside the robot's
+physical limits are refused like malformed ones (:class:`~synergy_control.state.StateReader`).
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
@@ -28,45 +32,23 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import SetBool
 
-from synergy_control.launch_plan import DEFAULT_COMMAND_TOPIC, HOLD_MODES, MODES, default_policy
+from synergy_control.launch_plan import (DEFAULT_COMMAND_TOPIC, HOLD_MODES, JOINT_STATES_TOPIC,
+                                         MODES, ODOM_TOPIC, default_policy)
 from synergy_control.ros import qos
-from synergy_control.ros.conversions import (diagnostic_array, diagnostic_status,
+from synergy_control.ros.conversions import (command_msg, diagnostic_array, diagnostic_status,
                                              float_array_msg, robot_state_from_msgs,
                                              stamp_to_ns)
-from synergy_control.ros.node_tools import (MessageInfoCallback, declare, percentiles,
-                                            spin_main, steady_clock)
+from synergy_control.ros.node_tools import (MessageInfoCallback, TickSamples, declare,
+                                            percentiles, publisher_names, spin_main,
+                                            steady_clock)
 from synergy_control.runtime import NonFiniteError, PolicyLoadError, PolicyRuntime
-from synergy_control.state import JointMatcher, StateError
-
-#: Per-tick samples kept for summaries.
-SAMPLES = 100_000
-
-
-class TickSamples:
-    """Per-tick measurements, kept for summaries and for periodic diagnostics.
-
-    Summaries read the newest ``capacity``, diagnostics those since the last
-    :meth:`take_recent`: percentiles over a long run take milliseconds, which a diagnostics
-    timer must not spend between two control ticks; one period holds a few hundred samples.
-    """
-
-    def __init__(self, capacity: int = SAMPLES):
-        self.all: deque[float] = deque(maxlen=capacity)
-        self._recent: list[float] = []
-
-    def append(self, value: float) -> None:
-        """Record one tick's value."""
-        self.all.append(value)
-        self._recent.append(value)
-
-    def take_recent(self) -> list[float]:
-        """Return the values since the last call (and start a new period)."""
-        recent, self._recent = self._recent, []
-        return recent
-
+from synergy_control.state import StateError, StateReader
 
 #: Counters that are faults (reported in diagnostics and in the sim summary).
 FAULTS = ('invalid_states', 'non_finite_outputs', 'watchdog_trips')
+#: Watchdog checks per watchdog_timeout: the safe command starts at most this fraction of the
+#: timeout late.
+WATCHDOG_CHECKS = 5
 
 
 class SynergyController(LifecycleNode):
@@ -79,12 +61,6 @@ class SynergyController(LifecycleNode):
         self.robot_override = declare(self, 'robot', '',
                                       'robot variant to check the policy against '
                                       "(empty: the policy card's robot)")
-        self.joint_states_topic = declare(self, 'joint_states_topic', '/joint_states',
-                                          'sensor_msgs/JointState input')
-        self.odom_topic = declare(self, 'odom_topic', '/odom',
-                                  'nav_msgs/Odometry of the floating base')
-        self.command_topic = declare(self, 'command_topic', DEFAULT_COMMAND_TOPIC,
-                                     'effort command output (Float64MultiArray)')
         self.mode = declare(self, 'mode', 'realtime',
                             'tick on a timer at the control rate or on each new state',
                             choices=MODES)
@@ -93,7 +69,7 @@ class SynergyController(LifecycleNode):
                                         bounds=(0.001, 60.0))
         self.hold_mode = declare(self, 'hold_mode', 'zero',
                                  'safe command: zero effort, or the last valid command held '
-                                 'for at most watchdog_timeout',
+                                 'until watchdog_timeout after the last valid state',
                                  choices=HOLD_MODES)
         diagnostics_period = declare(self, 'diagnostics_period', 1.0,
                                      'seconds between /diagnostics messages',
@@ -131,6 +107,8 @@ class SynergyController(LifecycleNode):
         self._hold: np.ndarray | None = None
         self._hold_time = -np.inf
         self._activated_at = time.monotonic()
+        if self.runtime is not None:
+            self._reader.reset()
 
     # ------------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -143,18 +121,19 @@ class SynergyController(LifecycleNode):
             self.get_logger().error(f'cannot configure: {error}')
             return TransitionCallbackReturn.FAILURE
         robot = self.runtime.robot
-        self._matcher = JointMatcher(robot.joint_names)
+        self._reader = StateReader(robot)
         self._zero = np.zeros(robot.model.nu)
         self._command_msg = Float64MultiArray()  # refilled per command
-        self._command_pub = self.create_publisher(Float64MultiArray, self.command_topic,
+        self._synergy_msg = Float64MultiArray()
+        self._command_pub = self.create_publisher(Float64MultiArray, DEFAULT_COMMAND_TOPIC,
                                                   qos.COMMAND)
         self._synergy_pub = self.create_publisher(Float64MultiArray, '~/synergy_activations',
                                                   qos.EVENTS)
         self._inputs = [
-            self.create_subscription(JointState, self.joint_states_topic,
+            self.create_subscription(JointState, JOINT_STATES_TOPIC,
                                      MessageInfoCallback(self._on_joint_state),
                                      qos.STATE_SUBSCRIBER),
-            self.create_subscription(Odometry, self.odom_topic, self._on_odometry,
+            self.create_subscription(Odometry, ODOM_TOPIC, self._on_odometry,
                                      qos.STATE_SUBSCRIBER)]
         card = self.runtime.card
         self.get_logger().info(
@@ -166,7 +145,7 @@ class SynergyController(LifecycleNode):
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Start control (timers for the realtime tick and the watchdog)."""
         self._reset_state()
-        timers = [self.create_timer(self.watchdog_timeout / 2, self._on_watchdog,
+        timers = [self.create_timer(self.watchdog_timeout / WATCHDOG_CHECKS, self._on_watchdog,
                                     clock=steady_clock())]
         if self.mode == 'realtime':
             timers.append(self.create_timer(self.runtime.card.control_period,
@@ -197,7 +176,7 @@ class SynergyController(LifecycleNode):
         for timer in self._timers_active:
             self.destroy_timer(timer)
         self._timers_active = []
-        self._publish(self._safe_command(), policy=False)
+        self._publish(self._safe_command(), False)
 
     def _release(self) -> None:
         if self.runtime is None:
@@ -211,7 +190,7 @@ class SynergyController(LifecycleNode):
 
     def destroy_node(self) -> None:
         """Leave the robot with the safe command (delivered, if possible) before going."""
-        if self.active and self.context.ok():
+        if getattr(self, 'active', False) and self.context.ok():  # absent: half-built
             self._stop()
             self._command_pub.wait_for_all_acked(Duration(seconds=0.2))
         super().destroy_node()
@@ -272,7 +251,7 @@ class SynergyController(LifecycleNode):
                 self.counters['watchdog_trips'] += 1
                 self.get_logger().warning(f'no valid state for {self.watchdog_timeout} s: '
                                           f'publishing the {self.hold_mode} command')
-            self._publish(self._safe_command(), policy=False)
+            self._publish(self._safe_command(), False)
         self._tripped = stale and np.isfinite(self._last_state_time)
         self._starved = (not np.isfinite(self._last_state_time)
                          and now - self._activated_at > self.watchdog_timeout)
@@ -288,56 +267,73 @@ class SynergyController(LifecycleNode):
 
     # ------------------------------------------------------------------ control
     def _tick(self) -> None:
-        """One control step: policy command for a valid state, else the safe command."""
+        """One control step: policy command for a valid state, else the safe command.
+
+        The compute time recorded is the policy step as the robot sees it: state conversion
+        (messages to qpos, qvel), observation, inference and action scaling.
+        """
         msg, info, received = self._joint_state
+        answers = stamp_to_ns(msg.header.stamp)
         started = time.perf_counter()
         try:
-            qpos, qvel = robot_state_from_msgs(self.runtime.robot, self._matcher, msg,
-                                               self._odometry)
+            qpos, qvel = robot_state_from_msgs(self._reader, msg, self._odometry)
             self._last_state_time = min(received, self._odometry_time)
             if not self.enabled:
-                self._publish(self._safe_command(), policy=False)
+                self._publish(self._safe_command(), False, answers)
                 return
             output = self.runtime.act(qpos, qvel)
         except StateError as error:
             self.counters['invalid_states'] += 1
             self.get_logger().warning(f'refusing state: {error}', throttle_duration_sec=1.0)
-            self._publish(self._safe_command(), policy=False)
+            self._publish(self._safe_command(), False, answers)
             return
         except NonFiniteError as error:
             self.counters['non_finite_outputs'] += 1
             self.get_logger().warning(f'refusing policy step: {error}', throttle_duration_sec=1.0)
-            self._publish(self._safe_command(), policy=False)
+            self._publish(self._safe_command(), False, answers)
             return
         self.compute_ms.append((time.perf_counter() - started) * 1e3)
         self._hold, self._hold_time = output.commands, time.monotonic()
-        self._publish(output.commands, policy=True)
-        if output.synergy.size:  # a policy without synergies has no activations to show
-            self._synergy_pub.publish(float_array_msg(output.synergy))
+        self._publish(output.commands, True, answers)
         if info['source_timestamp'] > 0:
             self.latency_ms.append((time.time_ns() - info['source_timestamp']) * 1e-6)
+        if output.synergy.size:  # a policy without synergies has no activations to show
+            self._synergy_pub.publish(float_array_msg(output.synergy, self._synergy_msg))
 
     def _safe_command(self) -> np.ndarray:
-        """Zero, or the last policy command for at most ``watchdog_timeout`` after it."""
+        """Zero, or (hold mode) the last policy command while it is still fresh.
+
+        Fresh: it and the last valid state are at most ``watchdog_timeout`` old, so the hold
+        ends when the watchdog trips, not a timeout later.
+        """
+        now = time.monotonic()
         if (self.hold_mode == 'hold' and self._hold is not None
-                and time.monotonic() - self._hold_time <= self.watchdog_timeout):
+                and now - self._hold_time <= self.watchdog_timeout
+                and now - self._last_state_time <= self.watchdog_timeout):
             return self._hold
         return self._zero
 
-    def _publish(self, command: np.ndarray, policy: bool) -> None:
-        """Send a command: the only way one leaves the node (clipped, finite, counted)."""
+    def _publish(self, command: np.ndarray, policy: bool, answers: int | None = None) -> None:
+        """Send a command: the only way one leaves the node (clipped, finite, counted).
+
+        ``answers`` is the stamp (ns) of the state the command answers (None: none).
+        """
         command = np.clip(command, self.runtime.command_low, self.runtime.command_high)
         if not np.all(np.isfinite(command)):
             self.counters['non_finite_outputs'] += 1
             command = self._zero
             policy = False
-        self._command_pub.publish(float_array_msg(command, self._command_msg))
+        self._command_pub.publish(command_msg(command, answers, self._command_msg))
         self.counters['commands'] += 1
         self.counters['policy_commands' if policy else 'safe_commands'] += 1
 
     # ------------------------------------------------------------------ diagnostics
     def statistics(self, recent: bool = False) -> dict:
-        """Return counters and percentiles (ms) of policy compute time and state latency.
+        """Return counters and percentiles (ms) of the policy step and of state latency.
+
+        ``compute_ms``: the policy step of a tick (state conversion, observation, inference,
+        scaling; see :meth:`_tick`); ``latency_ms``: the joint state's DDS source timestamp
+        to the command's publication, measured in this node.
 
         Over the run (its newest SAMPLES ticks) for summaries, or, with ``recent``, over the
         ticks since the previous ``recent`` call (diagnostics).
@@ -354,16 +350,23 @@ class SynergyController(LifecycleNode):
         self._diag_window = (now, dict(self.counters))
         new_faults = {k: self.counters[k] - counters_then[k] for k in FAULTS
                       if self.counters[k] > counters_then[k]}
+        publishers = (publisher_names(self, self._command_pub.topic_name)
+                      if self.runtime is not None else [])
         if self.runtime is None:
             level, message = DiagnosticStatus.ERROR, self.last_error or 'not configured'
-        elif new_faults or self._tripped or self._starved:
+        elif new_faults or self._tripped or self._starved or len(publishers) > 1:
             level = DiagnosticStatus.WARN
-            message = (', '.join(f'{v} {k}' for k, v in new_faults.items())
+            problems = [f'{v} {k}' for k, v in new_faults.items()]
+            if len(publishers) > 1:
+                problems.append(f'{len(publishers)} publishers on '
+                                f'{self._command_pub.topic_name}: {publishers}')
+            message = (', '.join(problems)
                        or ('watchdog' if self._tripped else 'no valid (paired) state received'))
         else:
             level, message = DiagnosticStatus.OK, self.lifecycle_state
         values = {'state': self.lifecycle_state, 'enabled': self.enabled, 'mode': self.mode,
                   'policy': self.runtime.path if self.runtime else self.policy_path,
+                  'command_publishers': len(publishers),
                   'loop_rate_hz': (self.counters['commands'] - counters_then['commands'])
                   / max(now - since, 1e-9), **self.statistics(recent=True)}
         status = diagnostic_status(f'{self.get_name()}: control', level, message, values,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -18,10 +19,10 @@ from std_srvs.srv import SetBool
 from synergy_control.envs import LocomotionEnv
 from synergy_control.launch_plan import DEFAULT_COMMAND_TOPIC
 from synergy_control.ros import qos
-from synergy_control.ros.conversions import (joint_state_msg, odometry_msg, stamp_from_ns,
-                                             status_values)
+from synergy_control.ros.conversions import (command_msg, joint_state_msg, odometry_msg,
+                                             stamp_from_ns, stamp_to_ns, status_values)
 from synergy_control.ros.sim_bridge import SimBridge
-from synergy_control.ros.synergy_controller import SynergyController
+from synergy_control.ros.synergy_controller import WATCHDOG_CHECKS, SynergyController
 from synergy_control.runtime import PolicyRuntime
 
 ROBOT = 'walker_7_main'
@@ -153,6 +154,38 @@ def test_controller_refuses_bad_joint_states_safely(ros_graph, policies, walker_
     harness.check_all_commands_safe(runtime)
 
 
+def test_controller_refuses_absurd_but_finite_states(ros_graph, policies, walker_state):
+    harness = ControllerHarness(ros_graph, policies[ROBOT])
+    joints, odom = _messages(walker_state)
+    zero = np.zeros(len(joints.name))
+    absurd = []
+    for field in ('position', 'velocity'):
+        msg = _permuted(joints, list(range(len(joints.name))))
+        getattr(msg, field)[3] = 1e30
+        absurd.append((msg, odom))
+    high = Odometry(header=odom.header, pose=odom.pose, twist=odom.twist)
+    high.pose.pose.position.z = 1e30
+    absurd.append((joints, high))
+    for msg, odometry in absurd:
+        assert np.array_equal(harness.send(msg, odometry), zero)
+    counters = harness.controller.counters
+    assert counters['invalid_states'] == 3 and counters['policy_commands'] == 0
+
+
+def test_a_flipped_quaternion_gives_the_same_command(ros_graph, policies, walker_state):
+    harness = ControllerHarness(ros_graph, policies[ROBOT])
+    joints, odom = _messages(walker_state)
+    command = harness.send(joints, odom)
+    flipped = Odometry(header=odom.header, pose=odom.pose, twist=odom.twist)
+    q = flipped.pose.pose.orientation
+    q.x, q.y, q.z, q.w = -q.x, -q.y, -q.z, -q.w
+    assert np.array_equal(harness.send(joints, flipped), command)
+    harness.controller.trigger_deactivate()
+    harness.controller.trigger_activate()  # a new state stream: no previous orientation
+    ros_graph.spin_for(0.1)  # the deactivation's zero command
+    assert np.array_equal(harness.send(joints, flipped), command)
+
+
 def test_controller_hold_mode_repeats_the_last_valid_command(ros_graph, policies,
                                                              walker_state):
     harness = ControllerHarness(ros_graph, policies[ROBOT], hold_mode='hold')
@@ -247,16 +280,39 @@ def test_realtime_controller_stops_the_policy_when_odometry_goes_stale(
     assert np.array_equal(probe.commands[-1], np.zeros(6))
 
 
-def test_hold_mode_holds_for_the_watchdog_timeout_then_zero(
+def test_hold_mode_ends_the_watchdog_timeout_after_the_last_valid_state(
         ros_graph, policies, walker_state):
-    harness = ControllerHarness(ros_graph, policies[ROBOT], hold_mode='hold',
-                                watchdog_timeout=0.3)
+    """Realtime ticks reuse the newest state until it is watchdog_timeout old; then zero.
+
+    Sending times are DDS source timestamps (one host, one clock). The slack covers delivery
+    and one watchdog check: holding on after the watchdog tripped would take a whole timeout.
+    """
+    timeout = 0.5
+    controller = ros_graph.add(SynergyController(
+        context=ros_graph.context, parameter_overrides=_overrides(
+            policy=str(policies[ROBOT]), hold_mode='hold', watchdog_timeout=timeout)))
+    probe = ros_graph.add(Probe(ros_graph.context))
+    sent: list[tuple[int, bool]] = []  # (command source timestamp, non-zero)
+    probe.create_subscription(
+        Float64MultiArray, DEFAULT_COMMAND_TOPIC,
+        lambda m, info: sent.append((info['source_timestamp'], bool(np.any(m.data)))), ALL)
     joints, odom = _messages(walker_state)
-    valid = harness.send(joints, odom)
-    before = len(harness.probe.commands)
-    assert ros_graph.spin_until(lambda: len(harness.probe.commands) > before + 3, 3.0)
-    assert not np.allclose(valid, 0.0)
-    assert np.array_equal(harness.probe.commands[-1], np.zeros_like(valid))
+    last_state_ns = 0
+
+    def feed() -> bool:
+        nonlocal last_state_ns
+        last_state_ns = time.time_ns()
+        probe.odom_pub.publish(odom)
+        probe.joint_pub.publish(joints)
+        return False
+
+    ros_graph.spin_until(feed, 0.5)
+    assert controller.counters['policy_commands'] > 0
+    ros_graph.spin_for(2 * timeout)
+    assert controller.counters['watchdog_trips'] == 1
+    last_effort_ns = max(ns for ns, non_zero in sent if non_zero)
+    assert last_effort_ns - last_state_ns <= (timeout + timeout / WATCHDOG_CHECKS + 0.1) * 1e9
+    assert not sent[-1][1]  # and zero from then on
 
 
 @pytest.mark.parametrize('policy, robot, message', [
@@ -315,7 +371,13 @@ def test_bridge_lockstep_refuses_bad_commands_and_times_out_to_zero(ros_graph):
                                 and probe.joint_states)
     _refuse(ros_graph, bridge, probe, [[math.nan] * 6, [1.0] * 3])
     assert bridge.steps == 0  # a refused command is no answer
-    probe.command_pub.publish(Float64MultiArray(data=[5.0] * 6))
+    pending = stamp_to_ns(probe.joint_states[-1].header.stamp)
+    # Unstamped, or stamped with a state that is not pending: answers no state, refused.
+    for count, answers in enumerate((None, pending + 8_000_000, pending - 8_000_000), 1):
+        probe.command_pub.publish(command_msg([5.0] * 6, answers))
+        assert ros_graph.spin_until(lambda: bridge.counters['unmatched_commands'] == count)
+    assert bridge.steps == 0
+    probe.command_pub.publish(command_msg([5.0] * 6, pending))
     assert ros_graph.spin_until(lambda: bridge.steps == 1)
     ros_graph.spin_for(0.1)
     assert bridge.steps == 1  # exactly one step per answer

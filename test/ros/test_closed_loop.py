@@ -94,7 +94,7 @@ def test_lockstep_refuses_a_flood_on_the_command_topic(policies, ros_graph, floo
     assert ros_graph.spin_until(lambda: len(monitor.episodes) >= 3, 60.0)
     runtime = PolicyRuntime(policies['walker_7_main'])
     for episode in monitor.episodes[:3]:
-        offline = rollout(runtime, LocomotionEnv(runtime.robot), seed=episode['seed'])
+        offline = run_episode(runtime, LocomotionEnv(runtime.robot), seed=episode['seed'])
         assert episode['length'] == offline.length
         assert episode['return'] == pytest.approx(offline.episode_return, rel=1e-6)
     assert sent > 100 and bridge.counters['unmatched_commands'] > 0

@@ -11,12 +11,13 @@ from std_msgs.msg import Float64MultiArray
 from visualization_msgs.msg import Marker
 
 from synergy_control.envs import LocomotionEnv
-from synergy_control.ros.conversions import (CommandError, GeomMarkers, clock_msg,
-                                             diagnostic_status, joint_state_msg, odometry_msg,
+from synergy_control.ros.conversions import (CommandError, GeomMarkers, answered_stamp,
+                                             clock_msg, command_msg, diagnostic_status,
+                                             joint_state_msg, odometry_msg,
                                              parse_command, robot_state_from_msgs,
                                              root_state_from_odometry, stamp_from_ns,
                                              stamp_to_ns, status_values)
-from synergy_control.state import JointMatcher, StateError
+from synergy_control.state import StateError, StateReader
 
 
 @pytest.mark.parametrize('robot', ['walker_7_main', 'half_cheetah', 'ant'])
@@ -31,8 +32,7 @@ def test_state_messages_round_trip(robot):
     assert list(joints.name) == env.robot.joint_names
     assert np.allclose(joints.effort, env.data.qfrc_actuator[env.robot.joint_qvel_adr])
     assert odom.header.frame_id == 'world' and odom.child_frame_id == env.robot.limbs[0].name
-    qpos, qvel = robot_state_from_msgs(env.robot, JointMatcher(env.robot.joint_names), joints,
-                                       odom)
+    qpos, qvel = robot_state_from_msgs(StateReader(env.robot), joints, odom)
     assert np.allclose(qpos, env.data.qpos, atol=1e-12)
     assert np.allclose(qvel, env.data.qvel, atol=1e-12)
 
@@ -42,7 +42,9 @@ def test_odometry_with_non_finite_values_is_refused():
     env.reset(seed=0)
     odom = odometry_msg(env.robot, env.data.qpos, env.data.qvel, stamp_from_ns(0))
     odom.twist.twist.linear.x = math.inf
-    with pytest.raises(StateError, match='non-finite'):
+    odom.pose.pose.orientation.w = math.nan
+    with pytest.raises(StateError, match=r"non-finite values in \['pose.orientation.w', "
+                                         r"'twist.linear.x'\]"):
         root_state_from_odometry(odom)
 
 
@@ -50,6 +52,18 @@ def test_stamps_and_clock():
     for ns in (0, 8_000_000, 12_345_678_901_234):
         assert stamp_to_ns(stamp_from_ns(ns)) == ns
         assert stamp_to_ns(clock_msg(ns).clock) == ns
+
+
+def test_commands_name_the_state_they_answer():
+    msg = command_msg([1.0, 2.0, 3.0], 1_234_567_890_123)
+    assert list(msg.data) == [1.0, 2.0, 3.0]  # forward_command_controller reads only these
+    assert (msg.layout.dim[0].size, msg.layout.dim[0].stride) == (3, 3)
+    assert answered_stamp(msg) == 1_234_567_890_123
+    assert command_msg([0.0] * 3, None, msg) is msg and answered_stamp(msg) is None
+    assert answered_stamp(command_msg([0.0] * 3, 8_000_000, msg)) == 8_000_000
+    assert answered_stamp(Float64MultiArray(data=[0.0])) is None
+    msg.layout.dim[0].label = 'answers_stamp_ns=soon'
+    assert answered_stamp(msg) is None
 
 
 @pytest.mark.parametrize('data, message', [
@@ -142,7 +156,6 @@ def test_robot_markers_follow_the_simulation():
 def test_observation_from_messages_equals_the_environments(robot, mode):
     env = LocomotionEnv(robot, obs_mode=mode)
     rng = np.random.default_rng(11)
-    matcher = JointMatcher(env.robot.joint_names)
     for episode in range(5):
         env.reset(seed=episode)
         for _ in range(int(rng.integers(1, 30))):
@@ -155,5 +168,5 @@ def test_observation_from_messages_equals_the_environments(robot, mode):
         joints.velocity = [joints.velocity[i] for i in order]
         joints.effort = [joints.effort[i] for i in order]
         odom = odometry_msg(env.robot, env.data.qpos, env.data.qvel, stamp)
-        qpos, qvel = robot_state_from_msgs(env.robot, matcher, joints, odom)
+        qpos, qvel = robot_state_from_msgs(StateReader(env.robot), joints, odom)
         np.testing.assert_allclose(env.observe(qpos, qvel), env.observation(), atol=1e-9)
