@@ -56,7 +56,8 @@ def cmd_robots(args: argparse.Namespace) -> int:
     if args.family and not families:
         raise SystemExit(f"unknown family '{args.family}'; known: {', '.join(FAMILIES)}")
     described = {f.name: {'description': f.description,
-                          'variants': [get_robot(v.name).describe() for v in f.variants]}
+                          'variants': [get_robot(v.name).describe() for v in f.variants],
+                          'tasks': f.describe_tasks()}
                  for f in families}
     if args.json:
         _print_json(described)
@@ -67,6 +68,12 @@ def cmd_robots(args: argparse.Namespace) -> int:
             print(f"  {robot['name']:<26} {robot['split']:<9} {len(robot['joint_names'])} "
                   f"actuators, dt={robot['control_period']:.3f}s  joints: "
                   f"{', '.join(robot['joint_names'])}")
+        print(f"  tasks: {', '.join(family['tasks']['kinds'])}")
+        for task_set in family['tasks']['sets']:
+            adapt = task_set['adapt']
+            print(f"    {task_set['name']:<24} ({task_set['reference']}, {task_set['robot']}) "
+                  f"train: {' '.join(task_set['train'])}"
+                  + (f"; adapt {adapt['kind']} in {adapt['range']}" if adapt else ''))
     return 0
 
 

@@ -21,6 +21,13 @@ def test_robots_text_for_one_family(capsys):
     assert 'hopper_5' in out and 'zero_shot' in out
 
 
+def test_robots_lists_task_kinds_and_training_sets(capsys):
+    assert main(['robots', '--family', 'half_cheetah']) == 0
+    out = capsys.readouterr().out
+    assert 'tasks: forward, vel, jump' in out
+    assert 'half_cheetah_vel' in out and 'vel:1 vel:2' in out and 'adapt vel in [0.0, 9.9]' in out
+
+
 def test_export_untrained_then_evaluate_json(tmp_path, capsys):
     policy = tmp_path / 'hopper.onnx'
     assert main(['export', '--untrained', 'hopper_4', '--out', str(policy)]) == 0
