@@ -157,3 +157,19 @@ def test_random_and_sample_observations_are_checked(tmp_path):
                                 obs_mode='flat')
     module = torch.nn.Sequential(torch.nn.Linear(17, 6), torch.nn.Tanh())
     assert export_policy(module, card, tmp_path / 'x.onnx', sample_observations=samples) < 1e-5
+
+
+def test_untrained_synergy_task_policy_has_the_full_v2_shape(tmp_path):
+    from synergy_control.runtime import PolicyRuntime
+    out = tmp_path / 'syn.onnx'
+    card = export_untrained('walker_7_main', out, synergies=2, tasks=3)
+    graph = onnx.load(out).graph
+    assert [i.name for i in graph.input] == ['obs', 'task', 'membership']
+    assert [o.name for o in graph.output] == ['action', 'synergy']
+    assert card.synergy['labels'] == [0, 0, 0, 1, 1, 1] and card.tasks['default'] == 'task_0'
+    runtime = PolicyRuntime(out)
+    qpos, qvel = runtime.robot.model.qpos0, np.zeros(runtime.robot.model.nv)
+    first = runtime.act(qpos, qvel)
+    assert first.synergy.shape == (2,) and runtime.synergy_count == 2
+    runtime.set_task('task_2')
+    assert not np.array_equal(runtime.act(qpos, qvel).action, first.action)
