@@ -1,10 +1,16 @@
 """The synergy-control command line (robots, export, evaluate, error reporting)."""
 
 import json
+from pathlib import Path
 
+import onnx
 import pytest
+import yaml
 
+from synergy_control.card import METADATA_KEY
 from synergy_control.cli import main, non_negative_int, number, positive_float, positive_int
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_robots_json_lists_every_family_with_joints(capsys):
@@ -64,3 +70,17 @@ def test_bad_numbers_are_refused_naming_the_option(capsys, argv, option):
 def test_number_accepts_what_it_promises():
     assert positive_float('0.5') == 0.5 and positive_int('3') == 3
     assert non_negative_int('0') == 0 and number(float, -1.0)('-1') == -1.0
+
+
+def test_malformed_card_is_one_line_naming_the_key_not_a_traceback(tmp_path, capsys):
+    model = onnx.load(ROOT / 'models' / 'hopper_td3.onnx')
+    for entry in model.metadata_props:
+        if entry.key == METADATA_KEY:
+            card = yaml.safe_load(entry.value)
+            card['action'] = [1, 2]
+            entry.value = yaml.safe_dump(card)
+    policy = tmp_path / 'malformed.onnx'
+    onnx.save(model, policy)
+    assert main(['evaluate', '--policy', str(policy)]) == 2
+    assert capsys.readouterr().err == (f"synergy-control evaluate: error: policy card {policy}: "
+                                       "key 'action': expected a mapping, got [1, 2]\n")
