@@ -74,12 +74,15 @@ class LocomotionEnv(gymnasium.Env):
     # ------------------------------------------------------------------ gymnasium API
     def reset(self, *, seed: int | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
-        """Start an episode from the model's rest pose plus uniform reset noise."""
+        """Start an episode from the rest pose plus reset noise (gymnasium v5's draws)."""
         super().reset(seed=seed)
         mujoco.mj_resetData(self.model, self.data)
         noise = self.task_spec.reset_noise
         qpos = self.model.qpos0 + self.np_random.uniform(-noise, noise, self.model.nq)
-        qvel = self.np_random.uniform(-noise, noise, self.model.nv)
+        if self.task_spec.reset_velocity == 'normal':
+            qvel = noise * self.np_random.standard_normal(self.model.nv)
+        else:
+            qvel = self.np_random.uniform(-noise, noise, self.model.nv)
         self.set_state(qpos, qvel)
         self.elapsed_steps = 0
         return self.observation(), {'x_position': self.robot.forward_position(self.data.qpos),
@@ -144,14 +147,17 @@ class LocomotionEnv(gymnasium.Env):
         return self.observe(self.data.qpos, self.data.qvel, self.data.ctrl)
 
     def planar_position(self) -> np.ndarray:
-        """World (x, y) whose rate the objective reads: the root, or gymnasium's mass centre.
+        """World (x, y) whose rate the objective reads: root, mass centre or torso frame.
 
-        The mass centre is gymnasium Humanoid-v5's ``mass_center`` of ``data.xipos`` as
-        ``mj_step`` leaves it (evaluated inside the step's last integrator stage).
+        The mass centre is gymnasium Humanoid-v5's ``mass_center`` of ``data.xipos``, the
+        torso frame Ant-v5's ``xpos``, both as ``mj_step`` leaves them (evaluated inside the
+        step's last integrator stage), as gymnasium reads them.
         """
         if self.task_spec.velocity_of == 'com':
             mass = self.model.body_mass
             return (np.einsum('b,bj->j', mass, self.data.xipos) / mass.sum())[0:2].copy()
+        if self.task_spec.velocity_of == 'body':
+            return self.data.xpos[self.robot.limbs[0].body_id, :2].copy()
         qpos = self.data.qpos
         y = qpos[self.robot.root.qpos_adr[0] + 1] if self.robot.root.kind == 'free' else 0.0
         return np.array([self.robot.forward_position(qpos), y])

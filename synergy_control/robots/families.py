@@ -43,10 +43,14 @@ class TaskSpec:
 
     reward = sum(rewards) - sum(costs), each a :class:`Term`; summed in this order, as
     gymnasium does, so the reward is bit-equal to gymnasium's. The ``objective`` velocity is
-    measured on the root (``velocity_of='root'``: torso position from qpos) or on the mass
-    centre of all bodies (``'com'``, gymnasium's Humanoid). ``healthy_z`` is the torso-height
-    range of the source model (open, or closed when ``healthy_z_closed``, as Ant-v5 and the EAR
-    Ant-Dir); variants whose standing height differs get it shifted by the difference.
+    measured on the root (``velocity_of='root'``: torso position from qpos), on the mass centre
+    of all bodies (``'com'``, gymnasium's Humanoid) or on the torso body's frame (``'body'``,
+    gymnasium's Ant and the EAR Ant-Dir's ``get_body_com``); the last two read MjData as
+    ``mj_step`` leaves it, as those environments do. ``reset_velocity`` draws the initial qvel
+    noise ``'uniform'`` (Walker2d/Hopper/Humanoid) or ``'normal'`` (HalfCheetah/Ant, scale
+    ``reset_noise``). ``healthy_z`` is the torso-height range of the source model (open, or
+    closed when ``healthy_z_closed``, as Ant-v5 and the EAR Ant-Dir); variants whose standing
+    height differs get it shifted by the difference.
     """
 
     rewards: tuple[Term, ...] = (Term('objective'), Term('healthy'))
@@ -59,6 +63,7 @@ class TaskSpec:
     max_abs_state: float | None = None
     terminate_when_unhealthy: bool = True
     reset_noise: float = 5e-3
+    reset_velocity: str = 'uniform'
     episode_steps: int = 1000
 
 
@@ -135,9 +140,10 @@ _HUMANOID2D_BODIES = ('torso', 'right_thigh', 'right_shin', 'left_thigh', 'left_
 
 # gymnasium HalfCheetah-v5 / Ant-v5, whose costs the EAR tasks keep.
 _CHEETAH_TASK = TaskSpec(rewards=(Term('objective'),), costs=(Term('ctrl', 0.1),),
-                         terminate_when_unhealthy=False, reset_noise=0.1)
-_ANT_TASK = TaskSpec(costs=(Term('ctrl', 0.5), Term('contact', 5e-4)), contact_force_clip=1.0,
-                     healthy_z=(0.2, 1.0), healthy_z_closed=True, reset_noise=0.1)
+                         terminate_when_unhealthy=False, reset_noise=0.1, reset_velocity='normal')
+_ANT_TASK = TaskSpec(costs=(Term('ctrl', 0.5), Term('contact', 5e-4)), velocity_of='body',
+                     contact_force_clip=1.0, healthy_z=(0.2, 1.0), healthy_z_closed=True,
+                     reset_noise=0.1, reset_velocity='normal')
 
 
 def _without(bodies: tuple[str, ...], *removed: str) -> tuple[str, ...]:

@@ -26,6 +26,25 @@ def test_full_models_equal_gymnasium_v5(variant, gym_id):
             break
 
 
+@pytest.mark.parametrize('variant,gym_id', [('half_cheetah', 'HalfCheetah-v5'), ('ant', 'Ant-v5')])
+def test_cheetah_and_ant_dynamics_reward_termination_equal_gymnasium_v5(variant, gym_id):
+    """Bit-equal but for the observation (ours clips qvel at 10; Ant-v5 adds cfrc_ext)."""
+    ours, theirs = make_env(variant), gymnasium.make(gym_id).unwrapped
+    joints = [theirs.model.joint(j).name for j in theirs.model.actuator_trnid[:, 0]]
+    order = [ours.robot.joint_names.index(name) for name in joints]  # gymnasium's order
+    ours.reset(seed=1)
+    theirs.reset(seed=1)
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        _, ra, ta, _, _ = ours.step(rng.uniform(-1, 1, ours.model.nu))
+        _, rb, tb, _, _ = theirs.step(ours.data.ctrl[order])
+        np.testing.assert_array_equal(ours.data.qpos, theirs.data.qpos)
+        np.testing.assert_array_equal(ours.data.qvel, theirs.data.qvel)
+        assert ra == rb and ta == tb
+        if ta:
+            break
+
+
 def test_truncation_is_kept_apart_from_termination():
     env = make_env('half_cheetah', episode_steps=5)
     env.reset(seed=0)

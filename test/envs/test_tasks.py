@@ -10,11 +10,13 @@ from synergy_control.robots import FAMILIES, TASK_SETS, Task, task_set
 
 def reference_step(family, model, data, action, frame_skip, dt, task):
     """One step of the EAR reference env (seed 002's released code), written from it."""
-    x_before = data.qpos[:2].copy()
+    # qpos[0] for the planar robots; the ant's get_body_com('torso'): xpos as mj_step leaves it
+    position = (lambda: data.xpos[1, :2].copy()) if family == 'ant' else (lambda: data.qpos[:2])
+    x_before = position().copy()
     data.ctrl[:] = action
     mujoco.mj_step(model, data, nstep=frame_skip)
     mujoco.mj_rnePostConstraint(model, data)
-    velocity = (data.qpos[:2] - x_before) / dt
+    velocity = (position() - x_before) / dt
     action_cost = np.sum(np.square(action))
     kind, target = task.kind, task.target
     if family == 'half_cheetah':  # -|v - v*| or w * z_root, never done
