@@ -114,7 +114,7 @@ class SimBridge(Node):
                                       stamp_from_ns(0))
         self._joint_pub = self.create_publisher(JointState, JOINT_STATES_TOPIC,
                                                 qos.STATE_PUBLISHER)
-        self._odom_pub = self.create_publisher(Odometry, '/odom', qos.STATE_PUBLISHER)
+        self._odom_pub = self.create_publisher(Odometry, ODOM_TOPIC, qos.STATE_PUBLISHER)
         self._clock_pub = self.create_publisher(Clock, CLOCK_TOPIC, qos.CLOCK)
         self._episode_pub = self.create_publisher(DiagnosticStatus, EPISODE_TOPIC, qos.EVENTS)
         self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', qos.EVENTS)

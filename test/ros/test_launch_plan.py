@@ -1,4 +1,4 @@
-"""The launch graphs as data: sim_plan, robot_plan, default policy, and the launch files."""
+"""The launch graphs as data: plans, launch arguments, default policies, the launch files."""
 
 from __future__ import annotations
 
@@ -9,27 +9,31 @@ import pytest
 import yaml
 
 from synergy_control import launch_plan
-from synergy_control.launch_plan import NodeSpec, default_policy, robot_plan, sim_plan
+from synergy_control.launch_plan import (NodeSpec, default_policy, parse_bool, robot_plan,
+                                         robot_plan_from_arguments, sim_plan,
+                                         sim_plan_from_arguments)
 from synergy_control.robots import get_robot
 from synergy_control.ros.environment import ensure_local_dds, run_domain_id
+from synergy_control.runtime import PolicyLoadError
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+SIM_DEFAULTS = {name: default for name, (default, _) in launch_plan.SIM_ARGUMENTS.items()}
+
+
 def test_sim_plan_nodes_and_parameters(policies):
     bridge, controller = sim_plan('half_cheetah', policies['half_cheetah'], 'lockstep', 2.5, 7)
-    assert (bridge.package, bridge.executable, bridge.name) == \
-        ('synergy_control', 'sim_bridge', 'sim_bridge')
+    assert (bridge.package, bridge.executable, bridge.name, bridge.namespace) == \
+        ('synergy_control', 'sim_bridge', 'sim_bridge', '')
     assert bridge.parameters == {
         'robot': 'half_cheetah', 'mode': 'lockstep', 'realtime_factor': 2.5, 'seed': 7,
-        'command_topic': '/effort_controller/commands', 'command_timeout': 0.5,
-        'publish_markers': 10.0, 'use_sim_time': False}
+        'command_timeout': 0.5, 'publish_markers': 10.0, 'use_sim_time': False}
     assert controller.executable == 'synergy_controller'
-    assert controller.parameters['policy'] == str(policies['half_cheetah'].resolve())
-    assert controller.parameters['robot'] == 'half_cheetah'
-    assert controller.parameters['mode'] == 'lockstep'
-    assert controller.parameters['use_sim_time'] is True
-    assert controller.parameters['command_topic'] == bridge.parameters['command_topic']
+    assert controller.parameters == {
+        'policy': str(policies['half_cheetah'].resolve()), 'robot': 'half_cheetah',
+        'mode': 'lockstep', 'use_sim_time': True, 'watchdog_timeout': 0.5, 'hold_mode': 'zero'}
+    assert bridge.remappings == controller.remappings == ()  # the global /clock
 
 
 def test_sim_plan_parameter_types_are_ros_types(policies):
@@ -46,24 +50,72 @@ def test_sim_plan_robot_defaults_to_the_policy_card(policies):
     assert controller.parameters['robot'] == 'hopper_4'
 
 
-def test_sim_plan_custom_topics_and_safety(policies):
+def test_sim_plan_policy_defaults_to_the_robots_shipped_policy():
+    shipped = launch_plan.shipped_policies()
+    assert set(shipped) == {'walker_7_main', 'hopper_4'}
+    _, controller = sim_plan('hopper_4')
+    assert controller.parameters['policy'] == str(shipped['hopper_4'])
+    assert sim_plan()[1].parameters['policy'] == str(default_policy())
+
+
+def test_sim_plan_fails_fast_for_a_robot_without_a_policy(policies):
+    with pytest.raises(ValueError, match=r"no shipped policy for robot 'walker_3_main' "
+                                         r'\(shipped: .*hopper_td3.onnx for hopper_4'):
+        sim_plan('walker_3_main')
+    with pytest.raises(PolicyLoadError, match="does not fit robot 'hopper_4'"):
+        sim_plan('hopper_4', policies['walker_7_main'])
+
+
+def test_sim_plan_safety_parameters(policies):
     bridge, controller = sim_plan('walker_7_main', policies['walker_7_main'],
-                                  command_topic='/x/commands', command_timeout=0.2,
-                                  watchdog_timeout=0.3, hold_mode='hold', publish_markers=0.0)
-    assert bridge.parameters['command_topic'] == controller.parameters['command_topic'] == \
-        '/x/commands'
+                                  command_timeout=0.2, watchdog_timeout=0.3, hold_mode='hold',
+                                  publish_markers=0.0)
     assert bridge.parameters['command_timeout'] == 0.2
     assert bridge.parameters['publish_markers'] == 0.0
     assert controller.parameters['watchdog_timeout'] == 0.3
     assert controller.parameters['hold_mode'] == 'hold'
 
 
-def test_sim_plan_rviz(policies):
-    plan = sim_plan('walker_7_main', policies['walker_7_main'], rviz=True)
+def test_sim_plan_in_a_namespace_has_its_own_clock(policies):
+    plan = sim_plan('walker_7_main', policies['walker_7_main'], namespace='/robot1/')
+    for spec in plan:
+        assert spec.namespace == '/robot1'
+        assert spec.remappings == (('/clock', '/robot1/clock'),)
+    with pytest.raises(ValueError, match="namespace '1robot' is not a valid ROS namespace"):
+        sim_plan('walker_7_main', policies['walker_7_main'], namespace='1robot')
+
+
+def _no_rviz2(tmp_path, monkeypatch):
+    """An environment where no rviz2 is installed: empty PATH and ament prefix."""
+    monkeypatch.setenv('PATH', str(tmp_path))
+    monkeypatch.setenv('AMENT_PREFIX_PATH', str(tmp_path))
+
+
+def _install_rviz2(prefix: Path) -> Path:
+    """A prefix in the layout launch_ros looks up: ament index marker + lib/<pkg>/<exe>."""
+    (prefix / 'share/ament_index/resource_index/packages').mkdir(parents=True)
+    (prefix / 'share/ament_index/resource_index/packages/rviz2').touch()
+    executable = prefix / 'lib' / 'rviz2' / 'rviz2'
+    executable.parent.mkdir(parents=True)
+    executable.write_text('#!/bin/sh\n')
+    executable.chmod(0o755)
+    return executable
+
+
+def test_sim_plan_rviz_needs_rviz2_before_any_node(policies, tmp_path, monkeypatch):
+    _no_rviz2(tmp_path, monkeypatch)
+    with pytest.raises(ValueError, match='rviz:=true needs rviz2'):
+        sim_plan_from_arguments({**SIM_DEFAULTS, 'rviz': 'true'})
+    executable = _install_rviz2(tmp_path / 'ros')
+    monkeypatch.setenv('AMENT_PREFIX_PATH', str(tmp_path / 'ros'))
+    assert launch_plan.find_executable('rviz2', 'rviz2') == str(executable)
+    plan = sim_plan('walker_7_main', policies['walker_7_main'], rviz=True, namespace='r1')
     rviz = plan[-1]
-    assert (rviz.package, rviz.executable) == ('rviz2', 'rviz2')
+    assert (rviz.package, rviz.executable, rviz.namespace) == ('rviz2', 'rviz2', '/r1')
     assert rviz.arguments[0] == '-d' and Path(rviz.arguments[1]).is_file()
     assert rviz.parameters == {'use_sim_time': True}
+    assert dict(rviz.remappings) == {'/clock': '/r1/clock', '/odom': '/r1/odom',
+                                     '/sim/markers': '/r1/sim/markers'}
 
 
 @pytest.mark.parametrize('kwargs, message', [
@@ -78,21 +130,50 @@ def test_sim_plan_rejects_bad_arguments(policies, kwargs, message):
         sim_plan(**{'robot': 'half_cheetah', 'policy': policies['half_cheetah'], **kwargs})
 
 
-def test_robot_plan(policies):
-    (controller,) = robot_plan(policies['walker_7_main'], '/robot/joint_states',
-                               '/robot/effort_controller/commands', odom_topic='/robot/odom')
-    assert controller.parameters['joint_states_topic'] == '/robot/joint_states'
-    assert controller.parameters['command_topic'] == '/robot/effort_controller/commands'
-    assert controller.parameters['odom_topic'] == '/robot/odom'
+@pytest.mark.parametrize('text, value', [
+    (word, word.lower() in ('true', '1', 'yes', 'on')) for word in
+    ('true', 'True', 'TRUE', '1', 'yes', 'On', 'false', 'False', '0', 'no', 'OFF', ' off ')])
+def test_boolean_arguments_accept_the_usual_spellings(text, value):
+    assert parse_bool('rviz', text) is value
+    _, controller = sim_plan_from_arguments({**SIM_DEFAULTS, 'use_sim_time': text})
+    assert controller.parameters['use_sim_time'] is value
+
+
+@pytest.mark.parametrize('name, text, message', [
+    ('use_sim_time', 'maybe', "launch argument 'use_sim_time' must be one of true/"),
+    ('rviz', '', "launch argument 'rviz' must be one of"),
+    ('realtime_factor', 'abc', "launch argument 'realtime_factor' must be a finite number"),
+    ('realtime_factor', 'nan', "launch argument 'realtime_factor' must be a finite number"),
+    ('seed', '1.5', "launch argument 'seed' must be an integer, got '1.5'"),
+    ('namespace', 'a b', "namespace 'a b' is not a valid"),
+])
+def test_bad_launch_arguments_are_named(name, text, message):
+    with pytest.raises(ValueError, match=message):
+        sim_plan_from_arguments({**SIM_DEFAULTS, name: text})
+
+
+def test_robot_plan_turns_topic_arguments_into_remappings(policies):
+    defaults = {name: default for name, (default, _) in launch_plan.ROBOT_ARGUMENTS.items()}
+    (controller,) = robot_plan_from_arguments({
+        **defaults, 'policy': str(policies['walker_7_main']), 'namespace': 'robot',
+        'joint_states_topic': '/robot/joint_states', 'odom_topic': 'state/odom'})
+    assert dict(controller.remappings) == {
+        'joint_states': '/robot/joint_states', 'odom': 'state/odom',
+        'effort_controller/commands': '/effort_controller/commands'}
+    assert controller.namespace == '/robot'
     assert controller.parameters['use_sim_time'] is False
     assert controller.parameters['mode'] == 'realtime'
+    assert not {'joint_states_topic', 'odom_topic', 'command_topic'} & set(controller.parameters)
+    (plain,) = robot_plan(policies['walker_7_main'])
+    assert plain.remappings == () and plain.namespace == ''
 
 
 def test_launch_kwargs():
-    spec = NodeSpec('p', 'e', 'n', {'a': 1}, (('/x', '/y'),), ('-d', 'f'))
+    spec = NodeSpec('p', 'e', 'n', {'a': 1}, (('/x', '/y'),), ('-d', 'f'), 'ns')
     assert spec.launch_kwargs() == {'package': 'p', 'executable': 'e', 'name': 'n',
-                                    'parameters': [{'a': 1}], 'remappings': [('/x', '/y')],
-                                    'arguments': ['-d', 'f'], 'output': 'screen'}
+                                    'namespace': 'ns', 'parameters': [{'a': 1}],
+                                    'remappings': [('/x', '/y')], 'arguments': ['-d', 'f'],
+                                    'output': 'screen'}
 
 
 def test_default_policy(tmp_path, monkeypatch):
@@ -104,30 +185,24 @@ def test_default_policy(tmp_path, monkeypatch):
     assert default_policy() == tmp_path / 'models' / 'walker_td3.onnx'
 
 
-def _parse(path: Path) -> tuple[set[str], set[str]]:
-    """Names of the functions the launch file calls and the keys of its ARGUMENTS dict."""
-    tree = ast.parse(path.read_text())
-    calls = {node.func.id if isinstance(node.func, ast.Name) else node.func.attr
-             for node in ast.walk(tree) if isinstance(node, ast.Call)
-             and isinstance(node.func, (ast.Name, ast.Attribute))}
-    arguments = next(node.value for node in tree.body if isinstance(node, ast.Assign)
-                     and node.targets[0].id == 'ARGUMENTS')
-    return calls, {key.value for key in arguments.keys}
-
-
-@pytest.mark.parametrize('name, plan, arguments', [
-    ('sim.launch.py', 'sim_plan', {'robot', 'policy', 'mode', 'realtime_factor', 'rviz'}),
-    ('robot.launch.py', 'robot_plan', {'policy', 'joint_states_topic', 'command_topic'}),
+@pytest.mark.parametrize('name, arguments, plan', [
+    ('sim.launch.py', 'SIM_ARGUMENTS', 'sim_plan_from_arguments'),
+    ('robot.launch.py', 'ROBOT_ARGUMENTS', 'robot_plan_from_arguments'),
 ])
-def test_launch_files_build_nodes_from_the_plan(name, plan, arguments):
-    path = ROOT / 'launch' / name
-    calls, declared = _parse(path)
-    assert {plan, 'launch_kwargs', 'Node', 'OpaqueFunction', 'DeclareLaunchArgument',
-            'LaunchDescription'} <= calls
-    assert arguments <= declared
-    tree = ast.parse(path.read_text())
-    assert any(isinstance(n, ast.FunctionDef) and n.name == 'generate_launch_description'
-               for n in tree.body)
+def test_launch_files_build_nodes_from_the_plan(name, arguments, plan):
+    """What ros2 launch runs: generate_launch_description() -> the plan's description."""
+    tree = ast.parse((ROOT / 'launch' / name).read_text())
+    (function,) = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    assert function.name == 'generate_launch_description'
+    (call,) = [n for n in ast.walk(function) if isinstance(n, ast.Call)]
+    assert call.func.id == 'launch_description'
+    assert [arg.id for arg in call.args] == [arguments, plan]
+
+
+def test_launch_arguments_cover_the_plan():
+    assert set(SIM_DEFAULTS) == {'robot', 'policy', 'mode', 'realtime_factor', 'seed',
+                                 'use_sim_time', 'rviz', 'namespace'}
+    assert sim_plan_from_arguments(SIM_DEFAULTS)[1].parameters['robot'] == 'walker_7_main'
 
 
 def test_rviz_config_shows_markers_and_odometry_in_world():
