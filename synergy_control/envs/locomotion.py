@@ -14,6 +14,7 @@ observation.
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
@@ -25,7 +26,7 @@ import numpy as np
 from synergy_control.actions import ActionScaling
 from synergy_control.observation import ObservationBuilder
 from synergy_control.robots import Robot, Task, get_robot
-from synergy_control.robots.families import TaskSpec
+from synergy_control.robots.families import TaskSpec, Term
 
 
 class LocomotionEnv(gymnasium.Env):
@@ -39,10 +40,6 @@ class LocomotionEnv(gymnasium.Env):
         self.robot = get_robot(robot) if isinstance(robot, str) else robot
         self.task = Task.parse(task)
         self.task_spec = self._task_spec(self.task)
-        for term in self.task_spec.rewards + self.task_spec.costs:
-            if term.quantity not in QUANTITIES:
-                raise ValueError(f"reward term '{term.quantity}' of task '{self.task}' is not "
-                                 f"one of {', '.join(QUANTITIES)}")
         self.model = self.robot.model
         self.data = mujoco.MjData(self.model)
         self.observe = ObservationBuilder(self.robot, obs_mode)
@@ -68,8 +65,7 @@ class LocomotionEnv(gymnasium.Env):
         if spec.healthy_z is None or shifted is None or source is None:
             return spec
         shift = shifted[0] - source[0]
-        return TaskSpec(**{**spec.__dict__,
-                           'healthy_z': (spec.healthy_z[0] + shift, spec.healthy_z[1] + shift)})
+        return replace(spec, healthy_z=(spec.healthy_z[0] + shift, spec.healthy_z[1] + shift))
 
     # ------------------------------------------------------------------ gymnasium API
     def reset(self, *, seed: int | None = None,
@@ -92,7 +88,7 @@ class LocomotionEnv(gymnasium.Env):
         """Apply a policy action in [-1, 1] for one control period (frame_skip physics steps).
 
         As gymnasium's MujocoEnv: ``mj_step`` then ``mj_rnePostConstraint`` (contact forces);
-        the velocity is the displacement of the root (or mass centre) over the period.
+        the velocity is the displacement of :meth:`planar_position` over the period.
         """
         action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
         before = self.planar_position()
@@ -103,24 +99,24 @@ class LocomotionEnv(gymnasium.Env):
         finite = self.state_is_finite()
         healthy = finite and self._within_task_limits()
         spec = self.task_spec
-        info: dict[str, Any] = {}
-        for sign, terms in ((1.0, spec.rewards), (-1.0, spec.costs)):
-            for term in terms:
-                value = term.weight * QUANTITIES[term.quantity](self, velocity, healthy)
-                if term.max_cost is not None:
-                    value = min(value, term.max_cost)
-                info[f'reward_{term.quantity}'] = sign * value
-        rewards = sum(info[f'reward_{t.quantity}'] for t in spec.rewards)
-        costs = sum(-info[f'reward_{t.quantity}'] for t in spec.costs)
-        reward = rewards - costs
+        rewards = [self._term(t, velocity, healthy) for t in spec.rewards]
+        costs = [self._term(t, velocity, healthy) for t in spec.costs]
+        reward = sum(rewards) - sum(costs)
         self.elapsed_steps += 1
         # A diverged simulation ends the episode even for tasks that never terminate.
         terminated = not finite or bool(spec.terminate_when_unhealthy and not healthy)
         truncated = self.elapsed_steps >= self.episode_steps and not terminated
+        info = {f'reward_{t.quantity}': v for t, v in zip(spec.rewards, rewards)}
+        info.update({f'reward_{t.quantity}': -v for t, v in zip(spec.costs, costs)})
         info.update({'x_position': self.robot.forward_position(self.data.qpos),
                      'x_velocity': float(velocity[0]), 'y_velocity': float(velocity[1]),
                      'torso_height': self.robot.torso_height(self.data.qpos)})
         return self.observation(), float(reward), terminated, truncated, info
+
+    def _term(self, term: Term, velocity: np.ndarray, healthy: bool) -> float:
+        """Weight times the term's quantity, clipped at ``max_cost`` (gymnasium's order)."""
+        value = term.weight * QUANTITIES[term.quantity](self, velocity, healthy)
+        return value if term.max_cost is None else min(value, term.max_cost)
 
     def step_command(self, command: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         """Step with actuator effort commands, as the ROS bridge receives them."""
@@ -246,7 +242,7 @@ OBJECTIVES: dict[str, Callable[[LocomotionEnv, np.ndarray, Any], float]] = {
     'jump': lambda env, velocity, target: target * env.height_above_rest(),
 }
 
-# Each reward-term quantity of families.Term, measured once after the physics step.
+# How each quantity of families.TERM_QUANTITIES is measured, after the physics step.
 QUANTITIES: dict[str, Callable[[LocomotionEnv, np.ndarray, bool], float]] = {
     'objective': lambda env, velocity, healthy: env.objective(velocity),
     'healthy': lambda env, velocity, healthy: float(healthy),

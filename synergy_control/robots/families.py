@@ -20,6 +20,9 @@ GYM_ASSETS = Path(gymnasium.__file__).parent / 'envs' / 'mujoco' / 'assets'
 OWN_ASSETS = Path(__file__).parent / 'assets'
 
 
+TERM_QUANTITIES = ('objective', 'healthy', 'alive', 'ctrl', 'contact')
+
+
 @dataclass(frozen=True)
 class Term:
     """One reward term: ``weight`` times a quantity the environment measures each step.
@@ -35,6 +38,12 @@ class Term:
     quantity: str
     weight: float = 1.0
     max_cost: float | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse a quantity the environment does not measure, naming it."""
+        if self.quantity not in TERM_QUANTITIES:
+            raise ValueError(f"reward term quantity '{self.quantity}' is not one of "
+                             f"{', '.join(TERM_QUANTITIES)}")
 
 
 @dataclass(frozen=True)

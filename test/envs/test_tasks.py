@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from synergy_control.envs import make_env
+from synergy_control.envs.locomotion import OBJECTIVES, QUANTITIES
 from synergy_control.robots import FAMILIES, TASK_SETS, Task, task_set
+from synergy_control.robots.families import TASK_KINDS, TERM_QUANTITIES, Term
 
 
 def reference_step(family, model, data, action, frame_skip, dt, task):
@@ -134,3 +136,9 @@ def test_unknown_or_malformed_task_is_refused_naming_it(robot, task, message):
 def test_task_set_lookup_names_the_choices():
     with pytest.raises(KeyError, match="unknown task set 'cheetah'; known: half_cheetah_vel"):
         task_set('cheetah')
+
+
+def test_every_declared_quantity_and_kind_is_measured():
+    assert tuple(QUANTITIES) == TERM_QUANTITIES and tuple(OBJECTIVES) == tuple(TASK_KINDS)
+    with pytest.raises(ValueError, match="quantity 'speed' is not one of objective"):
+        Term('speed')
