@@ -27,7 +27,9 @@ setup(
         (f'share/{PACKAGE}', ['package.xml']),
         *tree('launch', ('*.launch.py',)),
         *tree('config', ('*.yaml', '*.rviz')),
-        *tree('models', ('*.onnx', '*.yaml', '*.md')),
+        # The shipped policies and their cards; not the training records under models/training.
+        (f'share/{PACKAGE}/models',
+         sorted(glob('models/*.onnx') + glob('models/*.card.yaml') + ['models/README.md'])),
     ],
     install_requires=['setuptools'],
     zip_safe=True,
@@ -35,7 +37,6 @@ setup(
     maintainer_email='maintainers@synergy-control.dev',
     description='Muscle-synergy reinforcement learning for ROS 2 robot stacks.',
     license='Apache-2.0',
-    tests_require=['pytest'],
     entry_points={
         'console_scripts': [
             'synergy-control = synergy_control.cli:main',

@@ -1,0 +1,60 @@
+"""The ament_python package: declared ROS dependencies and what a build installs."""
+
+import ast
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Top-level modules that come from ROS packages of the same name.
+ROS_MODULES = {'rclpy', 'launch', 'launch_ros', 'ament_index_python'}
+ROS_SUFFIXES = ('_msgs', '_srvs', '_interfaces')
+
+
+def _imported_modules(paths) -> set[str]:
+    modules = set()
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name.split('.')[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                modules.add(node.module.split('.')[0])
+    return modules
+
+
+def test_package_xml_lists_every_ros_package_the_code_imports():
+    sources = [*(ROOT / 'synergy_control').rglob('*.py'), *(ROOT / 'launch').glob('*.py')]
+    imported = {m for m in _imported_modules(sources)
+                if m in ROS_MODULES or m.endswith(ROS_SUFFIXES)}
+    assert {'rclpy', 'rcl_interfaces', 'std_msgs', 'launch_ros'} <= imported
+    package = ElementTree.parse(ROOT / 'package.xml').getroot()
+    exec_depends = {element.text for element in package.iter('exec_depend')}
+    assert imported - exec_depends == set()
+
+
+def test_build_installs_launch_config_and_policies_quietly(tmp_path):
+    """A real build (pip wheel, as colcon's setup.py run): share/ files, no warnings."""
+    source = tmp_path / 'src'
+    source.mkdir()
+    for name in ('setup.py', 'setup.cfg', 'package.xml', 'resource', 'synergy_control',
+                 'launch', 'config', 'models'):
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
+        copy(ROOT / name, source / name)
+    result = subprocess.run(
+        [sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-v',
+         '-w', str(tmp_path / 'wheel'), str(source)], capture_output=True, text=True,
+        timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert 'Unknown distribution option' not in result.stdout + result.stderr
+    (wheel,) = (tmp_path / 'wheel').glob('*.whl')
+    prefix = '/data/share/synergy_control/'
+    share = {name.split(prefix)[1] for name in zipfile.ZipFile(wheel).namelist()
+             if prefix in name}
+    assert {'package.xml', 'launch/sim.launch.py', 'launch/robot.launch.py',
+            'config/rviz/sim.rviz', 'config/ros2_control/effort_controllers.yaml',
+            'models/walker_td3.onnx', 'models/hopper_td3.onnx',
+            'models/walker_td3.card.yaml'} <= share
+    assert not [name for name in share if name.startswith('models/training')]
