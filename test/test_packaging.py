@@ -1,6 +1,7 @@
 """The ament_python package: declared ROS dependencies and what a build installs."""
 
 import ast
+import json
 import shutil
 import subprocess
 import sys
@@ -58,3 +59,43 @@ def test_build_installs_launch_config_and_policies_quietly(tmp_path):
             'models/walker_td3.onnx', 'models/hopper_td3.onnx',
             'models/walker_td3.card.yaml'} <= share
     assert not [name for name in share if name.startswith('models/training')]
+
+
+def _requirements(name: str) -> dict[str, str]:
+    """Pinned distributions of requirements/<name>, following its ``-r`` includes."""
+    pins = {}
+    for line in (ROOT / 'requirements' / name).read_text().splitlines():
+        line = line.split('#')[0].strip()
+        if line.startswith('-r '):
+            pins.update(_requirements(line[3:].strip()))
+        elif line:
+            distribution, version = line.split('==')
+            pins[distribution.lower()] = version
+    return pins
+
+
+def test_requirement_sets_nest_and_keep_torch_off_the_runtime():
+    runtime, ros, train, dev = (_requirements(f'{name}.txt')
+                                for name in ('runtime', 'ros', 'train', 'dev'))
+    assert 'torch' not in runtime and 'torch' in train
+    assert runtime.items() <= train.items() and (train | ros).items() <= dev.items()
+    assert {'mujoco', 'onnxruntime', 'numpy', 'pyyaml', 'gymnasium'} <= runtime.keys()
+
+
+def test_deployment_imports_nothing_only_the_training_set_installs():
+    """What a robot computer runs (nodes, launch plan, sim, evaluate) needs only runtime.txt."""
+    train_only = _requirements('train.txt').keys() - _requirements('runtime.txt').keys()
+    code = ('import importlib, json, sys\n'
+            'from importlib.metadata import packages_distributions\n'
+            "for m in ('synergy_control.cli', 'synergy_control.launch_plan', "
+            "'synergy_control.sim_runner', 'synergy_control.evaluation', "
+            "'synergy_control.ros.sim_bridge', 'synergy_control.ros.synergy_controller'):\n"
+            '    importlib.import_module(m)\n'
+            'owners = packages_distributions()\n'
+            "print(json.dumps(sorted({d.lower() for m in list(sys.modules) "
+            "for d in owners.get(m.split('.')[0], [])})))")
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            timeout=120, check=True)
+    loaded = set(json.loads(result.stdout.splitlines()[-1]))
+    assert {'mujoco', 'onnxruntime'} <= loaded
+    assert loaded & train_only == set()
