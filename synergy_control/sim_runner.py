@@ -15,6 +15,7 @@ controller's per-tick compute: state conversion, observation, inference and acti
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import signal
@@ -114,6 +115,9 @@ def run_sim(robot: str | None = None, policy: str | Path | None = None,
         spinner = make_executor(executor, context)
         for node in nodes:
             spinner.add_node(node)
+        # As in spin_main: the start-up objects live as long as the run; keep them out of the
+        # full collections that would otherwise stall a tick for milliseconds.
+        gc.freeze()
         step_limit = None if duration is None else round(duration / bridge.robot.control_period)
         started = next_status = time.monotonic()
         steps_before = bridge.steps  # the bridge ran (paced) while the graph came up

@@ -98,6 +98,7 @@ class SimBridge(Node):
         self.answer_latency_ms = TickSamples()
         self.answered_states = 0
         self.unanswered_states = 0  # published, then superseded before any answer came
+        self.late_periods = 0  # realtime: periods whose state was never published (timer late)
         self.command_publishers: list[str] = []
         self._command = self._zero
         self._command_time = -np.inf
@@ -251,6 +252,8 @@ class SimBridge(Node):
                   / self.robot.control_period) - self._paced_steps
         if due <= 0:
             return
+        if self.answered_states:  # a controller is in the loop: count what it never saw
+            self.late_periods += due - 1
         if due > MAX_CATCH_UP:  # fell behind (e.g. paused): drop the backlog, keep pacing
             self._paced_steps += due - MAX_CATCH_UP
             due = MAX_CATCH_UP
@@ -287,12 +290,14 @@ class SimBridge(Node):
 
         Answer latency: from publishing a state to receiving the command that answers it (by
         stamp; DDS reception timestamp). ``unanswered_states``: states superseded before an
-        answer came (after the first answer).
+        answer came (after the first answer); ``late_periods``: control periods (realtime)
+        whose state was never published because the bridge's timer came late.
         """
         p50, p99 = percentiles(self.answer_latency_ms.all)
         return {'answer_latency_ms_p50': p50, 'answer_latency_ms_p99': p99,
                 'answered_states': self.answered_states,
                 'unanswered_states': self.unanswered_states,
+                'late_periods': self.late_periods,
                 'command_publishers': self.command_publishers}
 
     def _publish_diagnostics(self) -> None:

@@ -318,8 +318,10 @@ class SynergyController(LifecycleNode):
 
         ``answers`` is the stamp (ns) of the state the command answers (None: none).
         """
-        command = np.clip(command, self.runtime.command_low, self.runtime.command_high)
-        if not np.all(np.isfinite(command)):
+        # minimum/maximum: a quarter of np.clip's cost on six values; both propagate NaN.
+        command = np.minimum(np.maximum(command, self.runtime.command_low),
+                             self.runtime.command_high)
+        if not np.isfinite(command).all():
             self.counters['non_finite_outputs'] += 1
             command = self._zero
             policy = False
