@@ -18,6 +18,9 @@ from synergy_control.observation import ObservationBuilder
 from synergy_control.robots import Robot, get_robot
 
 
+FLOAT = 'tensor(float)'
+
+
 class PolicyLoadError(RuntimeError):
     """The model file is missing, corrupt, has no card, or does not fit the robot."""
 
@@ -93,8 +96,12 @@ class PolicyRuntime:
             robot = get_robot(robot or card.robot)
         self.robot = robot
         card.check_robot(robot)
-        card.check_graph([(i.name, i.shape) for i in self.session.get_inputs()],
-                         [(o.name, o.shape) for o in self.session.get_outputs()])
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        card.check_graph([(i.name, i.shape) for i in inputs], [(o.name, o.shape) for o in outputs])
+        not_float = [f'{v.name} ({v.type})' for v in [*inputs, *outputs] if v.type != FLOAT]
+        if not_float:  # the runtime feeds float32 and reads float32: refuse now, not per tick
+            raise PolicyLoadError(f'policy {self.path}: graph tensors must be {FLOAT}: '
+                                  f'{", ".join(not_float)}')
         self.observe = ObservationBuilder(robot, card.observation['mode'])
         # The robot's own scaling (the card was just checked to agree with it).
         self.scaling = ActionScaling.from_robot(robot)

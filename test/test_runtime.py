@@ -269,3 +269,23 @@ def test_plain_graph_under_a_two_output_card_is_refused(tmp_path, walker_policy)
     _rewrite_card(path, card)
     with pytest.raises(PolicyLoadError, match=r"outputs \['action'\] != card"):
         PolicyRuntime(path)
+
+
+def test_graph_with_a_double_input_is_refused_at_load(tmp_path, walker_policy):
+    """A hand-built graph (obs in float64) under a valid card: refused before any tick."""
+    from onnx import TensorProto, helper
+    card = PolicyRuntime(walker_policy).card
+    graph = helper.make_graph(
+        [helper.make_node('Cast', ['obs'], ['obs32'], to=TensorProto.FLOAT),
+         helper.make_node('MatMul', ['obs32', 'weight'], ['linear']),
+         helper.make_node('Tanh', ['linear'], ['action'])], 'double_input',
+        [helper.make_tensor_value_info('obs', TensorProto.DOUBLE, ['batch', 17])],
+        [helper.make_tensor_value_info('action', TensorProto.FLOAT, ['batch', 6])],
+        [helper.make_tensor('weight', TensorProto.FLOAT, [17, 6], [0.01] * 102)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 18)])
+    model.ir_version = 9
+    helper.set_model_props(model, {METADATA_KEY: card.to_yaml()})
+    path = tmp_path / 'double.onnx'
+    onnx.save(model, path)
+    with pytest.raises(PolicyLoadError, match=r'must be tensor\(float\): obs \(tensor\(double'):
+        PolicyRuntime(path)
