@@ -30,10 +30,12 @@ import numpy as np
 from synergy_control.robots import Robot
 
 MODES = ('flat', 'modular')
-# Derived quantities a family's flat layout may append: MjData field, first row kept, and
-# whether it depends on ctrl (actuator forces; contact forces through the constraint solve).
-EXTRAS: dict[str, tuple[int, bool]] = {'cinert': (1, False), 'cvel': (1, False),
-                                       'qfrc_actuator': (-1, True), 'cfrc_ext': (1, True)}
+# Derived quantities a family's flat layout may append: the MjData field's rows (per body
+# without the world, or per dof without the root's) and whether it depends on ctrl (actuator
+# forces; contact forces through the constraint solve).
+EXTRAS: dict[str, tuple[str, bool]] = {'cinert': ('bodies', False), 'cvel': ('bodies', False),
+                                       'qfrc_actuator': ('joints', True),
+                                       'cfrc_ext': ('bodies', True)}
 TOKEN_FEATURES = ('pos_x', 'pos_y', 'pos_z', 'vel_x', 'vel_y', 'vel_z', 'angvel_x', 'angvel_y',
                   'angvel_z', 'expmap_x', 'expmap_y', 'expmap_z', 'type_0', 'type_1', 'type_2',
                   'type_3', 'joint_angle', 'range_low', 'range_high')
@@ -66,11 +68,12 @@ class ObservationBuilder:
         model = robot.model
         self._scratch = mujoco.MjData(model)
         self._extras = robot.family.flat_extras if mode == 'flat' else ()
+        self._root_dofs = 6 if robot.root.kind == 'free' else 3  # the root's dofs come first
         self._clip = robot.family.velocity_clip
         self.needs_ctrl = any(EXTRAS[name][1] for name in self._extras)
         if mode == 'flat':
             self.size = model.nq - self._skip + model.nv + sum(
-                self._extra_rows(name) * self._extra_width(name) for name in self._extras)
+                len(self._extra_rows(name)) * self._extra_width(name) for name in self._extras)
         else:
             self.size = TOKEN_SIZE * len(robot.limbs)
             self._static = self._static_token_part()
@@ -104,19 +107,14 @@ class ObservationBuilder:
             return np.concatenate([qpos[self._skip:], velocity])
         return np.concatenate([qpos[self._skip:], velocity, *self._derived(qpos, qvel, ctrl)])
 
-    def _extra_rows(self, name: str) -> int:
-        """Rows of an extra kept: bodies without the world, or dofs without the free root."""
-        first = EXTRAS[name][0]
-        if first < 0:
-            return self.robot.model.nv - len(self._root_dofs())
-        return self.robot.model.nbody - first
+    def _extra_rows(self, name: str) -> range:
+        """Rows of an extra kept: bodies without the world, or dofs without the root's."""
+        if EXTRAS[name][0] == 'joints':
+            return range(self._root_dofs, self.robot.model.nv)
+        return range(1, self.robot.model.nbody)
 
     def _extra_width(self, name: str) -> int:
         return int(np.prod(getattr(self._scratch, name).shape[1:]))
-
-    def _root_dofs(self) -> range:
-        start = min(self.robot.root.qvel_adr)
-        return range(start, start + (6 if self.robot.root.kind == 'free' else 3))
 
     def _derived(self, qpos: np.ndarray, qvel: np.ndarray,
                  ctrl: np.ndarray | None) -> list[np.ndarray]:
@@ -136,13 +134,8 @@ class ObservationBuilder:
         mujoco.mj_forward(model, data)
         if 'cfrc_ext' in self._extras:
             mujoco.mj_rnePostConstraint(model, data)
-        parts = []
-        for name in self._extras:
-            first = EXTRAS[name][0]
-            values = getattr(data, name)
-            rows = values[self._root_dofs().stop:] if first < 0 else values[first:]
-            parts.append(rows.reshape(-1).copy())
-        return parts
+        return [getattr(data, name)[self._extra_rows(name).start:].reshape(-1).copy()
+                for name in self._extras]
 
     def _modular(self, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
         model, data = self.robot.model, self._scratch
@@ -192,12 +185,12 @@ class ObservationBuilder:
 
     def _extra_names(self, name: str) -> list[str]:
         """``body[k]`` per value (``joint`` per dof for qfrc_actuator)."""
+        rows = self._extra_rows(name)
+        if EXTRAS[name][0] == 'joints':
+            return [self._qvel_name(i) for i in rows]
         model = self.robot.model
-        if EXTRAS[name][0] < 0:
-            return [self._qvel_name(i) for i in range(self._root_dofs().stop, model.nv)]
-        width = self._extra_width(name)
         return [f'{mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, b)}[{k}]'
-                for b in range(EXTRAS[name][0], model.nbody) for k in range(width)]
+                for b in rows for k in range(self._extra_width(name))]
 
     def _qpos_name(self, index: int) -> str:
         joint = int(np.searchsorted(self.robot.model.jnt_qposadr, index, side='right') - 1)
