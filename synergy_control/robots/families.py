@@ -336,12 +336,21 @@ class TaskSet:
     robot: str
     reference: str
     train: tuple[Task, ...]
-    adapt: tuple[str, float, float] | None = None
+    adapt: tuple[str, float, float, float] | None = None
+
+    def adaptation_tasks(self, rng: np.random.Generator, count: int) -> list[Task]:
+        """Draw new tasks as the reference's 'adapt' mode: uniform on the range's grid."""
+        if self.adapt is None:
+            raise ValueError(f"task set '{self.name}' has no adaptation range")
+        kind, low, high, step = self.adapt
+        steps = rng.integers(0, round((high - low) / step) + 1, size=count)
+        return [Task(kind, float(round(low + step * k, 10))) for k in steps]
 
     def describe(self) -> dict:
-        """JSON-able summary: training task names, adaptation kind and range."""
+        """JSON-able summary: training task names, adaptation kind, range and grid step."""
         adapt = None if self.adapt is None else {'kind': self.adapt[0],
-                                                 'range': list(self.adapt[1:])}
+                                                 'range': list(self.adapt[1:3]),
+                                                 'step': self.adapt[3]}
         return {'name': self.name, 'robot': self.robot, 'reference': self.reference,
                 'train': [str(t) for t in self.train], 'adapt': adapt}
 
@@ -351,16 +360,17 @@ def _tasks(kind: str, targets: 'np.ndarray | list[float]') -> tuple[Task, ...]:
 
 
 # The EAR reference's environments (seed 002, 200-step episodes): training targets as its
-# sample_tasks(mode='train') makes them; adaptation targets drawn from the range (its 'adapt').
+# sample_tasks(mode='train') makes them; adaptation targets on the grid its 'adapt' mode draws
+# from (randint(0, 100) / 10 m/s, randint(0, 20) / 10 m/s, randint(0, 360) degrees).
 TASK_SETS: dict[str, TaskSet] = {s.name: s for s in (
     TaskSet('half_cheetah_vel', 'half_cheetah', 'half_cheetah', 'HalfCheetah-Vel',
-            _tasks('vel', np.linspace(1, 10, 10)), ('vel', 0.0, 9.9)),
+            _tasks('vel', np.linspace(1, 10, 10)), ('vel', 0.0, 9.9, 0.1)),
     TaskSet('walker_vel', 'walker', 'walker_7_main', 'Walker-Vel',
-            _tasks('vel', np.linspace(0.2, 2, 10)), ('vel', 0.0, 1.9)),
+            _tasks('vel', np.linspace(0.2, 2, 10)), ('vel', 0.0, 1.9, 0.1)),
     TaskSet('hopper_vel', 'hopper', 'hopper_4', 'Hopper-Vel',
-            _tasks('vel', np.linspace(0.2, 2, 10)), ('vel', 0.0, 1.9)),
+            _tasks('vel', np.linspace(0.2, 2, 10)), ('vel', 0.0, 1.9, 0.1)),
     TaskSet('ant_dir', 'ant', 'ant', 'Ant-Dir',
-            _tasks('dir', np.linspace(0, 360, 24, endpoint=False)), ('dir', 0.0, 359.0)),
+            _tasks('dir', np.linspace(0, 360, 24, endpoint=False)), ('dir', 0.0, 359.0, 1.0)),
     TaskSet('half_cheetah_run_jump', 'half_cheetah', 'half_cheetah', 'HalfCheetah-RunJump',
             _tasks('vel', np.linspace(1, 7, 7)) + _tasks('jump', [1, 5, 10])),
 )}

@@ -106,7 +106,7 @@ def test_training_targets_are_the_references():
     assert [str(t) for t in task_set('half_cheetah_run_jump').train] == [
         'vel:1', 'vel:2', 'vel:3', 'vel:4', 'vel:5', 'vel:6', 'vel:7',
         'jump:1', 'jump:5', 'jump:10']
-    assert task_set('half_cheetah_vel').adapt == ('vel', 0.0, 9.9)
+    assert task_set('half_cheetah_vel').adapt == ('vel', 0.0, 9.9, 0.1)
     for s in TASK_SETS.values():
         assert all(make_env(s.robot, task=t).episode_steps == 200 for t in s.train[:1])
 
@@ -142,3 +142,14 @@ def test_every_declared_quantity_and_kind_is_measured():
     assert tuple(QUANTITIES) == TERM_QUANTITIES and tuple(OBJECTIVES) == tuple(TASK_KINDS)
     with pytest.raises(ValueError, match="quantity 'speed' is not one of objective"):
         Term('speed')
+
+
+def test_adaptation_tasks_are_drawn_on_the_references_grid():
+    tasks = task_set('hopper_vel').adaptation_tasks(np.random.default_rng(0), 400)
+    targets = {t.target for t in tasks}
+    assert {t.kind for t in tasks} == {'vel'} and targets == {k / 10 for k in range(20)}
+    headings = {t.target for t in task_set('ant_dir').adaptation_tasks(
+        np.random.default_rng(0), 50)}
+    assert headings <= set(range(360)) and len(headings) > 40
+    with pytest.raises(ValueError, match="'half_cheetah_run_jump' has no adaptation range"):
+        task_set('half_cheetah_run_jump').adaptation_tasks(np.random.default_rng(0), 1)
