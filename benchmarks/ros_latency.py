@@ -20,6 +20,9 @@ Two set-ups, measured side by side in one run, each at every rate and ``--repeat
 
 The spread over the repeats (min, median, max of each figure) is reported per set-up and
 rate. Each measurement runs in its own ROS domain, so the set-ups cannot hear each other.
+``--priority N`` runs every process of the loop (driver, controller, sim) under SCHED_FIFO at
+priority N, as a real-time robot computer runs its control loop (``chrt --fifo N ros2 run
+...``); it needs CAP_SYS_NICE.
 
     .venv/bin/python benchmarks/ros_latency.py --seconds 60
 """
@@ -142,7 +145,8 @@ def _measure(rate: float, seconds: float, env: LocomotionEnv) -> dict:
                                  'late_over_half_period': int(np.sum(gaps > 1.5e3 / rate))}}
 
 
-def _measure_sim(rate: float, seconds: float, robot: str, policy: Path, domain: int) -> dict:
+def _measure_sim(rate: float, seconds: float, robot: str, policy: Path, domain: int,
+                 prefix: list[str]) -> dict:
     """Run ``sim`` in its own process and domain at ``rate``; the bridge's figures."""
     period = LocomotionEnv(robot).robot.control_period
     factor = rate * period
@@ -151,7 +155,7 @@ def _measure_sim(rate: float, seconds: float, robot: str, policy: Path, domain: 
             'duration=float(sys.argv[3]), realtime_factor=float(sys.argv[4]), '
             'status=False, json_output=None)))')
     env = {**os.environ, 'ROS_DOMAIN_ID': str(domain)}
-    done = subprocess.run([sys.executable, '-c', code, robot, str(policy),
+    done = subprocess.run([*prefix, sys.executable, '-c', code, robot, str(policy),
                            repr(seconds * factor), repr(factor)],
                           env=env, capture_output=True, text=True, check=True)
     summary = json.loads(done.stdout.strip().splitlines()[-1])
@@ -202,7 +206,14 @@ def main() -> None:
     parser.add_argument('--robot', default='walker_7_main')
     parser.add_argument('--policy', help='ONNX policy (default: package default or untrained)')
     parser.add_argument('--output', type=Path, default=RESULTS / 'ros_latency.json')
+    parser.add_argument('--priority', type=int, default=0,
+                        help='run the controller and sim processes under SCHED_FIFO at this '
+                             'priority (chrt; needs CAP_SYS_NICE), as a real-time robot '
+                             'computer would; 0: the default scheduler')
     args = parser.parse_args()
+    prefix = ['chrt', '--fifo', str(args.priority)] if args.priority else []
+    if args.priority:  # the driver too (ros2_control runs FIFO); threads inherit it
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(args.priority))
     environment = ensure_local_dds(run_domain_id())
     sim_domain = int(environment['ROS_DOMAIN_ID']) % 100 + 1  # never the driver's domain
     import rclpy
@@ -215,8 +226,8 @@ def main() -> None:
         controller = None
         if 'separate' in args.setups:
             controller = subprocess.Popen(
-                [sys.executable, '-m', 'synergy_control.ros.synergy_controller', '--ros-args',
-                 '-p', f'policy:={policy}', '-p', f'robot:={args.robot}', '-p',
+                [*prefix, sys.executable, '-m', 'synergy_control.ros.synergy_controller',
+                 '--ros-args', '-p', f'policy:={policy}', '-p', f'robot:={args.robot}', '-p',
                  'mode:=lockstep', '-p', 'watchdog_timeout:=10.0', '--log-level', 'warn'],
                 env=dict(os.environ))
             rclpy.init()
@@ -229,7 +240,7 @@ def main() -> None:
                     if 'sim' in args.setups:
                         runs.append({'setup': 'sim', 'repeat': repeat,
                                      **_measure_sim(rate, args.seconds, args.robot, policy,
-                                                    sim_domain)})
+                                                    sim_domain, prefix)})
                     print(f'repeat {repeat + 1}/{args.repeats}: {rate:g} Hz measured',
                           file=sys.stderr)
         finally:
@@ -240,7 +251,7 @@ def main() -> None:
     command = ' '.join(shlex.quote(a) for a in [sys.executable, *sys.argv])
     summary = _summarise(runs)
     result = {'benchmark': 'ros_latency', 'command': command, 'robot': args.robot,
-              'policy': str(policy),
+              'policy': str(policy), 'scheduler': ' '.join(prefix) or 'default',
               'setups': {'separate': 'controller in its own process (spin_main: events '
                                      'executor), lockstep mode, driven by this process',
                          'sim': 'sim_runner (bridge + controller in one process, events '

@@ -364,6 +364,11 @@ def test_bridge_refuses_bad_commands_in_realtime(ros_graph):
     assert ros_graph.spin_until(
         lambda: np.allclose(probe.joint_states[-1].effort, 10.0))  # gear 100 x ctrl 0.1
 
+    stray = ros_graph.add(Node('stray_controller', context=ros_graph.context))
+    stray.create_publisher(Float64MultiArray, DEFAULT_COMMAND_TOPIC, qos.COMMAND)
+    assert ros_graph.spin_until(lambda: probe.diagnostics[-1].get('command_publishers') == '2')
+    assert bridge.command_publishers == ['/probe', '/stray_controller']
+
 
 def test_bridge_lockstep_refuses_bad_commands_and_times_out_to_zero(ros_graph):
     bridge = _bridge(ros_graph, mode='lockstep', command_timeout=0.3)
