@@ -9,8 +9,11 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
+from synergy_control.policies.registry import PolicyContext, get_policy
 from synergy_control.training.buffers import Batch
+from synergy_control.training.config import Config
 from synergy_control.training.normalizer import RunningNormalizer
 
 
@@ -50,31 +53,43 @@ def frozen_copy(module: nn.Module) -> nn.Module:
 
 
 class DeterministicPolicy(nn.Module):
-    """Raw observation batch [B, obs] → deterministic action [B, act] in [-1, 1]."""
+    """Raw observation batch [B, obs] → deterministic action [B, act] in [-1, 1].
 
-    def __init__(self, normalizer: nn.Module, actor: nn.Module):
+    For one robot of a set, the observation is zero-padded by ``pad`` columns to the network's
+    input and the action cut to the robot's ``act_dim`` (no extra ops for a single robot).
+    """
+
+    def __init__(self, normalizer: nn.Module, actor: nn.Module, pad: int = 0,
+                 act_dim: int | None = None):
         super().__init__()
         self.normalizer = normalizer
         self.actor = actor
+        self.pad, self.act_dim = pad, act_dim
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.actor.deterministic(self.normalizer(obs))
+        if self.pad:
+            obs = F.pad(obs, (0, self.pad))
+        action = self.actor.deterministic(self.normalizer(obs))
+        return action if self.act_dim in (None, action.shape[-1]) else action[..., :self.act_dim]
 
 
 class OffPolicyAgent(nn.Module):
-    """Base of the actor-critic learners; subclasses define the nets, ``update`` and noise.
+    """Base of the actor-critic learners; subclasses define ``update`` and noise.
 
-    ``update`` returns detached tensors so the training loop decides when to pay a device
-    sync (only when it logs).
+    The networks come from the policy builder named by ``config.policy``, for the robots of
+    ``context`` (observations and actions padded to the largest). ``update`` returns detached
+    tensors so the training loop decides when to pay a device sync (only when it logs).
     """
 
     metric_names: tuple[str, ...] = ()
     actor: nn.Module
 
-    def __init__(self, obs_dim: int, act_dim: int, normalize_obs: bool):
+    def __init__(self, context: PolicyContext, config: Config):
         super().__init__()
-        self.obs_dim, self.act_dim = obs_dim, act_dim
-        self.obs_norm = RunningNormalizer(obs_dim) if normalize_obs else None
+        self.context = context
+        self.obs_dim, self.act_dim = context.obs_dim, context.act_dim
+        self.builder = get_policy(config.policy.name)(context, config.policy.settings)
+        self.obs_norm = RunningNormalizer(self.obs_dim) if config.normalize_obs else None
         self.updates = 0
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
 
@@ -86,19 +101,38 @@ class OffPolicyAgent(nn.Module):
         """Standardise observations with the running statistics (identity when disabled)."""
         return obs if self.obs_norm is None else self.obs_norm(obs)
 
+    def _padded(self, obs: np.ndarray, dtype: torch.dtype | None = torch.float32) -> torch.Tensor:
+        """Observation(s) of one robot, zero-padded to the network's input size."""
+        x = torch.as_tensor(obs, dtype=dtype, device=self.device)
+        return x if x.shape[-1] == self.obs_dim else F.pad(x, (0, self.obs_dim - x.shape[-1]))
+
     def observe(self, obs: np.ndarray) -> None:
-        """Feed a newly seen observation to the running normaliser."""
+        """Feed a newly seen (training-robot) observation to the running normaliser."""
         if self.obs_norm is not None:
-            self.obs_norm.update(torch.as_tensor(obs, device=self.device))
+            self.obs_norm.update(self._padded(obs, dtype=None))  # float64 statistics
+
+    def robot_index(self, robot: str | int | None) -> torch.Tensor | None:
+        """Robot index tensor for the networks (None: the policy drives one robot)."""
+        if robot is None or len(self.context.robots) == 1:
+            return None
+        return torch.tensor(self._robot(robot), device=self.device)
 
     @torch.no_grad()
-    def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
-        """Return action(s) in [-1, 1] for raw observation(s) [obs] or [B, obs]."""
-        x = self.normalize(torch.as_tensor(obs, dtype=torch.float32, device=self.device))
-        action = self.actor.deterministic(x) if deterministic else self.explore(x)
+    def act(self, obs: np.ndarray, deterministic: bool = False,
+            robot: str | int | None = None) -> np.ndarray:
+        """Return action(s) in [-1, 1] for raw observation(s) [obs] or [B, obs] of one robot.
+
+        ``robot`` (name or index) is needed when the policy drives several; the observation
+        is that robot's own, the action has that robot's size.
+        """
+        index = self.robot_index(robot)
+        x = self.normalize(self._padded(obs))
+        action = self.actor.deterministic(x, index) if deterministic else self.explore(x, index)
+        if robot is not None:
+            action = action[..., :self.context.act_dims[self._robot(robot)]]
         return action.cpu().numpy()
 
-    def explore(self, obs: torch.Tensor) -> torch.Tensor:
+    def explore(self, obs: torch.Tensor, robot: torch.Tensor | None) -> torch.Tensor:
         """Return an exploration action for normalised observations."""
         raise NotImplementedError
 
@@ -106,10 +140,26 @@ class OffPolicyAgent(nn.Module):
         """One gradient step on a batch of raw transitions."""
         raise NotImplementedError
 
-    def policy(self) -> DeterministicPolicy:
-        """Return a standalone float32 CPU copy of the deterministic policy and normaliser."""
+    def _robot(self, robot: str | int | None) -> int:
+        if robot is None:
+            if len(self.context.robots) > 1:
+                raise ValueError(f'name the robot to export: one of {self.context.names}')
+            return 0
+        return self.context.index(robot) if isinstance(robot, str) else int(robot)
+
+    def policy(self, robot: str | int | None = None) -> nn.Module:
+        """Standalone float32 CPU export module of one robot (card inputs → card outputs).
+
+        Built by the policy builder around a copy of the actor and the frozen normaliser;
+        ``robot`` may be omitted when the policy drives one robot.
+        """
         norm = nn.Identity() if self.obs_norm is None else self.obs_norm.frozen()
-        return DeterministicPolicy(norm, copy.deepcopy(self.actor)).float().cpu().eval()
+        module = self.builder.export_module(copy.deepcopy(self.actor), norm, self._robot(robot))
+        return module.float().cpu().eval()
+
+    def export_spec(self, robot: str | int | None = None) -> dict:
+        """Card sections of :meth:`policy` (inputs, outputs, constants, synergy, tasks)."""
+        return self.builder.export_spec(self._robot(robot))
 
     def optimizer_state(self) -> dict:
         """Return the state of every optimiser, by name."""

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from synergy_control.envs import make_env
+from synergy_control.policies.registry import PolicyContext
 from synergy_control.training.agent import OffPolicyAgent
 from synergy_control.training.config import Config, config_from_dict
 from synergy_control.training.sac import SAC
@@ -25,18 +25,15 @@ class CheckpointError(RuntimeError):
     """A checkpoint file that is missing, truncated, corrupt or not one of ours."""
 
 
-def make_agent(config: Config, obs_dim: int, act_dim: int,
-               device: str | torch.device = 'cpu') -> OffPolicyAgent:
-    """Build the learner named by ``config.algorithm``."""
-    return ALGORITHMS[config.algorithm](obs_dim, act_dim, config, device)
+def make_agent(config: Config, device: str | torch.device = 'cpu',
+               context: PolicyContext | None = None) -> OffPolicyAgent:
+    """Build the learner named by ``config.algorithm`` for the run's robots.
 
-
-def env_dims(config: Config) -> tuple[int, int]:
-    """Return the flat observation and action sizes of the configured robot."""
-    env = make_env(config.robot, config.obs_mode)
-    dims = int(torch.Size(env.observation_space.shape).numel()), int(env.action_space.shape[0])
-    env.close()
-    return dims
+    ``context`` defaults to the config's training and zero-shot robots.
+    """
+    if context is None:
+        context = PolicyContext.build(*config.robot_split(), config.obs_mode)
+    return ALGORITHMS[config.algorithm](context, config, device)
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
@@ -100,7 +97,7 @@ def agent_from_checkpoint(checkpoint: str | Path | dict,
     """Rebuild the agent (networks, normaliser, optimisers, update count) of a checkpoint."""
     state = checkpoint if isinstance(checkpoint, dict) else load_checkpoint(checkpoint, device)
     config = config_from_dict(state['config'])
-    agent = make_agent(config, *env_dims(config), device)
+    agent = make_agent(config, device)
     agent.load_state_dict(state['agent'])
     agent.load_optimizer_state(state['optimizers'])
     agent.updates = int(state['counters']['updates'])
@@ -108,9 +105,10 @@ def agent_from_checkpoint(checkpoint: str | Path | dict,
 
 
 def policy_module(checkpoint_or_agent: str | Path | dict | OffPolicyAgent) -> nn.Module:
-    """Float32 CPU module: raw obs [B, obs_dim] → deterministic action [B, act_dim] in [-1, 1].
+    """Float32 CPU export module of a single-robot agent (see ``OffPolicyAgent.policy``).
 
-    The observation normaliser, if enabled, is baked in as mean/std buffers; only
+    For the MLP: raw obs [B, obs_dim] → deterministic action [B, act_dim] in [-1, 1], the
+    observation normaliser (if enabled) baked in as mean/std buffers; only
     Linear/ReLU/Tanh/clamp ops, so it exports to ONNX as is.
     """
     agent = checkpoint_or_agent

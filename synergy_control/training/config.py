@@ -32,7 +32,7 @@ class ConfigError(ValueError):
     """A configuration value that would make training fail or misbehave."""
 
 
-def _opt(default: Any, check: Check | None = None) -> Any:
+def option(default: Any, check: Check | None = None) -> Any:
     """Declare a field with a default and an optional range check (description, test)."""
     kwargs = {'default_factory': lambda: list(default)} if isinstance(default, list) else {
         'default': default}
@@ -43,54 +43,94 @@ def _opt(default: Any, check: Check | None = None) -> Any:
 class TD3Config:
     """TD3 specifics (Fujimoto et al. 2018 defaults)."""
 
-    policy_noise: float = _opt(0.2, NONNEG)
-    noise_clip: float = _opt(0.5, NONNEG)
-    policy_delay: int = _opt(2, POSITIVE)
-    exploration_noise: float = _opt(0.1, NONNEG)
+    policy_noise: float = option(0.2, NONNEG)
+    noise_clip: float = option(0.5, NONNEG)
+    policy_delay: int = option(2, POSITIVE)
+    exploration_noise: float = option(0.1, NONNEG)
 
 
 @dataclass
 class SACConfig:
     """SAC specifics; ``target_entropy: null`` means −|A|."""
 
-    init_alpha: float = _opt(1.0, POSITIVE)
+    init_alpha: float = option(1.0, POSITIVE)
     autotune: bool = True
     target_entropy: float | None = None
 
 
 @dataclass
-class Config:
-    """A training run. ``name`` defaults to the YAML file's stem."""
+class PolicyConfig:
+    """The ``policy:`` section: a registered architecture and its validated settings."""
 
-    robot: str
+    name: str = 'mlp'
+    settings: Any = None  # the builder's Settings dataclass instance
+
+
+@dataclass
+class HookConfig:
+    """One ``hooks:`` entry: a registered hook run every ``every`` environment steps."""
+
+    name: str
+    every: int
+    settings: Any = None  # the hook's Settings dataclass instance
+
+
+@dataclass
+class Config:
+    """A training run. ``name`` defaults to the YAML file's stem.
+
+    ``robot`` names one variant; ``robots`` a morphology set (``walker++``) or a list of
+    variants, split into training and zero-shot robots by their families (give one of them).
+    """
+
+    robot: str | None = None
+    robots: str | list[str] | None = None
     algorithm: Literal['td3', 'sac'] = 'td3'
     name: str = ''
     obs_mode: Literal['flat', 'modular'] = 'flat'
-    seed: int = _opt(0, NONNEG)
-    total_steps: int = _opt(1_000_000, POSITIVE)
-    start_steps: int = _opt(10_000, NONNEG)
-    batch_size: int = _opt(256, POSITIVE)
-    buffer_size: int = _opt(1_000_000, POSITIVE)
+    seed: int = option(0, NONNEG)
+    total_steps: int = option(1_000_000, POSITIVE)
+    start_steps: int = option(10_000, NONNEG)
+    batch_size: int = option(256, POSITIVE)
+    buffer_size: int = option(1_000_000, POSITIVE)
     keep_buffer: bool = False
-    updates_per_step: int = _opt(1, POSITIVE)
-    gamma: float = _opt(0.99, UNIT)
-    tau: float = _opt(0.005, TAU)
-    actor_lr: float = _opt(3e-4, POSITIVE)
-    critic_lr: float = _opt(3e-4, POSITIVE)
-    hidden_sizes: list[int] = _opt([256, 256], WIDTHS)
+    updates_per_step: int = option(1, POSITIVE)
+    gamma: float = option(0.99, UNIT)
+    tau: float = option(0.005, TAU)
+    actor_lr: float = option(3e-4, POSITIVE)
+    critic_lr: float = option(3e-4, POSITIVE)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    hooks: list[HookConfig] = field(default_factory=list)
     normalize_obs: bool = False
-    eval_every: int = _opt(10_000, POSITIVE)
-    eval_episodes: int = _opt(10, POSITIVE)
-    checkpoint_every: int = _opt(50_000, POSITIVE)
-    log_every: int = _opt(1_000, POSITIVE)
+    eval_every: int = option(10_000, POSITIVE)
+    eval_episodes: int = option(10, POSITIVE)
+    checkpoint_every: int = option(50_000, POSITIVE)
+    log_every: int = option(1_000, POSITIVE)
     device: str = 'cpu'
-    num_threads: int = _opt(0, NONNEG)
+    num_threads: int = option(0, NONNEG)
     td3: TD3Config = field(default_factory=TD3Config)
     sac: SACConfig = field(default_factory=SACConfig)
 
     def to_dict(self) -> dict:
-        """Return the plain nested dict (YAML / checkpoint form)."""
-        return dataclasses.asdict(self)
+        """Return the plain nested dict (YAML / checkpoint form): settings inlined."""
+        data = dataclasses.asdict(self)
+        data['policy'] = {'name': self.policy.name, **data['policy']['settings']}
+        data['hooks'] = [{'name': h.name, 'every': h.every, **dataclasses.asdict(h.settings)}
+                         for h in self.hooks]
+        return data
+
+    def robot_split(self) -> tuple[list[str], list[str]]:
+        """Return the training and the zero-shot robots of the run."""
+        from synergy_control.robots import FAMILIES, MORPHOLOGY_SETS, family_of
+        if self.robot is not None:
+            return [self.robot], []
+        if isinstance(self.robots, str):
+            family = FAMILIES[MORPHOLOGY_SETS[self.robots]]
+            names = [v.name for v in family.variants]
+        else:
+            names = list(self.robots or [])
+        zero_shot = [n for n in names if n in family_of(n).zero_shot]
+        return [n for n in names if n not in zero_shot], zero_shot
 
 
 def _describe(tp: Any) -> str:
@@ -158,20 +198,93 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     return cls(**kwargs)
 
 
-def config_from_dict(data: dict, name: str = '') -> Config:
-    """Validate a nested dict into a :class:`Config` (``name`` fills an empty name)."""
-    config = _build(Config, data, '')
-    from synergy_control.robots import variant_names  # deferred: loads robot tables
-    if config.robot not in variant_names():
+def _registered_settings(kind: str, registry: Any, data: Any, key: str,
+                         extra: tuple[str, ...] = ()) -> tuple[str, dict, Any]:
+    """Validate ``{name: ..., <settings>}`` against the Settings of the registered ``name``."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"config key '{key}': expected a mapping, got {data!r}")
+    data = dict(data)
+    name = data.pop('name', 'mlp' if kind == 'policy' else None)
+    if name is None:
+        raise ConfigError(f"config key '{key}.name': required")
+    try:
+        entry = registry.get(name)
+    except ValueError as err:
+        raise ConfigError(f"config key '{key}.name': {err}") from None
+    fixed = {k: data.pop(k) for k in extra if k in data}
+    return name, fixed, _build(entry.Settings, data, key + '.')
+
+
+def _policy(data: dict) -> PolicyConfig:
+    """Validate the ``policy:`` section; a top-level ``hidden_sizes`` (older configs) is MLP's."""
+    from synergy_control.policies.registry import POLICIES
+    section = data.pop('policy', {})
+    if 'hidden_sizes' in data:
+        legacy = data.pop('hidden_sizes')
+        if not isinstance(section, dict) or section.get('name', 'mlp') != 'mlp' \
+                or 'hidden_sizes' in section:
+            raise ConfigError("config key 'hidden_sizes': give it as policy.hidden_sizes")
+        section = {**section, 'hidden_sizes': legacy}
+    name, _, settings = _registered_settings('policy', POLICIES, section, 'policy')
+    return PolicyConfig(name, settings)
+
+
+def _hooks(data: Any) -> list[HookConfig]:
+    from synergy_control.training.hooks import HOOKS
+    if not isinstance(data, list):
+        raise ConfigError(f"config key 'hooks': expected a list of mappings, got {data!r}")
+    hooks = []
+    for i, entry in enumerate(data):
+        key = f'hooks[{i}]'
+        name, fixed, settings = _registered_settings('hook', HOOKS, entry, key, ('every',))
+        every = fixed.get('every')
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ConfigError(f"config key '{key}.every': expected an integer > 0 "
+                              f'(environment steps), got {every!r}')
+        hooks.append(HookConfig(name, every, settings))
+    return hooks
+
+
+def _check_robots(config: Config) -> None:
+    from synergy_control.robots import MORPHOLOGY_SETS, variant_names  # loads robot tables
+    if (config.robot is None) == (config.robots is None):
+        raise ConfigError("config key 'robot': required (or 'robots': a morphology set or a "
+                          'list of variants), not both')
+    if config.robot is not None and config.robot not in variant_names():
         raise ConfigError(f"config key 'robot': expected one of {variant_names()}, "
                           f'got {config.robot!r}')
+    if isinstance(config.robots, str) and config.robots not in MORPHOLOGY_SETS:
+        raise ConfigError(f"config key 'robots': expected a morphology set "
+                          f'({", ".join(MORPHOLOGY_SETS)}) or a list of variants, '
+                          f'got {config.robots!r}')
+    if isinstance(config.robots, list):
+        for i, name in enumerate(config.robots):
+            if name not in variant_names() or name in config.robots[:i]:
+                raise ConfigError(f"config key 'robots[{i}]': expected one of "
+                                  f'{variant_names()} (each once), got {name!r}')
+        if not config.robot_split()[0]:
+            raise ConfigError("config key 'robots': every variant listed is a zero-shot one; "
+                              'a run needs at least one training robot')
+
+
+def config_from_dict(data: dict, name: str = '') -> Config:
+    """Validate a nested dict into a :class:`Config` (``name`` fills an empty name)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"config: expected a mapping, got {data!r}")
+    data = dict(data)
+    policy = _policy(data)
+    hooks = _hooks(data.pop('hooks', []))
+    config = _build(Config, data, '')
+    config.policy, config.hooks = policy, hooks
+    _check_robots(config)
     if config.batch_size > config.buffer_size:
         raise ConfigError(f"config key 'batch_size': expected <= buffer_size "
                           f'({config.buffer_size}), got {config.batch_size}')
     if config.device.split(':')[0] not in ('cpu', 'cuda', 'mps'):
         raise ConfigError(f"config key 'device': expected 'cpu', 'cuda[:N]' or 'mps', "
                           f'got {config.device!r}')
-    config.name = config.name or name or f'{config.robot}_{config.algorithm}'
+    target = config.robot or (config.robots if isinstance(config.robots, str) else 'robots')
+    config.name = config.name or name or f'{target}_{config.algorithm}'
     return config
 
 

@@ -2,6 +2,8 @@
 
 The twin critics are one module with stacked weights: each layer is one ``baddbmm`` over
 both Q heads, so two critics cost one kernel per layer on the GPU and one BLAS call on CPU.
+On a set of robots the MLPs are the monolithic baseline: inputs and outputs padded to the
+largest robot, padded action columns masked to 0 by robot index (``act_mask`` [robots, A]).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -26,57 +29,82 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+class ActionMask(nn.Module):
+    """Zeroes each sample's padded action columns, looked up by robot index."""
+
+    def __init__(self, act_mask: np.ndarray | None):
+        super().__init__()
+        # not persistent: derived from the robots, so checkpoints keep their old keys
+        self.register_buffer('table', None if act_mask is None else torch.as_tensor(act_mask),
+                             persistent=False)
+
+    def forward(self, x: torch.Tensor, robot: torch.Tensor | None) -> torch.Tensor:
+        return x if self.table is None or robot is None else x * self.table[robot]
+
+
 class DeterministicActor(nn.Module):
     """TD3 policy: tanh-squashed MLP, actions in [-1, 1]."""
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int]):
+    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int],
+                 act_mask: np.ndarray | None = None):
         super().__init__()
         self.net = mlp(obs_dim, hidden, act_dim)
+        self.mask = ActionMask(act_mask)
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.net(obs))
+    def forward(self, obs: torch.Tensor, robot: torch.Tensor | None = None) -> torch.Tensor:
+        return self.mask(torch.tanh(self.net(obs)), robot)
 
-    def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
+    def deterministic(self, obs: torch.Tensor,
+                      robot: torch.Tensor | None = None) -> torch.Tensor:
         """Return the action without exploration noise."""
-        return self(obs)
+        return self(obs, robot)
 
 
 def tanh_gaussian_log_prob(mean: torch.Tensor, log_std: torch.Tensor,
-                           pre_tanh: torch.Tensor) -> torch.Tensor:
+                           pre_tanh: torch.Tensor,
+                           mask: torch.Tensor | None = None) -> torch.Tensor:
     """Log-probability log π(tanh(u)) for u ~ N(mean, std), summed over action dims.
 
     Change of variables: log N(u) − Σ log(1 − tanh(u)²), with the stable identity
-    log(1 − tanh(u)²) = 2 (log 2 − u − softplus(−2u)).
+    log(1 − tanh(u)²) = 2 (log 2 − u − softplus(−2u)). ``mask`` [B, A] keeps a padded
+    robot's own columns only.
     """
     gauss = (-0.5 * ((pre_tanh - mean) / log_std.exp()).square() - log_std
              - 0.5 * math.log(2 * math.pi))
     log_det = 2.0 * (math.log(2.0) - pre_tanh - F.softplus(-2.0 * pre_tanh))
-    return (gauss - log_det).sum(-1)
+    per_dim = gauss - log_det
+    return (per_dim if mask is None else per_dim * mask).sum(-1)
 
 
 class GaussianActor(nn.Module):
     """SAC policy: MLP trunk with mean and log-std heads, tanh-squashed Gaussian."""
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int]):
+    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int],
+                 act_mask: np.ndarray | None = None):
         super().__init__()
         self.trunk = mlp(obs_dim, hidden[:-1], hidden[-1])
         self.mean = nn.Linear(hidden[-1], act_dim)
         self.log_std = nn.Linear(hidden[-1], act_dim)
+        self.mask = ActionMask(act_mask)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return mean and clamped log-std of the pre-tanh Gaussian."""
         h = F.relu(self.trunk(obs))
         return self.mean(h), self.log_std(h).clamp(LOG_STD_MIN, LOG_STD_MAX)
 
-    def sample(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(self, obs: torch.Tensor,
+               robot: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw a reparameterised action in (-1, 1) and its log-probability [B]."""
         mean, log_std = self(obs)
         pre_tanh = mean + log_std.exp() * torch.randn_like(mean)
-        return torch.tanh(pre_tanh), tanh_gaussian_log_prob(mean, log_std, pre_tanh)
+        action = self.mask(torch.tanh(pre_tanh), robot)  # before the log-prob: same graph order
+        keep = None if self.mask.table is None or robot is None else self.mask.table[robot]
+        return action, tanh_gaussian_log_prob(mean, log_std, pre_tanh, keep)
 
-    def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
+    def deterministic(self, obs: torch.Tensor,
+                      robot: torch.Tensor | None = None) -> torch.Tensor:
         """Return tanh of the mean: the evaluation action."""
-        return torch.tanh(self.mean(F.relu(self.trunk(obs))))
+        return self.mask(torch.tanh(self.mean(F.relu(self.trunk(obs)))), robot)
 
 
 class EnsembleLinear(nn.Module):
@@ -101,8 +129,9 @@ class TwinCritic(nn.Module):
         self.n = n
         self.layers = nn.ModuleList(EnsembleLinear(n, a, b) for a, b in zip(dims[:-1], dims[1:]))
 
-    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        x = torch.cat([obs, action], -1)
+    def forward(self, obs: torch.Tensor, action: torch.Tensor,
+                robot: torch.Tensor | None = None) -> torch.Tensor:
+        x = torch.cat([obs, action], -1)  # padded columns are zero: no robot lookup needed
         x = x.unsqueeze(0).expand(self.n, *x.shape)
         for layer in self.layers[:-1]:
             x = F.relu(layer(x))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import functools
 import math
 import os
 import random
@@ -20,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -29,13 +31,15 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from synergy_control.envs import LocomotionEnv, make_env
+from synergy_control.policies.registry import PolicyContext
 from synergy_control.rollout import rollout
 from synergy_control.training.agent import OffPolicyAgent
-from synergy_control.training.buffers import ReplayBuffer, available_memory
+from synergy_control.training.buffers import MultiReplayBuffer, ReplayBuffer, available_memory
 from synergy_control.training.checkpoint import (CheckpointError, load_checkpoint, make_agent,
                                                  remove_stale_temporaries, save_checkpoint)
 from synergy_control.training.config import (Config, ConfigError, config_from_dict, load_config,
                                              save_config)
+from synergy_control.training.hooks import HOOKS, Hook
 
 EPISODE_COLUMNS = ('episode', 'episode_return', 'episode_length')
 EVAL_COLUMNS = ('eval_mean', 'eval_std', 'eval_length')
@@ -45,9 +49,10 @@ EVAL_SEED_BASE = 10_000  # eval episode i of a run with seed s resets with 10000
 class MetricsLog:
     """Rows of metrics.csv (episodes, losses, evaluations), mirrored to TensorBoard."""
 
-    def __init__(self, run_dir: Path, loss_names: Sequence[str], resume_step: int | None):
+    def __init__(self, run_dir: Path, loss_names: Sequence[str], resume_step: int | None,
+                 extra_columns: Sequence[str] = ()):
         self.columns = ['step', 'wall_time', *EPISODE_COLUMNS, 'updates', *loss_names,
-                        *EVAL_COLUMNS]
+                        *EVAL_COLUMNS, *extra_columns]
         run_dir.mkdir(parents=True, exist_ok=True)
         path = run_dir / 'metrics.csv'
         fresh = resume_step is None or not path.exists()
@@ -111,8 +116,8 @@ class StopRequest:
 
 def evaluate(agent: OffPolicyAgent, env: LocomotionEnv, seeds: Sequence[int]) -> dict[str, float]:
     """Deterministic-policy return over one episode per seed."""
-    episodes = [rollout(env, lambda obs: agent.act(obs, deterministic=True), seed)
-                for seed in seeds]
+    policy = functools.partial(agent.act, deterministic=True, robot=env.robot.name)
+    episodes = [rollout(env, policy, seed) for seed in seeds]
     returns, lengths = [e.episode_return for e in episodes], [e.length for e in episodes]
     return {'eval_mean': float(np.mean(returns)), 'eval_std': float(np.std(returns)),
             'eval_length': float(np.mean(lengths))}
@@ -122,20 +127,21 @@ class TrainingDiverged(RuntimeError):
     """Losses or weights became non-finite: the run stops and keeps its last good checkpoint."""
 
 
-def allocate_replay(obs_dim: int, act_dim: int, capacity: int,
-                    device: torch.device) -> ReplayBuffer:
-    """Allocate the replay buffer, refusing a ``buffer_size`` that cannot fit (naming the key).
+def allocate_replay(dims: dict[str, tuple[int, int]], capacity: int,
+                    device: torch.device) -> MultiReplayBuffer:
+    """Allocate one replay per training robot, refusing a ``buffer_size`` that cannot fit.
 
     The whole capacity is allocated up front; an estimate against the free memory catches
     sizes that the OS would grant lazily and then kill the run for, half-way through.
     """
-    need = capacity * (2 * obs_dim + act_dim + 2) * 4
+    obs_dim, act_dim = (max(d[i] for d in dims.values()) for i in (0, 1))
+    need = len(dims) * capacity * ReplayBuffer.row_bytes(obs_dim, act_dim)
     free = available_memory(device)
     if free is not None and need > free:
-        raise ConfigError(f"config key 'buffer_size': {capacity} transitions need "
+        raise ConfigError(f"config key 'buffer_size': {capacity} transitions per robot need "
                           f'{need / 2**30:.1f} GiB on {device}, {free / 2**30:.1f} GiB available')
     try:
-        return ReplayBuffer(obs_dim, act_dim, capacity, device)
+        return MultiReplayBuffer(dims, capacity, device)
     except (RuntimeError, MemoryError) as err:
         raise ConfigError(f"config key 'buffer_size': cannot allocate {capacity} transitions "
                           f'on {device}: {err}') from err
@@ -149,8 +155,27 @@ def seed_everything(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+@dataclass
+class RobotSlot:
+    """One training robot of a run: its environment and its episode in progress."""
+
+    name: str
+    env: LocomotionEnv
+    obs: np.ndarray | None = None
+    episode_return: float = 0.0
+    episode_length: int = 0
+
+
 class Trainer:
-    """One run: owns the envs, agent, buffer, counters and logs of a run directory."""
+    """One run: owns the envs, agent, buffers, hooks, counters and logs of a run directory.
+
+    A run drives one robot or a set: every training robot's environment is stepped once per
+    iteration, each into its own replay, followed by one update per transition collected
+    (``updates_per_step`` each) on batches balanced across robots. Zero-shot robots only get
+    evaluation environments: they are never stepped in training, stored, or fed to the
+    normaliser. Per-robot columns (``eval_mean/<robot>``, ``env_steps/<robot>``, ...) are
+    logged for sets only, so a single-robot run's metrics.csv keeps its columns.
+    """
 
     def __init__(self, config: Config, run_dir: Path, device: str, state: dict | None = None,
                  progress: bool | None = None):
@@ -158,15 +183,20 @@ class Trainer:
         if self.device.type == 'cpu' and config.num_threads:
             torch.set_num_threads(config.num_threads)
         self.rng = seed_everything(config.seed)
-        self.env = make_env(config.robot, config.obs_mode)
-        self.eval_env = make_env(config.robot, config.obs_mode)
-        obs_dim = int(np.prod(self.env.observation_space.shape))
-        act_dim = int(self.env.action_space.shape[0])
-        self.agent = make_agent(config, obs_dim, act_dim, self.device)
-        self.buffer = allocate_replay(obs_dim, act_dim, config.buffer_size, self.device)
+        train_robots, zero_shot = config.robot_split()
+        self.context = PolicyContext.build(train_robots, zero_shot, config.obs_mode)
+        self.slots = [RobotSlot(name, make_env(name, config.obs_mode)) for name in train_robots]
+        self.eval_envs = {name: make_env(name, config.obs_mode) for name in self.context.names}
+        self.agent = make_agent(config, self.device, self.context)
+        self.buffer = allocate_replay(
+            {name: (o, a) for name, o, a in zip(self.context.names, self.context.obs_dims,
+                                                self.context.act_dims) if name in train_robots},
+            config.buffer_size, self.device)
+        self.hooks: list[Hook] = [HOOKS.get(h.name)(h.settings) for h in config.hooks]
         self.eval_seeds = [EVAL_SEED_BASE + 1000 * config.seed + i
                            for i in range(config.eval_episodes)]
         self.env_steps = self.episodes = 0
+        self.robot_steps = dict.fromkeys(self.context.names, 0)
         self.wall_offset = 0.0
         self.last_eval: dict[str, float] = {}
         self.best_eval = -math.inf
@@ -176,11 +206,26 @@ class Trainer:
         if state is not None:
             self.restore(state)
         self.log = MetricsLog(run_dir, self.agent.metric_names,
-                              self.env_steps if state is not None else None)
+                              self.env_steps if state is not None else None,
+                              self._robot_columns())
         show = sys.stderr.isatty() if progress is None else progress
         self.bar = tqdm(total=config.total_steps, initial=self.env_steps, unit='step',
                         disable=not show, dynamic_ncols=True, smoothing=0.05)
         self.t0 = time.perf_counter()
+
+    @property
+    def is_set(self) -> bool:
+        """Whether the run drives several robots (per-robot metric columns)."""
+        return len(self.context.robots) > 1
+
+    def _robot_columns(self) -> list[str]:
+        if not self.is_set:
+            return []
+        names = self.context.names
+        return ['eval_zero_shot_mean',
+                *(f'episode_return/{s.name}' for s in self.slots),
+                *(f'env_steps/{n}' for n in names),
+                *(f'{c}/{n}' for n in names for c in EVAL_COLUMNS)]
 
     # ------------------------------------------------------------------ state
     @property
@@ -197,19 +242,22 @@ class Trainer:
         state = {'config': self.config.to_dict(), 'agent': self.agent.state_dict(),
                  'optimizers': self.agent.optimizer_state(),
                  'counters': {'env_steps': self.env_steps, 'updates': self.agent.updates,
-                              'episodes': self.episodes},
+                              'episodes': self.episodes, 'robot_steps': self.robot_steps},
                  'rng': rng, 'last_eval': self.last_eval, 'best_eval': self.best_eval,
-                 'wall_time': self.wall_time}
+                 'wall_time': self.wall_time,
+                 'hooks': [hook.state_dict() for hook in self.hooks]}
         if self.config.keep_buffer:
             state['buffer'] = self.buffer.state_dict()
         return state
 
     def restore(self, state: dict) -> None:
-        """Load a checkpoint's networks, optimisers, counters, RNG and (if kept) buffer."""
+        """Load a checkpoint's networks, optimisers, counters, RNG, hooks and (if kept) buffer."""
         self.agent.load_state_dict(state['agent'])
         self.agent.load_optimizer_state(state['optimizers'])
         counters = state['counters']
         self.env_steps, self.episodes = counters['env_steps'], counters['episodes']
+        self.robot_steps.update(counters.get('robot_steps', {self.slots[0].name:
+                                                             self.env_steps}))
         self.agent.updates = counters['updates']
         self.last_eval, self.best_eval = state['last_eval'], state['best_eval']
         self.wall_offset = state['wall_time']
@@ -222,6 +270,8 @@ class Trainer:
             torch.cuda.set_rng_state_all(rng['cuda'])
         if 'buffer' in state:
             self.buffer.load_state_dict(state['buffer'])
+        for hook, hook_state in zip(self.hooks, state.get('hooks', [])):
+            hook.load_state_dict(hook_state)
         self._set_aside_newer_best()
 
     def _set_aside_newer_best(self) -> None:
@@ -272,67 +322,110 @@ class Trainer:
 
     # ------------------------------------------------------------------ loop
     def run_evaluation(self) -> None:
-        """Evaluate, log, and keep ``best.pt`` for the best mean return so far."""
-        self.last_eval = {'step': self.env_steps, **evaluate(self.agent, self.eval_env,
-                                                             self.eval_seeds)}
-        self.log.write('eval', self.env_steps, self.wall_time,
-                       {k: v for k, v in self.last_eval.items() if k != 'step'})
-        self.bar.set_postfix(eval=f"{self.last_eval['eval_mean']:.1f}", refresh=False)
-        if self.last_eval['eval_mean'] > self.best_eval:
-            self.best_eval = self.last_eval['eval_mean']
+        """Evaluate with frozen weights, log, and keep ``best.pt`` for the best mean return.
+
+        A set evaluates every robot, zero-shot ones included; its ``eval_mean``,
+        ``eval_std`` and ``eval_length`` are the means over the training robots, and
+        ``eval_zero_shot_mean`` the mean return over the zero-shot ones.
+        """
+        results = {name: evaluate(self.agent, env, self.eval_seeds)
+                   for name, env in self.eval_envs.items()}
+        if not self.is_set:
+            values = next(iter(results.values()))
+        else:
+            train = [results[s.name] for s in self.slots]
+            values = {c: float(np.mean([r[c] for r in train])) for c in EVAL_COLUMNS}
+            zero_shot = [r['eval_mean'] for n, r in results.items()
+                         if n not in self.buffer.keys()]
+            if zero_shot:
+                values['eval_zero_shot_mean'] = float(np.mean(zero_shot))
+            values.update({f'{c}/{n}': r[c] for n, r in results.items() for c in EVAL_COLUMNS})
+        self.last_eval = {'step': self.env_steps, **values}
+        self.log.write('eval', self.env_steps, self.wall_time, values)
+        self.bar.set_postfix(eval=f"{values['eval_mean']:.1f}", refresh=False)
+        if values['eval_mean'] > self.best_eval:
+            self.best_eval = values['eval_mean']
             self.save('best')
+
+    def _reset(self, slot: RobotSlot, seed: int | None = None) -> None:
+        slot.obs, _ = slot.env.reset(seed=seed)
+        slot.episode_return, slot.episode_length = 0.0, 0
+        self.agent.observe(slot.obs)
+
+    def _step(self, index: int, slot: RobotSlot) -> None:
+        """One environment step of one training robot, stored in that robot's replay."""
+        cfg, agent = self.config, self.agent
+        if self.robot_steps[slot.name] < cfg.start_steps:
+            action = self.rng.uniform(-1.0, 1.0, self.context.act_dims[index]).astype(np.float32)
+        else:
+            action = agent.act(slot.obs, robot=slot.name if self.is_set else None)
+        next_obs, reward, terminated, truncated, _ = slot.env.step(action)
+        self.buffer.add(slot.name, slot.obs, action, reward, next_obs, terminated)
+        agent.observe(next_obs)
+        slot.obs = next_obs
+        self.env_steps += 1
+        self.robot_steps[slot.name] += 1
+        slot.episode_return += reward
+        slot.episode_length += 1
+        self.bar.update()
+        if terminated or truncated:
+            self.episodes += 1
+            row = {'episode': self.episodes, 'episode_return': slot.episode_return,
+                   'episode_length': slot.episode_length}
+            if self.is_set:
+                row[f'episode_return/{slot.name}'] = slot.episode_return
+            self.log.write('episode', self.env_steps, self.wall_time, row)
+            self._reset(slot)
+
+    def _learning(self) -> bool:
+        """Tell whether to update: gated on what the buffers hold, not on env_steps.
+
+        A run resumed without its buffer refills start_steps transitions per robot (with its
+        policy) before learning again.
+        """
+        cfg, buffers = self.config, self.buffer.buffers.values()
+        return len(self.buffer) >= cfg.batch_size and all(
+            len(b) >= cfg.start_steps for b in buffers)
 
     def run(self, stop: StopRequest) -> None:
         """Interact and learn until ``total_steps`` or a stop request, then checkpoint."""
-        cfg, agent, buffer = self.config, self.agent, self.buffer
-        obs, _ = self.env.reset(seed=cfg.seed + self.episodes)
-        agent.observe(obs)
-        ep_return, ep_length = 0.0, 0
+        cfg, agent = self.config, self.agent
+        for i, slot in enumerate(self.slots):
+            self._reset(slot, seed=cfg.seed + self.episodes + 1_000_000 * i)
+        for hook in self.hooks:
+            hook.start(self)
         mark = (time.perf_counter(), agent.updates)
         while self.env_steps < cfg.total_steps and stop.signal is None:
-            if self.env_steps < cfg.start_steps:
-                action = self.rng.uniform(-1.0, 1.0, agent.act_dim).astype(np.float32)
-            else:
-                action = agent.act(obs)
-            next_obs, reward, terminated, truncated, _ = self.env.step(action)
-            buffer.add(obs, action, reward, next_obs, terminated)
-            agent.observe(next_obs)
-            obs = next_obs
-            self.env_steps += 1
-            ep_return += reward
-            ep_length += 1
-            self.bar.update()
+            before = self.env_steps
+            for i, slot in enumerate(self.slots):
+                self._step(i, slot)
+            if self._learning():
+                for _ in range(cfg.updates_per_step * len(self.slots)):
+                    self.metrics = agent.update(self.buffer.sample(cfg.batch_size))
 
-            if terminated or truncated:
-                self.episodes += 1
-                self.log.write('episode', self.env_steps, self.wall_time,
-                               {'episode': self.episodes, 'episode_return': ep_return,
-                                'episode_length': ep_length})
-                obs, _ = self.env.reset()
-                agent.observe(obs)
-                ep_return, ep_length = 0.0, 0
+            def due(every: int) -> bool:
+                return self.env_steps // every > before // every
 
-            # Gate on what the buffer holds, not on env_steps: a run resumed without its
-            # buffer refills start_steps transitions (with its policy) before learning again.
-            if len(buffer) >= max(cfg.start_steps, cfg.batch_size):
-                for _ in range(cfg.updates_per_step):
-                    self.metrics = agent.update(buffer.sample(cfg.batch_size))
-
-            if self.env_steps % cfg.log_every == 0 and self.metrics:
+            for hook, hook_config in zip(self.hooks, cfg.hooks):
+                if due(hook_config.every):
+                    hook(self)
+            if due(cfg.log_every) and self.metrics:
                 values = dict(zip(self.metrics,
                                   torch.stack(list(self.metrics.values())).tolist()))
                 now = time.perf_counter()
                 ups = (agent.updates - mark[1]) / max(now - mark[0], 1e-9)
                 mark = (now, agent.updates)
+                steps = ({f'env_steps/{n}': v for n, v in self.robot_steps.items()}
+                         if self.is_set else {})
                 self.log.write('train', self.env_steps, self.wall_time,
-                               {'updates': agent.updates, **values})
+                               {'updates': agent.updates, **values, **steps})
                 self.check_finite(values)
                 self.bar.set_postfix(updates_per_s=f'{ups:.0f}',
                                      eval=f"{self.last_eval.get('eval_mean', math.nan):.1f}",
                                      refresh=False)
-            if self.env_steps % cfg.eval_every == 0:
+            if due(cfg.eval_every):
                 self.run_evaluation()
-            if self.env_steps % cfg.checkpoint_every == 0:
+            if due(cfg.checkpoint_every):
                 self.save('last')
 
         if self.env_steps >= cfg.total_steps and self.last_eval.get('step') != self.env_steps:
@@ -343,8 +436,8 @@ class Trainer:
         """Release environments, progress bar and log files."""
         self.bar.close()
         self.log.close()
-        self.env.close()
-        self.eval_env.close()
+        for env in [*(slot.env for slot in self.slots), *self.eval_envs.values()]:
+            env.close()
 
 
 def _new_run_dir(config: Config) -> Path:

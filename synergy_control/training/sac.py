@@ -11,11 +11,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from synergy_control.policies.registry import PolicyContext
 from synergy_control.training.agent import (OffPolicyAgent, adam, frozen_copy, no_param_grad,
                                             polyak_update)
 from synergy_control.training.buffers import Batch
 from synergy_control.training.config import Config
-from synergy_control.training.networks import GaussianActor, TwinCritic
 
 
 def sac_target(reward: torch.Tensor, terminated: torch.Tensor, next_q: torch.Tensor,
@@ -35,7 +35,7 @@ def sac_actor_loss(q: torch.Tensor, log_prob: torch.Tensor,
 
 
 def sac_alpha_loss(log_alpha: torch.Tensor, log_prob: torch.Tensor,
-                   target_entropy: float) -> torch.Tensor:
+                   target_entropy: float | torch.Tensor) -> torch.Tensor:
     """Temperature loss −log α · E[log π + H̄]: α grows while entropy is below H̄."""
     return -(log_alpha * (log_prob.detach() + target_entropy)).mean()
 
@@ -45,15 +45,21 @@ class SAC(OffPolicyAgent):
 
     metric_names = ('critic_loss', 'actor_loss', 'q_mean', 'alpha', 'alpha_loss', 'entropy')
 
-    def __init__(self, obs_dim: int, act_dim: int, config: Config,
+    def __init__(self, context: PolicyContext, config: Config,
                  device: str | torch.device = 'cpu'):
-        super().__init__(obs_dim, act_dim, config.normalize_obs)
+        super().__init__(context, config)
         self.gamma, self.tau = config.gamma, config.tau
         hp = config.sac
         self.autotune = hp.autotune
-        self.target_entropy = float(-act_dim if hp.target_entropy is None else hp.target_entropy)
-        self.actor = GaussianActor(obs_dim, act_dim, config.hidden_sizes)
-        self.critic = TwinCritic(obs_dim, act_dim, config.hidden_sizes)
+        self.target_entropy = float(-self.act_dim if hp.target_entropy is None
+                                    else hp.target_entropy)
+        # −|A| of each sample's own robot when robots differ in size (None: one value)
+        sizes = context.act_dims
+        per_robot = hp.target_entropy is None and len(set(sizes)) > 1
+        self.register_buffer('robot_target_entropy', -torch.tensor(sizes, dtype=torch.float32)
+                             if per_robot else None, persistent=False)
+        self.actor = self.builder.make_actor('gaussian')
+        self.critic = self.builder.make_critic()
         self.critic_target = frozen_copy(self.critic)
         self.log_alpha = nn.Parameter(torch.tensor(math.log(hp.init_alpha)),
                                       requires_grad=hp.autotune)
@@ -64,29 +70,30 @@ class SAC(OffPolicyAgent):
         if hp.autotune:
             self.optimizers['alpha'] = adam([self.log_alpha], lr=config.actor_lr)
 
-    def explore(self, obs: torch.Tensor) -> torch.Tensor:
+    def explore(self, obs: torch.Tensor, robot: torch.Tensor | None = None) -> torch.Tensor:
         """Sample the tanh-Gaussian policy."""
-        return self.actor.sample(obs)[0]
+        return self.actor.sample(obs, robot)[0]
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         obs, next_obs = self.normalize(batch.obs), self.normalize(batch.next_obs)
+        robot = batch.robot
         alpha = self.log_alpha.detach().exp()
 
         with torch.no_grad():
-            next_action, next_log_prob = self.actor.sample(next_obs)
+            next_action, next_log_prob = self.actor.sample(next_obs, robot)
             target = sac_target(batch.reward, batch.terminated,
-                                self.critic_target(next_obs, next_action), next_log_prob,
+                                self.critic_target(next_obs, next_action, robot), next_log_prob,
                                 alpha, self.gamma)
 
-        q = self.critic(obs, batch.action)  # [2, B]
+        q = self.critic(obs, batch.action, robot)  # [2, B]
         critic_loss = F.mse_loss(q, target.expand_as(q), reduction='none').mean(1).sum()
         self.optimizers['critic'].zero_grad(set_to_none=True)
         critic_loss.backward()
         self.optimizers['critic'].step()
 
-        action, log_prob = self.actor.sample(obs)
+        action, log_prob = self.actor.sample(obs, robot)
         with no_param_grad(self.critic):
-            actor_loss = sac_actor_loss(self.critic(obs, action), log_prob, alpha)
+            actor_loss = sac_actor_loss(self.critic(obs, action, robot), log_prob, alpha)
         self.optimizers['actor'].zero_grad(set_to_none=True)
         actor_loss.backward()
         self.optimizers['actor'].step()
@@ -95,7 +102,9 @@ class SAC(OffPolicyAgent):
                    'q_mean': q.detach().mean(), 'alpha': alpha,
                    'entropy': -log_prob.detach().mean()}
         if self.autotune:
-            alpha_loss = sac_alpha_loss(self.log_alpha, log_prob, self.target_entropy)
+            target_entropy = (self.target_entropy if self.robot_target_entropy is None
+                              or robot is None else self.robot_target_entropy[robot])
+            alpha_loss = sac_alpha_loss(self.log_alpha, log_prob, target_entropy)
             self.optimizers['alpha'].zero_grad(set_to_none=True)
             alpha_loss.backward()
             self.optimizers['alpha'].step()

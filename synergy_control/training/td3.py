@@ -8,11 +8,11 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from synergy_control.policies.registry import PolicyContext
 from synergy_control.training.agent import (OffPolicyAgent, adam, frozen_copy, no_param_grad,
                                             polyak_update)
 from synergy_control.training.buffers import Batch
 from synergy_control.training.config import Config
-from synergy_control.training.networks import DeterministicActor, TwinCritic
 
 
 def target_policy_smoothing(next_action: torch.Tensor, noise: torch.Tensor,
@@ -38,13 +38,13 @@ class TD3(OffPolicyAgent):
 
     metric_names = ('critic_loss', 'actor_loss', 'q_mean')
 
-    def __init__(self, obs_dim: int, act_dim: int, config: Config,
+    def __init__(self, context: PolicyContext, config: Config,
                  device: str | torch.device = 'cpu'):
-        super().__init__(obs_dim, act_dim, config.normalize_obs)
+        super().__init__(context, config)
         self.gamma, self.tau = config.gamma, config.tau
         self.hp = config.td3
-        self.actor = DeterministicActor(obs_dim, act_dim, config.hidden_sizes)
-        self.critic = TwinCritic(obs_dim, act_dim, config.hidden_sizes)
+        self.actor = self.builder.make_actor('deterministic')
+        self.critic = self.builder.make_critic()
         self.actor_target = frozen_copy(self.actor)
         self.critic_target = frozen_copy(self.critic)
         self.to(device)
@@ -53,22 +53,25 @@ class TD3(OffPolicyAgent):
             'critic': adam(self.critic.parameters(), lr=config.critic_lr)}
         self.last_actor_loss: torch.Tensor | None = None  # none before the first actor update
 
-    def explore(self, obs: torch.Tensor) -> torch.Tensor:
+    def explore(self, obs: torch.Tensor, robot: torch.Tensor | None = None) -> torch.Tensor:
         """μ(s) plus Gaussian exploration noise, clipped to the action box."""
-        action = self.actor(obs)
+        action = self.actor(obs, robot)
         return (action + self.hp.exploration_noise * torch.randn_like(action)).clamp(-1.0, 1.0)
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         obs, next_obs = self.normalize(batch.obs), self.normalize(batch.next_obs)
+        robot = batch.robot
 
         with torch.no_grad():
             noise = self.hp.policy_noise * torch.randn_like(batch.action)
-            next_action = target_policy_smoothing(self.actor_target(next_obs), noise,
+            if batch.act_mask is not None:  # padded action columns stay 0
+                noise = noise * batch.act_mask
+            next_action = target_policy_smoothing(self.actor_target(next_obs, robot), noise,
                                                   self.hp.noise_clip)
             target = td3_target(batch.reward, batch.terminated,
-                                self.critic_target(next_obs, next_action), self.gamma)
+                                self.critic_target(next_obs, next_action, robot), self.gamma)
 
-        q = self.critic(obs, batch.action)  # [2, B]
+        q = self.critic(obs, batch.action, robot)  # [2, B]
         critic_loss = F.mse_loss(q, target.expand_as(q), reduction='none').mean(1).sum()
         self.optimizers['critic'].zero_grad(set_to_none=True)
         critic_loss.backward()
@@ -77,7 +80,7 @@ class TD3(OffPolicyAgent):
 
         if self.updates % self.hp.policy_delay == 0:
             with no_param_grad(self.critic):
-                actor_loss = -self.critic(obs, self.actor(obs))[0].mean()
+                actor_loss = -self.critic(obs, self.actor(obs, robot), robot)[0].mean()
             self.optimizers['actor'].zero_grad(set_to_none=True)
             actor_loss.backward()
             self.optimizers['actor'].step()

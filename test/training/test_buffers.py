@@ -30,7 +30,8 @@ def test_sample_fields_shapes_dtypes_and_values():
     assert batch.obs.shape == batch.next_obs.shape == (64, 3)
     assert batch.action.shape == (64, 2)
     assert batch.reward.shape == batch.terminated.shape == (64,)
-    assert all(t.dtype == torch.float32 for t in batch)
+    assert all(t.dtype == torch.float32 for t in batch[:5])
+    assert batch.robot is None and batch.act_mask is None  # one robot: nothing padded
     i = batch.reward
     assert torch.equal(batch.obs[:, 0], i) and torch.equal(batch.action[:, 1], -i)
     assert torch.equal(batch.next_obs[:, 2], i + 0.5)
@@ -81,20 +82,26 @@ def test_multi_buffer_splits_batch_evenly_across_keys():
     for key, value in [('a', 1.0), ('b', 2.0), ('c', 3.0)]:
         for _ in range(5 if key == 'a' else 40):  # shares do not follow data amounts
             multi.add(key, np.zeros(2), np.zeros(1), value, np.zeros(2), False)
-    parts = multi.sample_per_key(10)
-    assert {k: len(b.reward) for k, b in parts.items()} == {'a': 4, 'b': 3, 'c': 3}
-    combined = multi.sample(10)
-    assert combined.reward.tolist().count(1.0) == 4 and combined.obs.shape == (10, 2)
-    assert torch.all(multi.sample(6, key='b').reward == 2.0)
+    batch = multi.sample(10)
+    assert batch.reward.tolist() == [1.0] * 4 + [2.0] * 3 + [3.0] * 3
+    assert batch.robot.tolist() == [0] * 4 + [1] * 3 + [2] * 3 and batch.obs.shape == (10, 2)
+    assert batch.act_mask is None  # equal action sizes: nothing to mask
+    one = multi.sample(6, key='b')
+    assert torch.all(one.reward == 2.0) and one.robot.tolist() == [1] * 6
 
 
-def test_multi_buffer_mixed_sizes_need_per_key_sampling():
+def test_multi_buffer_pads_smaller_robots_and_masks_their_actions():
     multi = MultiReplayBuffer({'walker': (17, 6), 'hopper': (11, 3)}, 10)
-    multi.add('walker', np.zeros(17), np.zeros(6), 0.0, np.zeros(17), False)
-    multi.add('hopper', np.zeros(11), np.zeros(3), 0.0, np.zeros(11), False)
-    assert multi.sample_per_key(4)['hopper'].obs.shape == (2, 11)
-    with pytest.raises(ValueError, match='sample_per_key'):
-        multi.sample(4)
+    multi.add('walker', np.full(17, 1.0), np.full(6, 0.5), 0.0, np.full(17, 2.0), False)
+    multi.add('hopper', np.full(11, 3.0), np.full(3, -0.5), 1.0, np.full(11, 4.0), True)
+    batch = multi.sample(4)
+    assert batch.obs.shape == batch.next_obs.shape == (4, 17) and batch.action.shape == (4, 6)
+    hopper = batch.robot == 1
+    assert hopper.tolist() == [False, False, True, True]
+    assert torch.all(batch.obs[hopper, :11] == 3.0) and torch.all(batch.obs[hopper, 11:] == 0)
+    assert torch.all(batch.next_obs[hopper, 11:] == 0)
+    assert torch.all(batch.action[hopper, 3:] == 0) and torch.all(batch.action[hopper, :3] == -0.5)
+    assert batch.act_mask.tolist() == [[1.0] * 6] * 2 + [[1.0] * 3 + [0.0] * 3] * 2
     restored = MultiReplayBuffer({'walker': (17, 6), 'hopper': (11, 3)}, 10)
     restored.load_state_dict(multi.state_dict())
-    assert len(restored) == 2
+    assert len(restored) == 2 and torch.equal(restored.storage, multi.storage)

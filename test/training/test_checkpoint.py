@@ -56,7 +56,7 @@ def test_save_removes_temporaries_left_by_a_killed_writer(tmp_path):
 @pytest.mark.parametrize('algorithm', ['td3', 'sac'])
 def test_policy_module_equals_deterministic_act(algorithm, smoke_config):
     torch.manual_seed(0)
-    agent = make_agent(smoke_config(algorithm, normalize_obs=True), 17, 6)
+    agent = make_agent(smoke_config(algorithm, normalize_obs=True))
     agent.obs_norm.update(torch.randn(500, 17, dtype=torch.float64) * 3 + 1)
     obs = np.random.default_rng(0).normal(1.0, 3.0, (8, 17))
     policy = policy_module(agent)

@@ -16,7 +16,21 @@ CONFIGS = Path(__file__).resolve().parents[2] / 'config' / 'train'
     ({'batch_size': 0}, "config key 'batch_size': expected an integer > 0, got 0"),
     ({'seed': True}, "config key 'seed': expected an integer >= 0, got True"),
     ({'algorithm': 'ppo'}, "config key 'algorithm': expected one of 'td3', 'sac'"),
-    ({'hidden_sizes': [256, -1]}, "config key 'hidden_sizes': expected a list of integers"),
+    ({'hidden_sizes': [256, -1]},
+     "config key 'policy.hidden_sizes': expected a list of integers"),
+    ({'policy': {'hidden_sizes': [8, 0]}}, "config key 'policy.hidden_sizes': expected a list of"),
+    ({'policy': {'name': 'transformer'}}, "config key 'policy.name': unknown policy"),
+    ({'policy': {'width': 8}}, "config key 'policy.width': unknown key"),
+    ({'hidden_sizes': [8], 'policy': {'hidden_sizes': [8]}},
+     "config key 'hidden_sizes': give it"),
+    ({'robot': None, 'robots': 'walker+'}, "config key 'robots': expected a morphology set"),
+    ({'robot': None, 'robots': ['walker_2_main', 'walker_99']},
+     "config key 'robots[1]': expected one of"),
+    ({'robot': None, 'robots': ['walker_3_main']},
+     "config key 'robots': every variant listed is a zero-shot"),
+    ({'robots': 'walker++'}, "config key 'robot': required (or 'robots'"),
+    ({'hooks': [{'name': 'nope', 'every': 5}]}, "config key 'hooks[0].name': unknown hook"),
+    ({'hooks': [{'every': 5}]}, "config key 'hooks[0].name': required"),
     ({'keep_buffer': 'yes'}, "config key 'keep_buffer': expected a boolean"),
     ({'sac': {'target_entropy': 'auto'}}, "config key 'sac.target_entropy': expected a number"),
     ({'sac': {'alpha': 0.2}}, "config key 'sac.alpha': unknown key"),
@@ -81,3 +95,12 @@ def test_duplicate_yaml_keys_are_refused_naming_the_key(tmp_path, text, key):
     path.write_text(f'robot: walker_7_main\n{text}')
     with pytest.raises(ConfigError, match=rf"dup.yaml'.*duplicate key '{key}'"):
         load_config(path)
+
+
+@pytest.mark.parametrize('path', sorted((CONFIGS.parents[1] / 'models' / 'training').glob(
+    '*/config.yaml')), ids=lambda p: p.parent.name)
+def test_shipped_run_configs_with_top_level_hidden_sizes_still_load(path):
+    config = load_config(path)
+    assert config.policy.name == 'mlp'
+    assert config.policy.settings.hidden_sizes == [256, 256]
+    assert config.to_dict()['policy'] == {'name': 'mlp', 'hidden_sizes': [256, 256]}

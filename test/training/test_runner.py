@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import re
@@ -61,13 +62,13 @@ def test_smoke_run_learns_logs_and_evaluates(algorithm, smoke_config, snapshot, 
 def test_truncated_episode_ends_are_not_terminal(smoke_config, tmp_path):
     config = smoke_config('td3', total_steps=20, start_steps=100, eval_every=1000)
     trainer = Trainer(config, tmp_path, 'cpu', progress=False)
-    trainer.env = make_env('walker_7_main', episode_steps=5)  # time limit before any fall
+    trainer.slots[0].env = make_env('walker_7_main', episode_steps=5)  # limit before any fall
     try:
         trainer.run(StopRequest())
     finally:
         trainer.close()
     assert trainer.episodes == 4
-    stored = trainer.buffer.storage[:20]
+    stored = trainer.buffer['walker_7_main'].storage[:20]
     assert torch.all(stored[:, -1] == 0)  # terminated column: truncation bootstraps
     next_obs, obs = stored[4, -18:-1], stored[5, :17]
     assert not torch.equal(next_obs, obs)  # the truncated next_obs, not the reset obs
@@ -128,7 +129,7 @@ def test_resume_after_sigkill_continues_counters_and_appends_metrics(tmp_path):
     assert state['counters']['updates'] == 1200 - 100 + 1
     assert state['counters']['episodes'] > killed['counters']['episodes']
     assert state['wall_time'] > killed['wall_time']
-    assert len(state['buffer']['storage']) == 1000  # keep_buffer: restored, then filled
+    assert len(state['buffer']['walker_7_main']['storage']) == 1000  # kept: restored, filled
     rows = read_metrics(run)
     assert rows[:len(rows_before)] == rows_before  # earlier rows kept, header written once
     steps = [int(r['step']) for r in rows]
@@ -198,7 +199,8 @@ def test_resume_with_truncated_best_and_stale_temporaries(smoke_config, tmp_path
     ('before a checkpoint', 1000, r'step 150 \(update 51\): critic_loss = nan'),
 ])
 def test_diverged_run_stops_keeping_the_last_good_checkpoint(check, log_every, message,
-                                                             tmp_path, capsys):
+                                                             tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # MuJoCo logs the diverged controls to ./MUJOCO_LOG.TXT
     data = yaml.safe_load((REPO / 'config/train/smoke_td3.yaml').read_text())
     data.update(actor_lr=1e30, critic_lr=1e30, log_every=log_every, checkpoint_every=50)
     config = tmp_path / 'diverge.yaml'
@@ -224,3 +226,21 @@ def test_buffer_that_cannot_fit_is_refused_naming_the_key_and_leaves_no_run(time
     with pytest.raises(ValueError, match="config key 'buffer_size'.*GiB"):
         train(config=config, run_dir=str(tmp_path / 'run'), progress=False)
     assert not (tmp_path / 'run').exists()
+
+
+@pytest.mark.parametrize('algorithm', ['td3', 'sac'])
+def test_first_losses_equal_those_before_the_policy_registry(algorithm, smoke_config, tmp_path):
+    recorded = json.loads((Path(__file__).parent / 'data' / 'smoke_losses.json').read_text())
+    config = smoke_config(algorithm, log_every=1, total_steps=119, eval_every=1000)
+    trainer = Trainer(config, tmp_path, 'cpu', progress=False)
+    try:
+        trainer.run(StopRequest())
+    finally:
+        trainer.close()
+    rows = [r for r in read_metrics(tmp_path) if r['updates']]
+    for old, new in zip(recorded[algorithm], rows, strict=True):
+        for key, value in old.items():
+            if value is None:  # TD3 before its first actor update
+                assert new[key] == '', key
+            else:
+                assert float(new[key]) == pytest.approx(value, rel=1e-5, abs=1e-6), (key, old)

@@ -2,7 +2,8 @@
 
 import torch
 
-from synergy_control.training.sac import SAC, sac_actor_loss, sac_alpha_loss, sac_target
+from synergy_control.training import make_agent
+from synergy_control.training.sac import sac_actor_loss, sac_alpha_loss, sac_target
 
 
 def test_soft_target_subtracts_entropy_term_and_masks_termination():
@@ -37,20 +38,20 @@ def test_alpha_loss_value_and_direction():
 
 def test_update_moves_everything_and_tunes_alpha(smoke_config, snapshot, random_batch):
     torch.manual_seed(0)
-    agent = SAC(17, 6, smoke_config('sac', normalize_obs=False))
+    agent = make_agent(smoke_config('sac', normalize_obs=False))
     assert agent.target_entropy == -6.0
     before = [snapshot(m) for m in (agent.actor, agent.critic, agent.critic_target)]
     log_alpha = agent.log_alpha.item()
     metrics = agent.update(random_batch(32, 17, 6))
     assert all(s.changed() for s in before)
     assert agent.log_alpha.item() != log_alpha
-    assert set(metrics) == set(SAC.metric_names)
+    assert set(metrics) == set(agent.metric_names)
     assert all(torch.isfinite(v) for v in metrics.values())
 
 
 def test_fixed_alpha_when_not_autotuned(smoke_config, random_batch):
     config = smoke_config('sac', sac={'autotune': False, 'init_alpha': 0.2})
-    agent = SAC(17, 6, config)
+    agent = make_agent(config)
     agent.update(random_batch(32, 17, 6))
     assert 'alpha' not in agent.optimizers
     torch.testing.assert_close(agent.log_alpha.exp().detach(), torch.tensor(0.2))

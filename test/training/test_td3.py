@@ -2,7 +2,8 @@
 
 import torch
 
-from synergy_control.training.td3 import TD3, target_policy_smoothing, td3_target
+from synergy_control.training import make_agent
+from synergy_control.training.td3 import target_policy_smoothing, td3_target
 
 
 def test_target_policy_smoothing_clips_noise_then_action():
@@ -29,7 +30,7 @@ def test_truncation_bootstraps_termination_does_not():
 
 def test_policy_and_targets_update_every_policy_delay_steps(smoke_config, snapshot, random_batch):
     torch.manual_seed(0)
-    agent = TD3(17, 6, smoke_config('td3', normalize_obs=False))
+    agent = make_agent(smoke_config('td3', normalize_obs=False))
     actor, actor_t, critic, critic_t = (snapshot(m) for m in (
         agent.actor, agent.actor_target, agent.critic, agent.critic_target))
     metrics = agent.update(random_batch(32, 17, 6))

@@ -1,0 +1,7 @@
+"""Policy architectures: a registry of builders that make actors and critics for robots."""
+
+from synergy_control.policies.registry import (POLICIES, PolicyBuilder, PolicyContext, Registry,
+                                               get_policy, register_policy)
+
+__all__ = ['POLICIES', 'PolicyBuilder', 'PolicyContext', 'Registry', 'get_policy',
+           'register_policy']

@@ -1,0 +1,165 @@
+"""Policy registry: a config's ``policy:`` section names an architecture, its builder makes it.
+
+Modelled on stable-baselines3 (``policy_aliases`` names a policy class whose ``make_actor`` /
+``make_critic`` build the networks): TD3 and SAC never construct networks themselves, they ask
+the builder registered under ``policy.name``. A new architecture is a :class:`PolicyBuilder`
+subclass plus one ``@register_policy('name')`` line; a method inside this package also adds its
+module to :data:`BUILTIN_POLICIES`, so that naming it in a config imports it.
+
+Network conventions (what TD3/SAC call), for batches padded to the largest robot:
+
+- ``robot``: LongTensor [B] of indices into :attr:`PolicyContext.robots`, or None when the
+  policy drives one robot. Observations are zero-padded to ``context.obs_dim``, actions to
+  ``context.act_dim``.
+- deterministic actor: ``actor(obs, robot) -> action [B, A]`` in [-1, 1], and
+  ``actor.deterministic(obs, robot)``; padded action columns must come out 0.
+- Gaussian actor: ``actor.sample(obs, robot) -> (action [B, A], log_prob [B])`` (log-prob over
+  the robot's own action columns only) and ``actor.deterministic(obs, robot)``.
+- critic: ``critic(obs, action, robot) -> Q [n_critics, B]``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Generic, Literal, TypeVar
+
+import numpy as np
+from torch import nn
+
+from synergy_control.observation import ObservationBuilder
+from synergy_control.robots import Robot, get_robot
+
+T = TypeVar('T')
+ActorKind = Literal['deterministic', 'gaussian']
+
+
+class Registry(Generic[T]):
+    """Named entries, registered by decorator; built-in names import their module on demand."""
+
+    def __init__(self, kind: str, builtin: dict[str, str]):
+        self.kind, self.builtin = kind, builtin
+        self.entries: dict[str, T] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Return a decorator that registers its class under ``name`` (a name is taken once)."""
+        def add(entry: T) -> T:
+            if name in self.entries and self.entries[name] is not entry:
+                raise ValueError(f"{self.kind} '{name}' is already registered")
+            self.entries[name] = entry
+            return entry
+        return add
+
+    def get(self, name: str) -> T:
+        """Return the entry of ``name``; ValueError naming the known ones otherwise."""
+        if name not in self.entries and name in self.builtin:
+            importlib.import_module(self.builtin[name])
+        if name not in self.entries:
+            raise ValueError(f"unknown {self.kind} '{name}' (known: {', '.join(self.names())})")
+        return self.entries[name]
+
+    def names(self) -> list[str]:
+        """Return the registered and built-in names."""
+        return sorted(set(self.entries) | set(self.builtin))
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """What a builder may read: the robots a policy drives and how each one is observed.
+
+    ``robots`` lists the training robots first, then the zero-shot ones: a builder sizes its
+    networks for all of them (a held-out robot must be drivable at evaluation) but is never
+    given data of a zero-shot robot. Robot ``i`` of a batch is ``robots[i]``.
+    """
+
+    robots: tuple[Robot, ...]
+    observers: tuple[ObservationBuilder, ...]
+    num_train: int
+
+    @classmethod
+    def build(cls, train: Sequence[str], zero_shot: Sequence[str] = (),
+              obs_mode: str = 'flat') -> PolicyContext:
+        """Context of named robot variants observed in ``obs_mode``."""
+        robots = tuple(get_robot(name) for name in (*train, *zero_shot))
+        return cls(robots, tuple(ObservationBuilder(r, obs_mode) for r in robots), len(train))
+
+    @property
+    def names(self) -> list[str]:
+        """Robot names, in index order."""
+        return [r.name for r in self.robots]
+
+    @property
+    def obs_dims(self) -> list[int]:
+        """Each robot's own observation size."""
+        return [o.size for o in self.observers]
+
+    @property
+    def act_dims(self) -> list[int]:
+        """Each robot's own action size (its actuators)."""
+        return [int(r.model.nu) for r in self.robots]
+
+    @property
+    def obs_dim(self) -> int:
+        """Padded observation size: the largest robot's."""
+        return max(self.obs_dims)
+
+    @property
+    def act_dim(self) -> int:
+        """Padded action size: the largest robot's."""
+        return max(self.act_dims)
+
+    @cached_property
+    def act_mask(self) -> np.ndarray | None:
+        """[robots, act_dim] 1/0 of real action columns; None when no robot is padded."""
+        if len(set(self.act_dims)) == 1:
+            return None
+        return (np.arange(self.act_dim) < np.array(self.act_dims)[:, None]).astype(np.float32)
+
+    def index(self, robot: str) -> int:
+        """Index of a robot variant by name (ValueError naming the choices)."""
+        try:
+            return self.names.index(robot)
+        except ValueError:
+            raise ValueError(f"robot '{robot}' is not driven by this policy "
+                             f"({', '.join(self.names)})") from None
+
+
+class PolicyBuilder:
+    """Makes the networks of one architecture; subclass, set ``Settings``, register.
+
+    ``Settings`` is a dataclass of the architecture's options, validated like the rest of the
+    config (errors name ``policy.<field>``); declare ranges with
+    :func:`synergy_control.training.config.option`.
+    """
+
+    @dataclass
+    class Settings:
+        """No options."""
+
+    def __init__(self, context: PolicyContext, settings: Any):
+        self.context, self.settings = context, settings
+
+    def make_actor(self, kind: ActorKind) -> nn.Module:
+        """Return a new actor: ``deterministic`` (TD3) or ``gaussian`` (SAC)."""
+        raise NotImplementedError
+
+    def make_critic(self) -> nn.Module:
+        """Return new twin critics."""
+        raise NotImplementedError
+
+    def export_module(self, actor: nn.Module, normalizer: nn.Module, robot: int) -> nn.Module:
+        """Float32 CPU module for one robot: the card's inputs in order → its outputs in order."""
+        raise NotImplementedError
+
+    def export_spec(self, robot: int) -> dict:
+        """Card sections of :meth:`export_module` (see /work/notes/contract.md)."""
+        raise NotImplementedError
+
+
+# name -> module that registers it: one line per architecture shipped in this package
+BUILTIN_POLICIES: dict[str, str] = {'mlp': 'synergy_control.policies.mlp'}
+POLICIES: Registry[type[PolicyBuilder]] = Registry('policy', BUILTIN_POLICIES)
+register_policy = POLICIES.register
+get_policy = POLICIES.get

@@ -1,0 +1,71 @@
+"""Training over a set of robots: the zero-shot robot is evaluated, never stepped or stored."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from synergy_control.training import config_from_dict, load_checkpoint
+from synergy_control.training.runner import StopRequest, Trainer
+
+TRAIN, HELD_OUT = ['walker_2_main', 'walker_4_main'], 'walker_3_main'  # walker_3: zero-shot
+
+
+@pytest.fixture(params=['td3', 'sac'])
+def finished_run(request, tmp_path):
+    """A short run over two walker variants, with the family's zero-shot walker_3 listed."""
+    config = config_from_dict({
+        'robots': [*TRAIN, HELD_OUT], 'algorithm': request.param, 'total_steps': 300,
+        'start_steps': 50, 'batch_size': 32, 'buffer_size': 1000, 'keep_buffer': True,
+        'policy': {'hidden_sizes': [16, 16]}, 'normalize_obs': True, 'eval_every': 150,
+        'eval_episodes': 1, 'checkpoint_every': 150, 'log_every': 50, 'num_threads': 1})
+    trainer = Trainer(config, tmp_path, 'cpu', progress=False)
+    try:
+        trainer.run(StopRequest())
+    finally:
+        trainer.close()
+    with open(tmp_path / 'metrics.csv', newline='') as f:
+        return trainer, list(csv.DictReader(f))
+
+
+def test_held_out_robot_is_never_stepped_stored_or_normalised(finished_run):
+    trainer, rows = finished_run
+    train_rows = [r for r in rows if r['updates']]
+    assert train_rows and all(r[f'env_steps/{HELD_OUT}'] == '0' for r in train_rows)
+    for r in train_rows:  # the two training robots share the steps evenly
+        assert int(r['env_steps/walker_2_main']) == int(r['env_steps/walker_4_main'])
+        assert sum(int(r[f'env_steps/{n}']) for n in TRAIN) == int(r['step'])
+    assert trainer.buffer.keys() == TRAIN
+    assert [len(trainer.buffer[n]) for n in TRAIN] == [150, 150]
+    # every observation the normaliser saw came from a training robot's step or reset
+    resets = trainer.episodes + len(TRAIN)
+    assert int(trainer.agent.obs_norm.count) == trainer.env_steps + resets
+    state = load_checkpoint(trainer.run_dir / 'checkpoints' / 'last.pt')
+    assert state['counters']['robot_steps'] == {**dict.fromkeys(TRAIN, 150), HELD_OUT: 0}
+    assert list(state['buffer']) == TRAIN
+
+
+def test_every_robot_is_evaluated_with_train_and_zero_shot_means(finished_run):
+    trainer, rows = finished_run
+    evals = [r for r in rows if r['eval_mean']]
+    assert [int(r['step']) for r in evals] == [150, 300]
+    for r in evals:
+        per_robot = {n: float(r[f'eval_mean/{n}']) for n in [*TRAIN, HELD_OUT]}
+        assert float(r['eval_mean']) == pytest.approx(np.mean([per_robot[n] for n in TRAIN]))
+        assert float(r['eval_zero_shot_mean']) == pytest.approx(per_robot[HELD_OUT])
+        assert all(float(r[f'eval_length/{n}']) >= 1 for n in per_robot)
+    episodes = {n for r in rows if r['episode'] for n in TRAIN if r[f'episode_return/{n}']}
+    assert episodes == set(TRAIN) and f'episode_return/{HELD_OUT}' not in rows[0]
+
+
+def test_batches_are_balanced_padded_and_masked(finished_run):
+    trainer, _ = finished_run
+    batch = trainer.buffer.sample(32)
+    assert batch.robot.tolist() == [0] * 16 + [1] * 16
+    ctx = trainer.context
+    assert batch.obs.shape == (32, ctx.obs_dim) and batch.action.shape == (32, ctx.act_dim)
+    walker_2 = batch.robot == 0  # one actuator: the other action columns are padding
+    assert (batch.action[walker_2, 1:] == 0).all() and (batch.act_mask[walker_2, 1:] == 0).all()
+    assert (batch.obs[walker_2, ctx.obs_dims[0]:] == 0).all()
