@@ -371,7 +371,8 @@ class SynergyController(LifecycleNode):
                   'command_publishers': len(publishers),
                   'loop_rate_hz': (self.counters['commands'] - counters_then['commands'])
                   / max(now - since, 1e-9), **self.statistics(recent=True)}
-        status = diagnostic_status(f'{self.get_name()}: control', level, message, values,
+        status = diagnostic_status(f'{self.get_fully_qualified_name()}: control', level,
+                                   message, values,
                                    self.runtime.robot.name if self.runtime else '')
         self._diag_pub.publish(diagnostic_array(self.get_clock().now().to_msg(), [status]))
 

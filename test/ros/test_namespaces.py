@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 
 from synergy_control.launch_plan import sim_plan
+from synergy_control.ros import qos
 from synergy_control.sim_runner import instantiate
 
 
@@ -24,6 +26,9 @@ def test_two_namespaced_sim_graphs_share_a_domain(policies, ros_graph):
     assert ros_graph.spin_until(
         lambda: all(bridge.steps >= 200 for bridge, _ in graphs.values()), 60.0)
     probe = ros_graph.add(Node('graph_probe', context=ros_graph.context))  # no remappings
+    statuses = set()
+    probe.create_subscription(DiagnosticArray, '/diagnostics', lambda msg: statuses.update(
+        status.name for status in msg.status), qos.EVENTS)
     for namespace, (bridge, controller) in graphs.items():
         assert bridge.counters['refused_commands'] == 0
         assert controller.counters['invalid_states'] == 0
@@ -36,4 +41,7 @@ def test_two_namespaced_sim_graphs_share_a_domain(policies, ros_graph):
         assert _node_names(probe.get_publishers_info_by_topic(f'/{namespace}/clock')) == \
             [f'/{namespace}/sim_bridge']
     assert _node_names(probe.get_publishers_info_by_topic('/clock')) == []
+    # /diagnostics is global: each status names its node with the namespace.
+    assert ros_graph.spin_until(lambda: {'/robot1/sim_bridge: simulation',
+                                         '/robot2/synergy_controller: control'} <= statuses)
     assert probe.get_publishers_info_by_topic('/effort_controller/commands') == []
