@@ -44,7 +44,7 @@ def declare(node: Node, name: str, default: object, description: str, *,
     """
     descriptor = ParameterDescriptor(description=description, read_only=True)
     if choices:
-        descriptor.additional_constraints = f"one of: {', '.join(choices)}"
+        descriptor.additional_constraints = f"one of: {', '.join(c or repr(c) for c in choices)}"
     if bounds is not None:
         low, high = bounds
         descriptor.floating_point_range = [FloatingPointRange(from_value=low, to_value=high)]

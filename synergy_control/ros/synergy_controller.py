@@ -34,6 +34,7 @@ from std_srvs.srv import SetBool
 
 from synergy_control.launch_plan import (DEFAULT_COMMAND_TOPIC, HOLD_MODES, JOINT_STATES_TOPIC,
                                          MODES, ODOM_TOPIC, default_policy)
+from synergy_control.robots import variant_names
 from synergy_control.ros import qos
 from synergy_control.ros.conversions import (command_msg, diagnostic_array, diagnostic_status,
                                              float_array_msg, robot_state_from_msgs,
@@ -60,7 +61,8 @@ class SynergyController(LifecycleNode):
                                    'exported ONNX policy (empty: the package default policy)')
         self.robot_override = declare(self, 'robot', '',
                                       'robot variant to check the policy against '
-                                      "(empty: the policy card's robot)")
+                                      "(empty: the policy card's robot)",
+                                      choices=('', *variant_names()))
         self.mode = declare(self, 'mode', 'realtime',
                             'tick on a timer at the control rate or on each new state',
                             choices=MODES)

@@ -35,6 +35,7 @@ def _finish(process: subprocess.Popen) -> tuple[int, str]:
     ('synergy_controller', 'mode:=bogus', "'mode'"),
     ('synergy_controller', 'watchdog_timeout:=-1.0', "'watchdog_timeout'"),
     ('synergy_controller', 'watchdog_timeout:=abc', "'watchdog_timeout'"),
+    ('synergy_controller', 'robot:=nope', "'robot' is 'nope', one of: '', walker_2_main"),
     ('sim_bridge', 'robot:=nope', "'robot'"),
     ('sim_bridge', 'realtime_factor:=1000.0', "'realtime_factor'"),
 ])
