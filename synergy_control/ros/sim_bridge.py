@@ -13,8 +13,9 @@ Modes:
 ``lockstep``
     Each published state is answered by exactly one command before the simulation advances,
     as fast as the loop allows. A command counts as the answer only if it names the pending
-    state's stamp (see :func:`~synergy_control.ros.conversions.command_msg`); any other
-    command (late, repeated, unstamped, from a second publisher) answers no pending state and
+    state's stamp (see :func:`~synergy_control.ros.conversions.command_msg`) and comes from
+    the controller the loop follows (the first publisher that answered, until it misses the
+    command timeout); any other command (late, repeated, unstamped, from a second publisher)
     is refused and counted (``unmatched_commands``). Until the first answer arrives the
     bridge waits for its controller, re-sending the first state every check period (at most
     50 ms, so that a controller that has just appeared starts the loop at once); after that a
@@ -108,6 +109,7 @@ class SimBridge(Node):
         self._published_stamp = -1  # stamp (ns) of the newest state: the one pending an answer
         self._state_answered = False
         self._answered = False
+        self._controller: bytes | None = None  # lockstep: publisher (GID) the loop follows
 
         # One message per state topic, refilled each step (publishing serialises it at once).
         self._joint_msg = joint_state_msg(self.robot, self.env.data, stamp_from_ns(0))
@@ -165,7 +167,8 @@ class SimBridge(Node):
                   'return': self.episode_return, 'length': self.episode_length,
                   'terminated': terminated, 'truncated': truncated, 'end': end}
         self._episode_pub.publish(diagnostic_status(
-            f'{self.get_name()}: episode', DiagnosticStatus.OK, end, values, self.robot.name))
+            f'{self.get_fully_qualified_name()}: episode', DiagnosticStatus.OK, end, values,
+            self.robot.name))
         self.counters['episodes'] += 1
         self.episode += 1
         self._reset_episode()
@@ -204,6 +207,8 @@ class SimBridge(Node):
             self.get_logger().warning(f'refused command: {error}', throttle_duration_sec=1.0)
             return
         answers = answered_stamp(msg)
+        if self.mode == 'lockstep' and not self._answers_pending_state(answers, info):
+            return
         if answers == self._published_stamp and not self._state_answered:
             self._state_answered = True
             self.answered_states += 1
@@ -213,16 +218,29 @@ class SimBridge(Node):
             self._command = command
             self._command_time = time.monotonic()
             return
-        if answers != self._published_stamp:
-            self.counters['unmatched_commands'] += 1
-            self.get_logger().warning(
-                f"refused command: it answers {'no state' if answers is None else answers} "
-                f'but the pending state is stamped {self._published_stamp} (ns)',
-                throttle_duration_sec=1.0)
-            return
         self._answered = True
         self._advance(command)
         self._publish_state()
+
+    def _answers_pending_state(self, answers: int | None, info: MessageInfo) -> bool:
+        """Whether a lockstep command is the answer to the pending state (else count it).
+
+        It must name the pending state's stamp and come from the controller the loop follows:
+        the publisher of the first accepted answer, until it misses ``command_timeout``. A
+        second controller's answers, in time or not, would otherwise alternate two policies.
+        """
+        publisher = (info.get('publisher_gid') or {}).get('data')
+        if answers != self._published_stamp:
+            why = (f"it answers {'no state' if answers is None else answers} but the pending "
+                   f'state is stamped {self._published_stamp} (ns)')
+        elif self._controller is not None and publisher != self._controller:
+            why = 'it comes from a second publisher (the loop follows the first that answered)'
+        else:
+            self._controller = publisher
+            return True
+        self.counters['unmatched_commands'] += 1
+        self.get_logger().warning(f'refused command: {why}', throttle_duration_sec=1.0)
+        return False
 
     def _on_lockstep_check(self) -> None:
         if not self._answered:
@@ -234,6 +252,7 @@ class SimBridge(Node):
         self.get_logger().warning(
             f'no command within {self.command_timeout} s of the state at step {self.steps}: '
             'stepping with zero effort', throttle_duration_sec=1.0)
+        self._controller = None  # it stopped answering: follow whichever answers next
         self._advance(self._zero)
         self._publish_state()
 
@@ -324,8 +343,8 @@ class SimBridge(Node):
                   'command_publishers': len(self.command_publishers),
                   'answer_latency_ms_p50': latency[0], 'answer_latency_ms_p99': latency[1],
                   'unanswered_states': self.unanswered_states, **self.counters}
-        status = diagnostic_status(f'{self.get_name()}: simulation', level, message, values,
-                                   self.robot.name)
+        status = diagnostic_status(f'{self.get_fully_qualified_name()}: simulation', level,
+                                   message, values, self.robot.name)
         self._diag_pub.publish(diagnostic_array(self.get_clock().now().to_msg(), [status]))
 
 

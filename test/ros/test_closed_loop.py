@@ -7,14 +7,16 @@ import time
 import numpy as np
 import pytest
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from std_msgs.msg import Float64MultiArray
 
 from synergy_control.envs import LocomotionEnv
 from synergy_control.evaluation import run_episode
-from synergy_control.launch_plan import DEFAULT_COMMAND_TOPIC, EXECUTORS, sim_plan
+from synergy_control.launch_plan import DEFAULT_COMMAND_TOPIC, EXECUTORS, default_policy, sim_plan
 from synergy_control.ros import qos
 from synergy_control.ros.monitor import SimMonitor
 from synergy_control.ros.sim_bridge import MAX_CATCH_UP
+from synergy_control.ros.synergy_controller import SynergyController
 from synergy_control.runtime import PolicyLoadError, PolicyRuntime
 from synergy_control.sim_runner import instantiate, run_sim
 
@@ -68,37 +70,47 @@ def test_run_sim_stops_after_duration(policies):
     assert np.isfinite(summary['controller']['latency_ms_p50'])
 
 
-@pytest.mark.parametrize('flood', ['zeros', 'random'])
-def test_lockstep_refuses_a_flood_on_the_command_topic(policies, ros_graph, flood):
+@pytest.mark.parametrize('intruder', ['zeros', 'random', 'controller'])
+def test_lockstep_follows_one_controller_whatever_else_publishes(policies, ros_graph, intruder):
     """A second publisher on the command topic changes no fall and no return, and is seen.
 
-    Every finished episode must equal its offline rollout: the flood's commands answer no
-    state, so none of them may drive the simulation.
+    It joins a running loop: a flood of unstamped commands (zeros or random), or a second
+    controller running another policy, whose answers name the right states. Every finished
+    episode must still equal its offline rollout under the loop's own policy.
     """
     plan = sim_plan('walker_7_main', policies['walker_7_main'], 'lockstep', publish_markers=0.0)
     plan[0].parameters['diagnostics_period'] = 0.1
     bridge, controller = (ros_graph.add(instantiate(spec, ros_graph.context)) for spec in plan)
     monitor = ros_graph.add(SimMonitor(context=ros_graph.context))
-    flooder = ros_graph.add(Node('flooder', context=ros_graph.context))
-    publisher = flooder.create_publisher(Float64MultiArray, DEFAULT_COMMAND_TOPIC, qos.COMMAND)
-    rng = np.random.default_rng(0)
-    sent = 0
+    assert ros_graph.spin_until(lambda: len(monitor.episodes) >= 1, 30.0)
+    if intruder == 'controller':
+        other = ros_graph.add(SynergyController(
+            'intruder', context=ros_graph.context, parameter_overrides=[
+                Parameter('policy', value=str(default_policy())),
+                Parameter('mode', value='lockstep')]))
+        assert other.lifecycle_state == 'active'
+        sent = lambda: other.counters['policy_commands']  # noqa: E731
+    else:
+        flooder = ros_graph.add(Node('flooder', context=ros_graph.context))
+        publisher = flooder.create_publisher(Float64MultiArray, DEFAULT_COMMAND_TOPIC,
+                                             qos.COMMAND)
+        rng, flooded = np.random.default_rng(0), []
 
-    def flood_once() -> None:
-        nonlocal sent
-        values = np.zeros(6) if flood == 'zeros' else rng.uniform(-1, 1, 6)
-        publisher.publish(Float64MultiArray(data=values.tolist()))
-        sent += 1
+        def flood_once() -> None:
+            values = np.zeros(6) if intruder == 'zeros' else rng.uniform(-1, 1, 6)
+            publisher.publish(Float64MultiArray(data=values.tolist()))
+            flooded.append(1)
 
-    flooder.create_timer(0.001, flood_once)
-    assert ros_graph.spin_until(lambda: len(monitor.episodes) >= 3, 60.0)
+        flooder.create_timer(0.001, flood_once)
+        sent = lambda: len(flooded)  # noqa: E731
+    assert ros_graph.spin_until(lambda: len(monitor.episodes) >= 4, 60.0)
     runtime = PolicyRuntime(policies['walker_7_main'])
-    for episode in monitor.episodes[:3]:
+    for episode in monitor.episodes[:4]:
         offline = run_episode(runtime, LocomotionEnv(runtime.robot), seed=episode['seed'])
         assert episode['length'] == offline.length
         assert episode['return'] == pytest.approx(offline.episode_return, rel=1e-6)
-    assert sent > 100 and bridge.counters['unmatched_commands'] > 0
-    assert bridge.counters['command_timeouts'] == 0  # no answer was lost in the flood
+    assert sent() > 100 and bridge.counters['unmatched_commands'] > 0
+    assert bridge.counters['command_timeouts'] == 0  # no answer was lost among the others
     assert ros_graph.spin_until(  # the controller sees the stray publisher too
         lambda: monitor.latest(': simulation').get('command_publishers') == '2'
         and monitor.latest(': control').get('command_publishers') == '2', 5.0)
