@@ -252,7 +252,7 @@ class SynergyController(LifecycleNode):
             if not self._tripped:
                 self.counters['watchdog_trips'] += 1
                 self.get_logger().warning(f'no valid state for {self.watchdog_timeout} s: '
-                                          f'publishing the {self.hold_mode} command')
+                                          'publishing zero effort')  # a hold ends here too
             self._publish(self._safe_command(), False)
         self._tripped = stale and np.isfinite(self._last_state_time)
         self._starved = (not np.isfinite(self._last_state_time)
