@@ -49,7 +49,7 @@ class SynergyBasis:
         return np.asarray(synergies) @ self.matrix + self.offset
 
     def to_card(self) -> dict[str, Any]:
-        """The card's ``synergy`` section: the basis and its fit statistics."""
+        """Return the card's ``synergy`` section: the basis and its fit statistics."""
         return {'method': METHOD, 'count': self.count, 'basis': self.matrix.tolist(),
                 'offset': self.offset.tolist(), 'fit': dict(self.fit)}
 

@@ -93,7 +93,7 @@ def draw(robot: Robot, structure: SynergyStructure, out: str | Path, *, width: i
 
 
 def display_pose(robot: Robot, spread: float = 0.4) -> np.ndarray:
-    """The rest pose with the torso's child limbs swung alternately forward and back.
+    """Return the rest pose with the torso's child limbs swung alternately forward and back.
 
     Planar robots have their left and right limbs in one plane: spread apart, each
     synergy's colour can be seen.

@@ -89,7 +89,7 @@ class SynergyStructure:
         return membership / membership.sum(1, keepdims=True)
 
     def to_card(self, **fit: Any) -> dict[str, Any]:
-        """The card's ``synergy`` section (``fit``: how it was found, e.g. converged)."""
+        """Return the card's ``synergy`` section (``fit``: how it was found, e.g. converged)."""
         return {'method': METHOD, 'count': self.count, 'labels': list(self.labels),
                 'centres': list(self.centres), 'membership': self.membership.astype(int).tolist(),
                 'fit': dict(fit)}
