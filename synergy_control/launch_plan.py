@@ -113,7 +113,7 @@ def default_policy(name: str = DEFAULT_POLICY) -> Path:
 
 
 def shipped_policies() -> dict[str, Path]:
-    """The package's policies (``models/*.onnx``) by the robot their card names."""
+    """Map the robot each card names to the package's policy (``models/*.onnx``)."""
     folder = package_path('models')
     return {read_card(path).robot: path for path in sorted(folder.glob('*.onnx'))}
 
@@ -134,7 +134,7 @@ def find_executable(package: str, executable: str) -> str | None:
 
 
 def parse_bool(name: str, text: str) -> bool:
-    """A boolean launch argument in any of the usual spellings; ValueError names it."""
+    """Parse a boolean launch argument in any of the usual spellings; ValueError names it."""
     word = str(text).strip().lower()
     if word in TRUE_WORDS or word in FALSE_WORDS:
         return word in TRUE_WORDS
@@ -143,7 +143,7 @@ def parse_bool(name: str, text: str) -> bool:
 
 
 def parse_number(name: str, text: str, kind: Callable[[str], float] = float) -> float:
-    """A finite numeric launch argument; ValueError names it."""
+    """Parse a finite numeric launch argument; ValueError names it."""
     try:
         value = kind(str(text).strip())
     except ValueError:
@@ -274,7 +274,7 @@ def robot_plan(policy: str | Path | None = None, joint_states_topic: str = JOINT
 
 
 def sim_plan_from_arguments(values: Mapping[str, str]) -> list[NodeSpec]:
-    """The graph of sim.launch.py from its (string) arguments; errors name the argument."""
+    """Build the graph of sim.launch.py from its (string) arguments; errors name them."""
     return sim_plan(robot=values['robot'] or None, policy=values['policy'] or None,
                     mode=values['mode'],
                     realtime_factor=parse_number('realtime_factor', values['realtime_factor']),
@@ -284,7 +284,7 @@ def sim_plan_from_arguments(values: Mapping[str, str]) -> list[NodeSpec]:
 
 
 def robot_plan_from_arguments(values: Mapping[str, str]) -> list[NodeSpec]:
-    """The node of robot.launch.py from its (string) arguments; errors name the argument."""
+    """Build the node of robot.launch.py from its (string) arguments; errors name them."""
     return robot_plan(values['policy'] or None, values['joint_states_topic'],
                       values['command_topic'], odom_topic=values['odom_topic'],
                       robot=values['robot'] or None, mode=values['mode'],
@@ -296,7 +296,7 @@ def robot_plan_from_arguments(values: Mapping[str, str]) -> list[NodeSpec]:
 def launch_description(arguments: Mapping[str, tuple[str, str]],
                        plan_from_arguments: Callable[[Mapping[str, str]], list[NodeSpec]]
                        ) -> Any:
-    """The LaunchDescription of a launch file: its arguments, then the plan's nodes.
+    """Build a launch file's LaunchDescription: its arguments, then the plan's nodes.
 
     The nodes are built once the arguments are known (OpaqueFunction); an error raised by
     the plan stops the launch with its message before any node starts. ``launch`` and
