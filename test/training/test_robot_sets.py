@@ -7,7 +7,8 @@ import csv
 import numpy as np
 import pytest
 
-from synergy_control.training import config_from_dict, load_checkpoint
+from synergy_control.training import config_from_dict, load_checkpoint, train
+from synergy_control.training.checkpoint import save_checkpoint
 from synergy_control.training.runner import StopRequest, Trainer
 
 TRAIN, HELD_OUT = ['walker_2_main', 'walker_4_main'], 'walker_3_main'  # walker_3: zero-shot
@@ -69,3 +70,14 @@ def test_batches_are_balanced_padded_and_masked(finished_run):
     walker_2 = batch.robot == 0  # one actuator: the other action columns are padding
     assert (batch.action[walker_2, 1:] == 0).all() and (batch.act_mask[walker_2, 1:] == 0).all()
     assert (batch.obs[walker_2, ctx.obs_dims[0]:] == 0).all()
+
+
+def test_resumed_set_run_continues_every_robot(finished_run):
+    trainer, _ = finished_run
+    last = trainer.run_dir / 'checkpoints' / 'last.pt'
+    state = load_checkpoint(last)
+    save_checkpoint(dict(state, config={**state['config'], 'total_steps': 400}), last)
+    train(resume=str(trainer.run_dir), progress=False)
+    resumed = load_checkpoint(last)
+    assert resumed['counters']['robot_steps'] == {**dict.fromkeys(TRAIN, 200), HELD_OUT: 0}
+    assert [len(resumed['buffer'][n]['storage']) for n in TRAIN] == [200, 200]
