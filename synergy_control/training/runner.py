@@ -147,6 +147,11 @@ def allocate_replay(dims: dict[str, tuple[int, int]], capacity: int,
                           f'on {device}: {err}') from err
 
 
+def crossed(before: int, now: int, every: int) -> bool:
+    """Whether the step count passed a multiple of ``every`` (a set steps several at once)."""
+    return now // every > before // every
+
+
 def seed_everything(seed: int) -> np.random.Generator:
     """Seed python, numpy and torch (all devices); the generator draws the random actions."""
     random.seed(seed)
@@ -387,6 +392,19 @@ class Trainer:
         return len(self.buffer) >= cfg.batch_size and all(
             len(b) >= cfg.start_steps for b in buffers)
 
+    def _log_train(self, mark: tuple[float, int]) -> tuple[float, int]:
+        """Log the latest losses (one device sync), stop on a non-finite one; return the mark."""
+        values = dict(zip(self.metrics, torch.stack(list(self.metrics.values())).tolist()))
+        now, updates = time.perf_counter(), self.agent.updates
+        steps = {f'env_steps/{n}': v for n, v in self.robot_steps.items()} if self.is_set else {}
+        self.log.write('train', self.env_steps, self.wall_time,
+                       {'updates': updates, **values, **steps})
+        self.check_finite(values)
+        self.bar.set_postfix(updates_per_s=f'{(updates - mark[1]) / max(now - mark[0], 1e-9):.0f}',
+                             eval=f"{self.last_eval.get('eval_mean', math.nan):.1f}",
+                             refresh=False)
+        return now, updates
+
     def run(self, stop: StopRequest) -> None:
         """Interact and learn until ``total_steps`` or a stop request, then checkpoint."""
         cfg, agent = self.config, self.agent
@@ -403,29 +421,14 @@ class Trainer:
                 for _ in range(cfg.updates_per_step * len(self.slots)):
                     self.metrics = agent.update(self.buffer.sample(cfg.batch_size))
 
-            def due(every: int) -> bool:
-                return self.env_steps // every > before // every
-
             for hook, hook_config in zip(self.hooks, cfg.hooks):
-                if due(hook_config.every):
+                if crossed(before, self.env_steps, hook_config.every):
                     hook(self)
-            if due(cfg.log_every) and self.metrics:
-                values = dict(zip(self.metrics,
-                                  torch.stack(list(self.metrics.values())).tolist()))
-                now = time.perf_counter()
-                ups = (agent.updates - mark[1]) / max(now - mark[0], 1e-9)
-                mark = (now, agent.updates)
-                steps = ({f'env_steps/{n}': v for n, v in self.robot_steps.items()}
-                         if self.is_set else {})
-                self.log.write('train', self.env_steps, self.wall_time,
-                               {'updates': agent.updates, **values, **steps})
-                self.check_finite(values)
-                self.bar.set_postfix(updates_per_s=f'{ups:.0f}',
-                                     eval=f"{self.last_eval.get('eval_mean', math.nan):.1f}",
-                                     refresh=False)
-            if due(cfg.eval_every):
+            if crossed(before, self.env_steps, cfg.log_every) and self.metrics:
+                mark = self._log_train(mark)
+            if crossed(before, self.env_steps, cfg.eval_every):
                 self.run_evaluation()
-            if due(cfg.checkpoint_every):
+            if crossed(before, self.env_steps, cfg.checkpoint_every):
                 self.save('last')
 
         if self.env_steps >= cfg.total_steps and self.last_eval.get('step') != self.env_steps:
