@@ -104,3 +104,12 @@ def test_shipped_run_configs_with_top_level_hidden_sizes_still_load(path):
     assert config.policy.name == 'mlp'
     assert config.policy.settings.hidden_sizes == [256, 256]
     assert config.to_dict()['policy'] == {'name': 'mlp', 'hidden_sizes': [256, 256]}
+
+
+def test_a_morphology_set_trains_on_its_family_split():
+    config = config_from_dict({'robots': 'walker++'})
+    assert config.robot_split() == (['walker_2_main', 'walker_4_main', 'walker_5_main',
+                                     'walker_7_main'], ['walker_3_main', 'walker_6_main'])
+    assert config.name == 'walker++_td3' and config.to_dict()['robots'] == 'walker++'
+    listed = config_from_dict({'robots': ['hopper_5', 'hopper_3']})  # hopper_5: zero-shot
+    assert listed.robot_split() == (['hopper_3'], ['hopper_5'])

@@ -6,6 +6,7 @@ import csv
 
 import numpy as np
 import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from synergy_control.training import config_from_dict, load_checkpoint, train
 from synergy_control.training.checkpoint import save_checkpoint
@@ -59,6 +60,11 @@ def test_every_robot_is_evaluated_with_train_and_zero_shot_means(finished_run):
         assert all(float(r[f'eval_length/{n}']) >= 1 for n in per_robot)
     episodes = {n for r in rows if r['episode'] for n in TRAIN if r[f'episode_return/{n}']}
     assert episodes == set(TRAIN) and f'episode_return/{HELD_OUT}' not in rows[0]
+    events = EventAccumulator(str(trainer.run_dir / 'tb'))
+    events.Reload()
+    tags = set(events.Tags()['scalars'])
+    assert {f'eval/eval_mean/{HELD_OUT}', 'eval/eval_zero_shot_mean',
+            f'train/env_steps/{HELD_OUT}'} <= tags
 
 
 def test_batches_are_balanced_padded_and_masked(finished_run):
