@@ -13,6 +13,7 @@ from synergy_control.export import ExportError, export_policy
 from synergy_control.robots import get_robot
 from synergy_control.rollout import rollout_steps
 from synergy_control.training.checkpoint import agent_from_checkpoint, load_checkpoint
+from synergy_control.training.config import config_from_dict
 
 
 def resolve_checkpoint(source: str | Path) -> Path:
@@ -71,7 +72,7 @@ def export_checkpoint(source: str | Path, out: str | Path, *, name: str | None =
     """Write ``out`` (.onnx + .card.yaml) from a run directory or checkpoint file."""
     path = resolve_checkpoint(source)
     state = load_checkpoint(path)
-    config = state['config']
+    config = config_from_dict(state['config']).to_dict()  # older configs: hidden_sizes -> policy
     agent = agent_from_checkpoint(state)
     counters = state['counters']
     training = {
@@ -82,7 +83,7 @@ def export_checkpoint(source: str | Path, out: str | Path, *, name: str | None =
         'machine': machine or f'{platform.machine()} {config.get("device", "cpu")}',
         'checkpoint': path.name, 'last_eval': state.get('last_eval'),
         'best_eval_mean': state.get('best_eval'),
-        'hidden_sizes': config['hidden_sizes'], 'normalize_obs': config['normalize_obs'],
+        'policy': config['policy'], 'normalize_obs': config['normalize_obs'],
     }
     robot = get_robot(config['robot'])
     sections = graph_sections(agent)

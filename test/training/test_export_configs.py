@@ -1,0 +1,25 @@
+"""Export reads both config forms: the policy: section of new runs and older runs' hidden_sizes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from synergy_control.training import train
+from synergy_control.training.export import export_checkpoint
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize('source', ['fresh', 'models/training/hopper_td3_1'])
+def test_export_records_the_policy_section(source, tmp_path):
+    if source == 'fresh':
+        run = train(str(REPO / 'config/train/smoke_td3.yaml'), run_dir=str(tmp_path / 'run'),
+                    progress=False)
+        hidden = [32, 32]
+    else:
+        run, hidden = REPO / source, [256, 256]
+    card = export_checkpoint(run, tmp_path / 'policy.onnx')
+    assert card.training['policy'] == {'name': 'mlp', 'hidden_sizes': hidden}
+    assert card.training['export_parity_max_abs_diff'] < 1e-4
