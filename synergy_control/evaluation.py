@@ -14,7 +14,7 @@ from synergy_control.runtime import PolicyRuntime
 
 def runtime_policy(runtime: PolicyRuntime, env: LocomotionEnv) -> Policy:
     """Return the runtime as an effort-command policy of ``env``: state → commands, as the node."""
-    return lambda _observation: runtime.act(env.data.qpos, env.data.qvel).commands
+    return lambda _observation: runtime.act(env.data.qpos, env.data.qvel, env.data.ctrl).commands
 
 
 def run_episode(runtime: PolicyRuntime, env: LocomotionEnv, seed: int) -> Episode:

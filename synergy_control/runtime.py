@@ -106,6 +106,7 @@ class PolicyRuntime:
         # The robot's own scaling (the card was just checked to agree with it).
         self.scaling = ActionScaling.from_robot(robot)
         self.command_low, self.command_high = self.scaling.command_limits
+        self._zero_ctrl = np.zeros(self.scaling.size)
         synergy_output = card.output_of('synergy_activations')
         self.synergy_count = synergy_output['shape'][1] if synergy_output else 0
         self._feed = {i['name']: card.constant(i['source']) for i in card.onnx['inputs']
@@ -140,26 +141,38 @@ class PolicyRuntime:
         self._feed[self._task_input['name']] = vector
 
     def act_on_observation(self, observation: np.ndarray) -> PolicyOutput:
-        """Run the policy on a prepared observation vector."""
+        """Run the policy on a prepared observation vector.
+
+        The hot path of the control loop: the feed dict is reused and the checks are the
+        cheapest numpy offers (``isfinite().all()``, ``minimum``/``maximum``).
+        """
         obs = np.asarray(observation, dtype=np.float32).reshape(1, -1)
-        if not np.all(np.isfinite(obs)):
+        if not np.isfinite(obs).all():
             raise NonFiniteError('observation has non-finite values')
-        feed = {**self._feed, self._obs_name: obs}
+        self._feed[self._obs_name] = obs
         try:
-            outputs = self.session.run(None, feed)
+            outputs = self.session.run(None, self._feed)
         except Exception as error:  # ORT raises its own private exception types
             raise NonFiniteError(f'policy inference failed: {error}') from error
         action = outputs[0][0].astype(np.float64)
         synergy = outputs[1][0].astype(np.float64) if len(outputs) > 1 else np.zeros(0)
-        if not (np.all(np.isfinite(action)) and np.all(np.isfinite(synergy))):
+        if not (np.isfinite(action).all() and np.isfinite(synergy).all()):
             raise NonFiniteError(f'policy output {action.tolist()} / synergy '
                                  f'{synergy.tolist()} is not finite')
-        commands = np.clip(self.scaling.action_to_command(action),
-                           self.command_low, self.command_high)
+        commands = np.minimum(np.maximum(self.scaling.action_to_command(action),
+                                         self.command_low), self.command_high)
         return PolicyOutput(commands, action, synergy)
 
-    def act(self, qpos: np.ndarray, qvel: np.ndarray) -> PolicyOutput:
-        """Compute the commands for the robot in state (qpos, qvel)."""
-        if not (np.all(np.isfinite(qpos)) and np.all(np.isfinite(qvel))):
+    def act(self, qpos: np.ndarray, qvel: np.ndarray,
+            ctrl: np.ndarray | None = None) -> PolicyOutput:
+        """Compute the commands for the robot in state (qpos, qvel).
+
+        Observations that need the actuator input that drove the state (the humanoid's
+        ``qfrc_actuator`` and contact forces) take ``ctrl``: the simulator's, or on a robot
+        ``scaling.command_to_ctrl`` of the command in force (zeros before the first).
+        """
+        if not (np.isfinite(qpos).all() and np.isfinite(qvel).all()):
             raise NonFiniteError('state has non-finite values')  # clipping would hide them
-        return self.act_on_observation(self.observe(qpos, qvel))
+        if self.observe.needs_ctrl and ctrl is None:
+            ctrl = self._zero_ctrl
+        return self.act_on_observation(self.observe(qpos, qvel, ctrl))

@@ -192,6 +192,21 @@ class JointMatcher:
             raise StateError(f'joint state has non-finite values for {bad}')
         return q, dq
 
+    def efforts(self, names: Sequence[str], efforts: Sequence[float]) -> np.ndarray:
+        """Measured joint efforts in robot joint order; StateError if missing or non-finite.
+
+        Observations of the actuator input (the humanoid's ``qfrc_actuator`` and contact
+        forces) are rebuilt from them.
+        """
+        if len(efforts) != len(names):
+            raise StateError(f'joint state has {len(names)} names but {len(efforts)} efforts '
+                             '(this policy observes the applied efforts)')
+        effort = np.asarray(efforts, dtype=np.float64)[self._indices(names)]
+        if not np.isfinite(effort).all():
+            bad = [self.joint_names[i] for i in np.flatnonzero(~np.isfinite(effort))]
+            raise StateError(f'joint state has non-finite efforts for {bad}')
+        return effort
+
 
 #: Beyond its range a limited hinge is pushed back by a soft constraint: the simulated robots
 #: pass it by up to ~0.45 rad under random efforts. A full radian more is a sensor fault.

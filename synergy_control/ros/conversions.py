@@ -22,6 +22,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import ColorRGBA, Float64MultiArray, MultiArrayDimension
 from visualization_msgs.msg import Marker, MarkerArray
 
+from synergy_control.actions import ActionScaling
 from synergy_control.robots import Robot
 from synergy_control.state import RootState, StateError, StateReader, root_state_from_qpos
 
@@ -119,6 +120,16 @@ def robot_state_from_msgs(reader: StateReader, joint_state: JointState,
     """Rebuild (qpos, qvel) from a JointState and an Odometry; StateError if unusable."""
     return reader.read(joint_state.name, joint_state.position, joint_state.velocity,
                        root_state_from_odometry(odometry))
+
+
+def ctrl_from_msg(reader: StateReader, scaling: ActionScaling,
+                  joint_state: JointState) -> np.ndarray:
+    """Rebuild the ctrl in force from the JointState's applied efforts (actuator order).
+
+    The bridge publishes ``qfrc_actuator`` at each joint, gear × ctrl for these motors, as
+    an effort joint_state_broadcaster does; equal to the simulator's ctrl up to rounding.
+    """
+    return scaling.command_to_ctrl(reader.matcher.efforts(joint_state.name, joint_state.effort))
 
 
 # ---------------------------------------------------------------------- commands

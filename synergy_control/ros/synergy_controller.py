@@ -36,9 +36,9 @@ from synergy_control.launch_plan import (DEFAULT_COMMAND_TOPIC, HOLD_MODES, JOIN
                                          MODES, ODOM_TOPIC, default_policy)
 from synergy_control.robots import variant_names
 from synergy_control.ros import qos
-from synergy_control.ros.conversions import (command_msg, diagnostic_array, diagnostic_status,
-                                             float_array_msg, robot_state_from_msgs,
-                                             stamp_to_ns)
+from synergy_control.ros.conversions import (command_msg, ctrl_from_msg, diagnostic_array,
+                                             diagnostic_status, float_array_msg,
+                                             robot_state_from_msgs, stamp_to_ns)
 from synergy_control.ros.node_tools import (MessageInfoCallback, TickSamples, declare,
                                             percentiles, publisher_names, spin_main,
                                             steady_clock)
@@ -283,7 +283,9 @@ class SynergyController(LifecycleNode):
             if not self.enabled:
                 self._publish(self._safe_command(), False, answers)
                 return
-            output = self.runtime.act(qpos, qvel)
+            ctrl = (ctrl_from_msg(self._reader, self.runtime.scaling, msg)
+                    if self.runtime.observe.needs_ctrl else None)
+            output = self.runtime.act(qpos, qvel, ctrl)
         except StateError as error:
             self.counters['invalid_states'] += 1
             self.get_logger().warning(f'refusing state: {error}', throttle_duration_sec=1.0)

@@ -12,8 +12,8 @@ from visualization_msgs.msg import Marker
 
 from synergy_control.envs import LocomotionEnv
 from synergy_control.ros.conversions import (CommandError, GeomMarkers, answered_stamp,
-                                             clock_msg, command_msg, diagnostic_status,
-                                             joint_state_msg, odometry_msg,
+                                             clock_msg, command_msg, ctrl_from_msg,
+                                             diagnostic_status, joint_state_msg, odometry_msg,
                                              parse_command, robot_state_from_msgs,
                                              root_state_from_odometry, stamp_from_ns,
                                              stamp_to_ns, status_values)
@@ -152,7 +152,8 @@ def test_robot_markers_follow_the_simulation():
 
 
 @pytest.mark.parametrize('robot,mode', [('walker_7_main', 'flat'), ('walker_7_main', 'modular'),
-                                        ('humanoid_2d_9_full', 'modular'), ('ant', 'modular')])
+                                        ('humanoid_2d_9_full', 'modular'), ('ant', 'modular'),
+                                        ('humanoid', 'flat')])
 def test_observation_from_messages_equals_the_environments(robot, mode):
     env = LocomotionEnv(robot, obs_mode=mode)
     rng = np.random.default_rng(11)
@@ -168,5 +169,8 @@ def test_observation_from_messages_equals_the_environments(robot, mode):
         joints.velocity = [joints.velocity[i] for i in order]
         joints.effort = [joints.effort[i] for i in order]
         odom = odometry_msg(env.robot, env.data.qpos, env.data.qvel, stamp)
-        qpos, qvel = robot_state_from_msgs(StateReader(env.robot), joints, odom)
-        np.testing.assert_allclose(env.observe(qpos, qvel), env.observation(), atol=1e-9)
+        reader = StateReader(env.robot)
+        qpos, qvel = robot_state_from_msgs(reader, joints, odom)
+        # the humanoid's observation also needs the ctrl in force: from the applied efforts
+        ctrl = ctrl_from_msg(reader, env.scaling, joints) if env.observe.needs_ctrl else None
+        np.testing.assert_allclose(env.observe(qpos, qvel, ctrl), env.observation(), atol=1e-9)
