@@ -309,8 +309,10 @@ class _Validator:
         if mode not in MODES:
             self.fail('observation.mode', f'one of {list(MODES)}', mode)
         self.require(spec, 'size', 'observation.', lambda k, v: self.integer(k, v, 1))
-        self.require(spec, 'velocity_clip', 'observation.',
-                     lambda k, v: self.number(k, v, positive=True))
+        self.require(spec, 'velocity_clip', 'observation.',  # null: velocities not clipped
+                     lambda k, v: v if v is None else self.number(k, v, positive=True))
+        if not isinstance(spec.get('needs_ctrl', False), bool):
+            self.fail('observation.needs_ctrl', 'true or false', spec['needs_ctrl'])
         if mode == 'flat':
             layout = self.require(spec, 'layout', 'observation.', self.blocks)
             for i, block in enumerate(layout):

@@ -91,6 +91,9 @@ MALFORMED = [
     (_set('tasks.embeddings.run', [1.0]), r"key 'tasks.embeddings.run': expected a list of 2"),
     (_set('observation.mode', 'pixels'), r"key 'observation.mode': expected one of"),
     (_set('observation', {'mode': 'flat'}), r"key 'observation.size' is missing"),
+    (_set('observation.velocity_clip', 'ten'), r"key 'observation.velocity_clip': expected a "
+                                               r'positive'),
+    (_set('observation.needs_ctrl', 'yes'), r"key 'observation.needs_ctrl': expected true or"),
     (_set('control_period', -0.008), r"key 'control_period': expected a positive"),
     (_set('control_period', float('nan')), r"key 'control_period'"),
     (_set('joint_names', 'thigh_joint'), r"key 'joint_names': expected a list of names"),
@@ -113,6 +116,14 @@ def test_malformed_card_names_the_key_and_the_file(edit, message):
     with pytest.raises(CardError, match=message) as error:
         PolicyCard.from_yaml(edited(synergy_card(), edit), source=SOURCE)
     assert f'policy card {SOURCE}' in str(error.value)
+
+
+def test_humanoid_card_without_velocity_clip_and_with_ctrl_round_trips():
+    card = PolicyCard.for_robot(get_robot('humanoid'), name='h', method='m', obs_mode='flat')
+    assert card.observation['velocity_clip'] is None and card.observation['needs_ctrl']
+    again = PolicyCard.from_yaml(card.to_yaml(), source=SOURCE)
+    again.check_robot(get_robot('humanoid'))
+    assert again.observation == card.observation
 
 
 def test_unknown_and_missing_keys_are_named():
