@@ -85,17 +85,17 @@ class PolicyContext:
         robots = tuple(get_robot(name) for name in (*train, *zero_shot))
         return cls(robots, tuple(ObservationBuilder(r, obs_mode) for r in robots), len(train))
 
-    @property
+    @cached_property
     def names(self) -> list[str]:
         """Robot names, in index order."""
         return [r.name for r in self.robots]
 
-    @property
+    @cached_property
     def obs_dims(self) -> list[int]:
         """Each robot's own observation size."""
         return [o.size for o in self.observers]
 
-    @property
+    @cached_property
     def act_dims(self) -> list[int]:
         """Each robot's own action size (its actuators)."""
         return [int(r.model.nu) for r in self.robots]
@@ -119,11 +119,14 @@ class PolicyContext:
 
     def index(self, robot: str) -> int:
         """Index of a robot variant by name (ValueError naming the choices)."""
-        try:
-            return self.names.index(robot)
-        except ValueError:
+        if robot not in self._indices:
             raise ValueError(f"robot '{robot}' is not driven by this policy "
-                             f"({', '.join(self.names)})") from None
+                             f"({', '.join(self.names)})")
+        return self._indices[robot]
+
+    @cached_property
+    def _indices(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.names)}
 
 
 class PolicyBuilder:

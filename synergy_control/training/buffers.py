@@ -205,10 +205,15 @@ class MultiReplayBuffer:
                 raise ValueError('cannot sample from an empty replay buffer')
             shares = dict(zip(filled, split_evenly(batch_size, len(filled))))
             counts = tuple(shares.get(k, 0) for k in keys)
-        index = torch.cat([self.buffers[k].sample_index(n) + i * self.capacity
-                           for i, (k, n) in enumerate(zip(keys, counts)) if n])
-        batch = next(iter(self.buffers.values()))._unpack(
-            self.storage.view(-1, self.storage.shape[-1])[index])
+        draws = [(i, k, n) for i, (k, n) in enumerate(zip(keys, counts)) if n]
+        if len(draws) == 1:  # one key: a plain gather from its rows
+            buffer = self.buffers[draws[0][1]]
+            batch = buffer._unpack(buffer.storage[buffer.sample_index(batch_size)])
+        else:
+            index = torch.cat([self.buffers[k].sample_index(n) + i * self.capacity
+                               for i, k, n in draws])
+            batch = next(iter(self.buffers.values()))._unpack(
+                self.storage.view(-1, self.storage.shape[-1])[index])
         if len(keys) == 1:
             return batch
         robot = self._robot_column(counts)
