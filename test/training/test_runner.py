@@ -7,6 +7,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -244,3 +245,19 @@ def test_first_losses_equal_those_before_the_policy_registry(algorithm, smoke_co
                 assert new[key] == '', key
             else:
                 assert float(new[key]) == pytest.approx(value, rel=1e-5, abs=1e-6), (key, old)
+
+
+def test_shipped_run_resumes_with_the_current_code(tmp_path):
+    run = tmp_path / 'walker_td3_0'
+    shutil.copytree(REPO / 'models' / 'training' / 'walker_td3_0', run)
+    last = run / 'checkpoints' / 'last.pt'
+    state = load_checkpoint(last)
+    assert 'hidden_sizes' in state['config'] and 'robot_steps' not in state['counters']
+    steps = state['counters']['env_steps'] + 20
+    config = {**state['config'], 'total_steps': steps, 'eval_episodes': 1}
+    save_checkpoint(dict(state, config=config), last)
+    train(resume=str(run), progress=False)
+    resumed = load_checkpoint(last)
+    assert resumed['counters']['robot_steps'] == {'walker_7_main': steps}
+    assert resumed['config']['policy'] == {'name': 'mlp', 'hidden_sizes': [256, 256]}
+    assert resumed['last_eval']['eval_mean'] > 3000  # the shipped walker still walks
