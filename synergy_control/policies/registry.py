@@ -71,7 +71,10 @@ class PolicyContext:
 
     ``robots`` lists the training robots first, then the zero-shot ones: a builder sizes its
     networks for all of them (a held-out robot must be drivable at evaluation) but is never
-    given data of a zero-shot robot. Robot ``i`` of a batch is ``robots[i]``.
+    given data of a zero-shot robot. Robot ``i`` of a batch is ``robots[i]``. The limb
+    structure is the robots': ``robots[i].limbs`` (tree in pre-order, torso first, one actuated
+    hinge per limb; the modular observation has one token per limb in this order) and
+    ``robots[i].hop_distances``.
     """
 
     robots: tuple[Robot, ...]
