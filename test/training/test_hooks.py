@@ -10,9 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
-from synergy_control.training import load_checkpoint
+from synergy_control.training import ConfigError, config_from_dict, load_checkpoint
+from synergy_control.training.hooks import HOOKS
 
 REPO = Path(__file__).resolve().parents[2]
 HOOK_MODULE = '''
@@ -87,3 +89,27 @@ def test_hook_state_survives_sigkill_and_resume(tmp_path):
     hook = load_checkpoint(last)['hooks'][0]
     assert hook['calls'].tolist() == list(range(50, 1201, 50))  # no gap, no repeat
     assert hook['starts'] == [0, step] and hook['label'] == 'x'
+
+
+@pytest.fixture
+def registered_hook():
+    """The test hook registered in this process for one test."""
+    namespace: dict = {}
+    exec(compile(HOOK_MODULE, 'record_hook', 'exec'), namespace)
+    yield namespace['RecordSteps']
+    del HOOKS.entries['record_steps']
+
+
+@pytest.mark.parametrize('entry, message', [
+    ({'name': 'record_steps', 'every': 0}, "config key 'hooks[0].every': expected an integer > 0"),
+    ({'name': 'record_steps'}, "config key 'hooks[0].every': expected an integer > 0"),
+    ({'name': 'record_steps', 'every': 5, 'lable': 'x'}, "config key 'hooks[0].lable': unknown"),
+    ({'name': 'record_steps', 'every': 5, 'label': 3}, "config key 'hooks[0].label': expected a"),
+])
+def test_hook_entries_are_validated_naming_the_key(registered_hook, entry, message):
+    with pytest.raises(ConfigError) as info:
+        config_from_dict({'robot': 'walker_7_main', 'hooks': [entry]})
+    assert message in str(info.value)
+    config = config_from_dict({'robot': 'walker_7_main',
+                               'hooks': [{'name': 'record_steps', 'every': 5, 'label': 'y'}]})
+    assert config.to_dict()['hooks'] == [{'name': 'record_steps', 'every': 5, 'label': 'y'}]
