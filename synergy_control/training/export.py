@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 
 from synergy_control.card import OPSET, PolicyCard
-from synergy_control.envs import make_env
+from synergy_control.envs import make_env, split_env_id
 from synergy_control.export import ExportError, export_policy
 from synergy_control.robots import get_robot
 from synergy_control.rollout import rollout_steps
 from synergy_control.training.checkpoint import agent_from_checkpoint, load_checkpoint
-from synergy_control.training.config import config_from_dict
+from synergy_control.training.config import Config, config_from_dict
 
 
 def resolve_checkpoint(source: str | Path) -> Path:
@@ -31,20 +31,17 @@ def sample_observations(agent, robot: str, obs_mode: str, steps: int = 500) -> n
     """Collect observations the policy itself visits, for the export parity check."""
     seen: list[np.ndarray] = []
     rollout_steps(make_env(robot, obs_mode=obs_mode),
-                  lambda obs: agent.act(obs, deterministic=True), steps, seed=12345,
-                  observe=seen.append)
+                  lambda obs: agent.act(obs, deterministic=True, robot=robot), steps,
+                  seed=12345, observe=seen.append)
     return np.asarray(seen, dtype=np.float32)
 
 
-def graph_sections(agent) -> dict:
-    """Return the card sections of the agent's export graph: named inputs, outputs, synergy, tasks.
+def graph_sections(agent, robot: str) -> dict:
+    """Return the card sections of the agent's export graph for ``robot``.
 
-    Read from ``agent.export_spec()`` (policy contract v2); an agent without one exports the
-    plain graph (observation in, action out).
+    Named inputs and outputs, synergy and tasks, as the policy builder declares them.
     """
-    if not hasattr(agent, 'export_spec'):
-        return {}
-    spec = agent.export_spec()
+    spec = agent.export_spec(robot)
     return {'synergy': spec.get('synergy'), 'tasks': spec.get('tasks'),
             'onnx': {'opset': OPSET, 'inputs': spec['inputs'], 'outputs': spec['outputs']},
             'constants': spec.get('constants') or {}}
@@ -67,12 +64,31 @@ def _normalization(agent) -> dict:
     return {'baked_into_graph': True, 'clip': float(agent.obs_norm.clip)}
 
 
+def export_robot(config: Config, robot: str | None) -> str:
+    """Return the robot an export serves: the run's only one, or ``robot`` among its robots."""
+    train, zero_shot = config.robot_split()
+    if robot is None:
+        if len(train) + len(zero_shot) > 1:
+            raise ExportError(f'run {config.name} drives {train + zero_shot}: name the robot '
+                              'to export for (--robot)')
+        return train[0]
+    if robot not in train + zero_shot:
+        raise ExportError(f"robot '{robot}' is not one of run {config.name}'s robots "
+                          f'{train + zero_shot}')
+    return robot
+
+
 def export_checkpoint(source: str | Path, out: str | Path, *, name: str | None = None,
-                      machine: str | None = None) -> PolicyCard:
-    """Write ``out`` (.onnx + .card.yaml) from a run directory or checkpoint file."""
+                      machine: str | None = None, robot: str | None = None) -> PolicyCard:
+    """Write ``out`` (.onnx + .card.yaml) from a run directory or checkpoint file.
+
+    A run over a set of robots exports one graph per call, for ``robot``.
+    """
     path = resolve_checkpoint(source)
     state = load_checkpoint(path)
-    config = config_from_dict(state['config']).to_dict()  # older configs: hidden_sizes -> policy
+    run_config = config_from_dict(state['config'])
+    robot = export_robot(run_config, robot)
+    config = run_config.to_dict()  # older configs: hidden_sizes -> policy
     agent = agent_from_checkpoint(state)
     counters = state['counters']
     training = {
@@ -85,13 +101,14 @@ def export_checkpoint(source: str | Path, out: str | Path, *, name: str | None =
         'best_eval_mean': state.get('best_eval'),
         'policy': config['policy'], 'normalize_obs': config['normalize_obs'],
     }
-    robot = get_robot(config['robot'])
-    sections = graph_sections(agent)
+    sections = graph_sections(agent, robot)
     constants = sections.pop('constants', {})
-    card = PolicyCard.for_robot(robot, name=name or Path(out).stem, method=config['algorithm'],
+    training['environment'] = robot  # the robot, and its task for a multi-task run
+    card = PolicyCard.for_robot(get_robot(split_env_id(robot)[0]), name=name or Path(out).stem,
+                                method=config['algorithm'],
                                 obs_mode=config['obs_mode'], training=training,
                                 normalization=_normalization(agent), **sections)
     check_constants(card, constants)
-    samples = sample_observations(agent, config['robot'], config['obs_mode'])
-    export_policy(agent.policy(), card, out, sample_observations=samples)
+    samples = sample_observations(agent, robot, config['obs_mode'])
+    export_policy(agent.policy(robot), card, out, sample_observations=samples)
     return card

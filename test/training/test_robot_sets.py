@@ -87,3 +87,19 @@ def test_resumed_set_run_continues_every_robot(finished_run):
     resumed = load_checkpoint(last)
     assert resumed['counters']['robot_steps'] == {**dict.fromkeys(TRAIN, 200), HELD_OUT: 0}
     assert [len(resumed['buffer'][n]['storage']) for n in TRAIN] == [200, 200]
+
+
+def test_a_set_run_exports_one_graph_per_named_robot(finished_run, tmp_path):
+    from synergy_control.evaluation import evaluate
+    from synergy_control.export import ExportError
+    from synergy_control.training.export import export_checkpoint
+
+    trainer, _ = finished_run
+    with pytest.raises(ExportError, match='name the robot'):
+        export_checkpoint(trainer.run_dir, tmp_path / 'x.onnx')
+    with pytest.raises(ExportError, match="'hopper_4' is not one of"):
+        export_checkpoint(trainer.run_dir, tmp_path / 'x.onnx', robot='hopper_4')
+    for robot in (TRAIN[0], HELD_OUT):  # the held-out walker too: zero-shot deployment
+        card = export_checkpoint(trainer.run_dir, tmp_path / f'{robot}.onnx', robot=robot)
+        assert card.robot == robot
+        assert evaluate(tmp_path / f'{robot}.onnx', episodes=1)['robot'] == robot
