@@ -29,6 +29,7 @@ from typing import Any, Generic, Literal, TypeVar
 import numpy as np
 from torch import nn
 
+from synergy_control.envs import split_env_id
 from synergy_control.observation import ObservationBuilder
 from synergy_control.robots import Robot, get_robot
 
@@ -69,6 +70,9 @@ class Registry(Generic[T]):
 class PolicyContext:
     """What a builder may read: the robots a policy drives and how each one is observed.
 
+    An entry is a robot variant, or a robot on one task of a multi-task run (EAR: the same
+    robot once per task; :attr:`tasks` says which, the batch's robot index selects it).
+
     ``robots`` lists the training robots first, then the zero-shot ones: a builder sizes its
     networks for all of them (a held-out robot must be drivable at evaluation) but is never
     given data of a zero-shot robot. Robot ``i`` of a batch is ``robots[i]``. The limb
@@ -80,18 +84,26 @@ class PolicyContext:
     robots: tuple[Robot, ...]
     observers: tuple[ObservationBuilder, ...]
     num_train: int
+    env_ids: tuple[str, ...] = ()
 
     @classmethod
     def build(cls, train: Sequence[str], zero_shot: Sequence[str] = (),
               obs_mode: str = 'flat') -> PolicyContext:
         """Context of named robot variants observed in ``obs_mode``."""
-        robots = tuple(get_robot(name) for name in (*train, *zero_shot))
-        return cls(robots, tuple(ObservationBuilder(r, obs_mode) for r in robots), len(train))
+        names = (*train, *zero_shot)
+        robots = tuple(get_robot(split_env_id(name)[0]) for name in names)
+        return cls(robots, tuple(ObservationBuilder(r, obs_mode) for r in robots), len(train),
+                   names)
 
     @cached_property
     def names(self) -> list[str]:
-        """Robot names, in index order."""
-        return [r.name for r in self.robots]
+        """Environment ids (robot names, ``robot@task`` for a multi-task run), in index order."""
+        return list(self.env_ids) if self.env_ids else [r.name for r in self.robots]
+
+    @cached_property
+    def tasks(self) -> list[str | None]:
+        """Each entry's task (None: the robot's default task), in index order."""
+        return [split_env_id(name)[1] for name in self.names]
 
     @cached_property
     def obs_dims(self) -> list[int]:
@@ -160,7 +172,11 @@ class PolicyBuilder:
         raise NotImplementedError
 
     def export_spec(self, robot: int) -> dict:
-        """Card sections of :meth:`export_module` (see /work/notes/contract.md)."""
+        """Return the card sections of :meth:`export_module` (docs/architecture.md).
+
+        Named inputs and outputs, the constants fed to ``synergy.*`` inputs, and the card's
+        synergy and tasks sections.
+        """
         raise NotImplementedError
 
 

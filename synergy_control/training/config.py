@@ -81,10 +81,13 @@ class Config:
 
     ``robot`` names one variant; ``robots`` a morphology set (``walker++``) or a list of
     variants, split into training and zero-shot robots by their families (give one of them).
+    ``tasks`` (with ``robot``) trains the robot on several tasks at once, one environment,
+    replay and evaluation each: a task set (``half_cheetah_vel``) or a list (``vel:3.0``).
     """
 
     robot: str | None = None
     robots: str | list[str] | None = None
+    tasks: str | list[str] | None = None
     algorithm: Literal['td3', 'sac'] = 'td3'
     name: str = ''
     obs_mode: Literal['flat', 'modular'] = 'flat'
@@ -121,7 +124,11 @@ class Config:
 
     def robot_split(self) -> tuple[list[str], list[str]]:
         """Return the training and the zero-shot robots of the run."""
-        from synergy_control.robots import FAMILIES, MORPHOLOGY_SETS, family_of
+        from synergy_control.envs import env_id
+        from synergy_control.robots import FAMILIES, MORPHOLOGY_SETS, Task, family_of, task_set
+        if self.robot is not None and self.tasks is not None:
+            tasks = task_set(self.tasks).train if isinstance(self.tasks, str) else self.tasks
+            return [env_id(self.robot, Task.parse(task)) for task in tasks], []
         if self.robot is not None:
             return [self.robot], []
         if isinstance(self.robots, str):
@@ -265,6 +272,31 @@ def _check_robots(config: Config) -> None:
         if not config.robot_split()[0]:
             raise ConfigError("config key 'robots': every variant listed is a zero-shot one; "
                               'a run needs at least one training robot')
+    if config.tasks is not None:
+        _check_tasks(config)
+
+
+def _check_tasks(config: Config) -> None:
+    from synergy_control.robots import TASK_SETS, Task, family_of  # loads robot tables
+    if config.robot is None:
+        raise ConfigError("config key 'tasks': needs 'robot' (one robot on several tasks)")
+    if isinstance(config.tasks, str):
+        if config.tasks not in TASK_SETS:
+            raise ConfigError(f"config key 'tasks': expected a task set ({', '.join(TASK_SETS)})"
+                              f' or a list of tasks, got {config.tasks!r}')
+        if TASK_SETS[config.tasks].family != family_of(config.robot).name:
+            raise ConfigError(f"config key 'tasks': task set {config.tasks!r} is for the "
+                              f"{TASK_SETS[config.tasks].family} family, not {config.robot!r}")
+        return
+    if not config.tasks:
+        raise ConfigError("config key 'tasks': expected a task set or a non-empty list")
+    for i, task in enumerate(config.tasks):
+        try:
+            family_of(config.robot).task_spec(Task.parse(task))
+        except (KeyError, ValueError) as error:
+            raise ConfigError(f"config key 'tasks[{i}]': {error}") from None
+        if str(Task.parse(task)) in [str(Task.parse(t)) for t in config.tasks[:i]]:
+            raise ConfigError(f"config key 'tasks[{i}]': {task!r} is listed twice")
 
 
 def config_from_dict(data: dict, name: str = '') -> Config:

@@ -114,9 +114,10 @@ class StopRequest:
                 signal.signal(sig, handler)
 
 
-def evaluate(agent: OffPolicyAgent, env: LocomotionEnv, seeds: Sequence[int]) -> dict[str, float]:
-    """Deterministic-policy return over one episode per seed."""
-    policy = functools.partial(agent.act, deterministic=True, robot=env.robot.name)
+def evaluate(agent: OffPolicyAgent, env: LocomotionEnv, seeds: Sequence[int],
+             name: str | None = None) -> dict[str, float]:
+    """Deterministic-policy return over one episode per seed (``name``: the env's id)."""
+    policy = functools.partial(agent.act, deterministic=True, robot=name or env.robot.name)
     episodes = [rollout(env, policy, seed) for seed in seeds]
     returns, lengths = [e.episode_return for e in episodes], [e.length for e in episodes]
     return {'eval_mean': float(np.mean(returns)), 'eval_std': float(np.std(returns)),
@@ -333,7 +334,7 @@ class Trainer:
         ``eval_std`` and ``eval_length`` are the means over the training robots, and
         ``eval_zero_shot_mean`` the mean return over the zero-shot ones.
         """
-        results = {name: evaluate(self.agent, env, self.eval_seeds)
+        results = {name: evaluate(self.agent, env, self.eval_seeds, name)
                    for name, env in self.eval_envs.items()}
         if not self.is_set:
             values = next(iter(results.values()))
