@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from torch import nn
 
 from synergy_control.policies import POLICIES, PolicyBuilder, register_policy
-from synergy_control.training import (Config, ConfigError, agent_from_checkpoint,
+from synergy_control.training import (ConfigError, agent_from_checkpoint,
                                       config_from_dict, load_checkpoint, train)
 from synergy_control.training.agent import DeterministicPolicy
 from synergy_control.training.config import POSITIVE, option
 from synergy_control.training.networks import DeterministicActor, GaussianActor
-
-
-CONFIGS = Path(__file__).resolve().parents[2] / 'config' / 'train'
-
-
-def smoke_config(algorithm: str, **overrides) -> Config:
-    """The tiny smoke run of ``algorithm`` with overrides."""
-    data = yaml.safe_load((CONFIGS / f'smoke_{algorithm}.yaml').read_text())
-    return config_from_dict({**data, **overrides})
 
 
 class TinyCritic(nn.Module):
@@ -74,7 +63,7 @@ def tiny_policy():
 
 
 @pytest.mark.parametrize('algorithm, kind', [('td3', 'deterministic'), ('sac', 'gaussian')])
-def test_outside_policy_trains_and_exports(tiny_policy, tmp_path, algorithm, kind):
+def test_outside_policy_trains_and_exports(tiny_policy, tmp_path, algorithm, kind, smoke_config):
     config = smoke_config(algorithm, policy={'name': 'tiny', 'width': 3}, total_steps=150,
                           eval_every=150)
     run = train(config=config, run_dir=str(tmp_path / 'run'), progress=False)

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import rclpy
 import torch
-import yaml
 from std_msgs.msg import Float64MultiArray
 from torch import nn
 
@@ -25,11 +24,11 @@ from synergy_control.policies import POLICIES, PolicyBuilder, register_policy
 from synergy_control.ros import qos
 from synergy_control.runtime import PolicyRuntime
 from synergy_control.sim_runner import instantiate
-from synergy_control.training import config_from_dict, train
+from synergy_control.training import train
 from synergy_control.training.config import POSITIVE, option
 from synergy_control.training.export import export_checkpoint
+from synergy_control.training.networks import TwinCritic
 
-CONFIGS = Path(__file__).resolve().parents[2] / 'config' / 'train'
 STRUCTURE = SynergyStructure((0, 0, 0, 1, 1, 1), (0, 3))  # one synergy per walker leg
 
 
@@ -68,15 +67,6 @@ class TwoInputGraph(nn.Module):
         return self.actor.both(self.normalizer(obs), membership)
 
 
-class TwinLinearCritic(nn.Module):
-    def __init__(self, obs_dim: int, act_dim: int):
-        super().__init__()
-        self.q = nn.Linear(obs_dim + act_dim, 2)
-
-    def forward(self, obs, action, robot=None):
-        return self.q(torch.cat([obs, action], -1)).T
-
-
 @pytest.fixture
 def synergy_mlp():
     """Register 'synergy_mlp' for one test, as a method outside the package would."""
@@ -92,7 +82,7 @@ def synergy_mlp():
             return SynergyMLP(self.context.obs_dim, STRUCTURE.membership, self.settings.width)
 
         def make_critic(self):
-            return TwinLinearCritic(self.context.obs_dim, self.context.act_dim)
+            return TwinCritic(self.context.obs_dim, self.context.act_dim, [32])
 
         def export_module(self, actor, normalizer, robot):
             return TwoInputGraph(normalizer, actor)
@@ -114,10 +104,9 @@ def synergy_mlp():
 
 
 @pytest.fixture
-def exported(synergy_mlp, tmp_path) -> Path:
+def exported(synergy_mlp, tmp_path, smoke_config) -> Path:
     """Train the registered policy for 300 TD3 steps and export it."""
-    data = yaml.safe_load((CONFIGS / 'smoke_td3.yaml').read_text())
-    config = config_from_dict({**data, 'policy': {'name': 'synergy_mlp', 'width': 16}})
+    config = smoke_config('td3', policy={'name': 'synergy_mlp', 'width': 16})
     run = train(config=config, run_dir=str(tmp_path / 'run'), progress=False)
     out = tmp_path / 'synergy_mlp.onnx'
     export_checkpoint(run, out)

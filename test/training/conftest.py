@@ -1,29 +1,13 @@
-"""Shared fixtures: the tiny smoke configs with per-test overrides."""
+"""Shared fixtures of the training tests: parameter snapshots and random batches."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 from synergy_control.training.buffers import Batch
-from synergy_control.training.config import Config, config_from_dict
-
-
-CONFIGS = Path(__file__).resolve().parents[2] / 'config' / 'train'
-
-
-@pytest.fixture
-def smoke_config() -> Callable[..., Config]:
-    """Build the smoke config of an algorithm with overrides, e.g. total_steps=500."""
-    def build(algorithm: str = 'td3', **overrides) -> Config:
-        data = yaml.safe_load((CONFIGS / f'smoke_{algorithm}.yaml').read_text())
-        data.update(overrides)
-        return config_from_dict(data, name=f'smoke_{algorithm}')
-    return build
 
 
 class Snapshot:

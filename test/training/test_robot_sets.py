@@ -2,34 +2,25 @@
 
 from __future__ import annotations
 
-import csv
-
 import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from synergy_control.training import config_from_dict, load_checkpoint, train
+from synergy_control.training import load_checkpoint, train
 from synergy_control.training.checkpoint import save_checkpoint
-from synergy_control.training.runner import StopRequest, Trainer
 
 TRAIN, HELD_OUT = ['walker_2_main', 'walker_4_main'], 'walker_3_main'  # walker_3: zero-shot
 
 
 @pytest.fixture(params=['td3', 'sac'])
-def finished_run(request, tmp_path):
+def finished_run(request, tmp_path, run_to_end):
     """A short run over two walker variants, with the family's zero-shot walker_3 listed."""
-    config = config_from_dict({
+    return run_to_end({
         'robots': [*TRAIN, HELD_OUT], 'algorithm': request.param, 'total_steps': 300,
         'start_steps': 50, 'batch_size': 32, 'buffer_size': 1000, 'keep_buffer': True,
         'policy': {'hidden_sizes': [16, 16]}, 'normalize_obs': True, 'eval_every': 150,
-        'eval_episodes': 1, 'checkpoint_every': 150, 'log_every': 50, 'num_threads': 1})
-    trainer = Trainer(config, tmp_path, 'cpu', progress=False)
-    try:
-        trainer.run(StopRequest())
-    finally:
-        trainer.close()
-    with open(tmp_path / 'metrics.csv', newline='') as f:
-        return trainer, list(csv.DictReader(f))
+        'eval_episodes': 1, 'checkpoint_every': 150, 'log_every': 50, 'num_threads': 1},
+        tmp_path)
 
 
 def test_held_out_robot_is_never_stepped_stored_or_normalised(finished_run):

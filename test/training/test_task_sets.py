@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-import csv
-
 import pytest
 
 from synergy_control.training import ConfigError, config_from_dict, load_checkpoint
 from synergy_control.training.export import export_checkpoint
-from synergy_control.training.runner import StopRequest, Trainer
 
 TASKS = ['vel:1', 'vel:3']
 IDS = [f'half_cheetah@{task}' for task in TASKS]
 
 
 @pytest.fixture
-def finished_run(tmp_path):
-    config = config_from_dict({
+def finished_run(tmp_path, run_to_end):
+    return run_to_end({
         'robot': 'half_cheetah', 'tasks': TASKS, 'total_steps': 200, 'start_steps': 50,
         'batch_size': 32, 'buffer_size': 1000, 'policy': {'hidden_sizes': [16, 16]},
         'eval_every': 200, 'eval_episodes': 1, 'checkpoint_every': 200, 'log_every': 50,
-        'num_threads': 1})
-    trainer = Trainer(config, tmp_path, 'cpu', progress=False)
-    try:
-        trainer.run(StopRequest())
-    finally:
-        trainer.close()
-    with open(tmp_path / 'metrics.csv', newline='') as f:
-        return trainer, list(csv.DictReader(f))
+        'num_threads': 1}, tmp_path)
 
 
 def test_each_task_has_its_environment_replay_and_metrics(finished_run, tmp_path):
