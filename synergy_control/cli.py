@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import sys
+import importlib
 from pathlib import Path
 from typing import Callable
 
@@ -146,6 +147,33 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+# Command groups the methods fill in: ``synergies`` (discover, show, extract) and ``tasks``
+# (interpolate, compose, adapt). Each module listed in METHOD_COMMANDS has
+# ``add_commands(groups)``, adding its subcommands to ``groups[name]`` (an argparse
+# subparsers object); it imports torch or rclpy only inside its command functions.
+COMMAND_GROUPS = {'synergies': 'inspect and extract synergy structures',
+                  'tasks': "blend and adapt a multi-task policy's task embeddings"}
+METHOD_COMMANDS = ('synergy_control.methods.solar.commands',
+                   'synergy_control.methods.sar.commands',
+                   'synergy_control.methods.ear.commands')
+
+
+def add_method_commands(sub: argparse._SubParsersAction) -> None:
+    """Add the command groups and every method's subcommands to them."""
+    groups = {}
+    for name, help_text in COMMAND_GROUPS.items():
+        group = sub.add_parser(name, help=help_text)
+        groups[name] = group.add_subparsers(dest='subcommand', required=True)
+    for module in METHOD_COMMANDS:
+        try:
+            add = importlib.import_module(module).add_commands
+        except ModuleNotFoundError as err:
+            if err.name != module:
+                raise
+            continue  # a method without commands yet
+        add(groups)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog='synergy-control', description=__doc__.splitlines()[0])
@@ -211,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('runs', nargs='+', help='run directories')
     p.add_argument('--out', required=True)
     p.set_defaults(func=cmd_plot)
+
+    add_method_commands(sub)
     return parser
 
 
