@@ -124,7 +124,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Train a policy from a YAML config (resumable)."""
     from synergy_control.training.runner import train
     run_dir = train(args.config, device=args.device, resume=args.resume, seed=args.seed,
-                    run_dir=args.run_dir)
+                    run_dir=args.run_dir, total_steps=args.total_steps)
     print(f'run directory: {run_dir}')
     return 0
 
@@ -221,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--resume', metavar='RUN_DIR', help='continue this run')
     p.add_argument('--seed', type=int)
     p.add_argument('--run-dir', help='where to write the run (default: runs/NAME_SEED_TIME)')
+    p.add_argument('--total-steps', type=positive_int,
+                   help="override the config's budget (with --resume: extend the run)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser('render', help='render a policy rollout to .mp4 or .gif')

@@ -97,7 +97,7 @@ class Config:
     batch_size: int = option(256, POSITIVE)
     buffer_size: int = option(1_000_000, POSITIVE)
     keep_buffer: bool = False
-    updates_per_step: int = option(1, POSITIVE)
+    updates_per_step: float = option(1.0, POSITIVE)
     gamma: float = option(0.99, UNIT)
     tau: float = option(0.005, TAU)
     actor_lr: float = option(3e-4, POSITIVE)

@@ -176,8 +176,9 @@ class Trainer:
     """One run: owns the envs, agent, buffers, hooks, counters and logs of a run directory.
 
     A run drives one robot or a set: every training robot's environment is stepped once per
-    iteration, each into its own replay, followed by one update per transition collected
-    (``updates_per_step`` each) on batches balanced across robots. Zero-shot robots only get
+    iteration, each into its own replay, followed by ``updates_per_step`` updates per
+    transition collected (a fraction such as EAR's 0.1 accumulates across iterations) on
+    batches balanced across robots. Zero-shot robots only get
     evaluation environments: they are never stepped in training, stored, or fed to the
     normaliser. Per-robot columns (``eval_mean/<robot>``, ``env_steps/<robot>``, ...) are
     logged for sets only, so a single-robot run's metrics.csv keeps its columns.
@@ -202,6 +203,7 @@ class Trainer:
         self.eval_seeds = [EVAL_SEED_BASE + 1000 * config.seed + i
                            for i in range(config.eval_episodes)]
         self.env_steps = self.episodes = 0
+        self.update_credit = 0.0  # updates owed; fractional updates_per_step accumulate here
         self.robot_steps = dict.fromkeys(self.context.names, 0)
         self.wall_offset = 0.0
         self.last_eval: dict[str, float] = {}
@@ -248,7 +250,8 @@ class Trainer:
         state = {'config': self.config.to_dict(), 'agent': self.agent.state_dict(),
                  'optimizers': self.agent.optimizer_state(),
                  'counters': {'env_steps': self.env_steps, 'updates': self.agent.updates,
-                              'episodes': self.episodes, 'robot_steps': self.robot_steps},
+                              'episodes': self.episodes, 'robot_steps': self.robot_steps,
+                              'update_credit': self.update_credit},
                  'rng': rng, 'last_eval': self.last_eval, 'best_eval': self.best_eval,
                  'wall_time': self.wall_time,
                  'hooks': [hook.state_dict() for hook in self.hooks]}
@@ -265,6 +268,7 @@ class Trainer:
         self.robot_steps.update(counters.get('robot_steps', {self.slots[0].name:
                                                              self.env_steps}))
         self.agent.updates = counters['updates']
+        self.update_credit = counters.get('update_credit', 0.0)
         self.last_eval, self.best_eval = state['last_eval'], state['best_eval']
         self.wall_offset = state['wall_time']
         self.saved_step = self.env_steps
@@ -419,8 +423,10 @@ class Trainer:
             for i, slot in enumerate(self.slots):
                 self._step(i, slot)
             if self._learning():
-                for _ in range(cfg.updates_per_step * len(self.slots)):
+                self.update_credit += cfg.updates_per_step * len(self.slots)
+                while self.update_credit >= 1.0:
                     self.metrics = agent.update(self.buffer.sample(cfg.batch_size))
+                    self.update_credit -= 1.0
 
             for hook, hook_config in zip(self.hooks, cfg.hooks):
                 if crossed(before, self.env_steps, hook_config.every):
@@ -451,14 +457,19 @@ def _new_run_dir(config: Config) -> Path:
 
 def train(config_path: str | None = None, *, device: str | None = None,
           resume: str | None = None, seed: int | None = None, run_dir: str | None = None,
-          config: Config | None = None, progress: bool | None = None) -> Path:
+          config: Config | None = None, progress: bool | None = None,
+          total_steps: int | None = None) -> Path:
     """Train (or resume) one run and return its directory.
 
     ``device`` overrides ``config.device`` (default cpu); ``seed`` overrides the config's
-    seed of a new run; ``progress`` forces the bar on/off (default: on for a TTY).
+    seed of a new run; ``progress`` forces the bar on/off (default: on for a TTY);
+    ``total_steps`` overrides the budget (a resumed run may be extended, e.g. SAR's play
+    policy continued as the end-to-end baseline; the new budget is saved in config.yaml).
     SIGINT/SIGTERM stop the run after the current step with a final ``last.pt``.
     """
     state = None
+    if total_steps is not None and total_steps <= 0:
+        raise ConfigError(f"config key 'total_steps': expected > 0, got {total_steps}")
     if resume is not None:
         run_path = Path(resume)
         state = load_checkpoint(run_path / 'checkpoints' / 'last.pt')
@@ -466,12 +477,17 @@ def train(config_path: str | None = None, *, device: str | None = None,
         if seed is not None and seed != config.seed:
             raise ConfigError(f"config key 'seed': a resumed run keeps seed {config.seed}, "
                               f'got {seed}')
+        if total_steps is not None:
+            if total_steps < state['counters']['env_steps']:
+                raise ConfigError(f"config key 'total_steps': run {run_path} is already at "
+                                  f"step {state['counters']['env_steps']}, got {total_steps}")
+            config = dataclasses.replace(config, total_steps=total_steps)
     else:
         if config is None:
             if config_path is None:
                 raise ConfigError('train needs a config path, a Config or a run to resume')
             config = load_config(config_path)
-        overrides = {'seed': seed, 'device': device}
+        overrides = {'seed': seed, 'device': device, 'total_steps': total_steps}
         config = dataclasses.replace(config, **{k: v for k, v in overrides.items()
                                                 if v is not None})
         run_path = Path(run_dir) if run_dir is not None else _new_run_dir(config)
@@ -481,7 +497,7 @@ def train(config_path: str | None = None, *, device: str | None = None,
 
     # Built before anything is written: a config that cannot run leaves no run directory.
     trainer = Trainer(config, run_path, device or config.device, state, progress)
-    if state is None:
+    if state is None or total_steps is not None:
         save_config(config, run_path / 'config.yaml')
     try:
         with StopRequest().installed() as stop:
@@ -503,13 +519,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--resume', metavar='RUN_DIR', help='continue a run from last.pt')
     parser.add_argument('--seed', type=int, help='override the config seed')
     parser.add_argument('--run-dir', help='run directory (default runs/<name>_<seed>_<time>)')
+    parser.add_argument('--total-steps', type=int, help="override the config's budget "
+                        '(with --resume: extend the run)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     args = parser.parse_args(argv)
     if (args.config is None) == (args.resume is None):
         parser.error('give either a config or --resume RUN_DIR')
     try:
         run_path = train(args.config, device=args.device, resume=args.resume, seed=args.seed,
-                         run_dir=args.run_dir, progress=False if args.no_progress else None)
+                         run_dir=args.run_dir, progress=False if args.no_progress else None,
+                         total_steps=args.total_steps)
     except (ConfigError, CheckpointError, TrainingDiverged) as err:
         print(f'error: {err}', file=sys.stderr)
         return 2

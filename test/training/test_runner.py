@@ -261,3 +261,25 @@ def test_shipped_run_resumes_with_the_current_code(tmp_path):
     assert resumed['counters']['robot_steps'] == {'walker_7_main': steps}
     assert resumed['config']['policy'] == {'name': 'mlp', 'hidden_sizes': [256, 256]}
     assert resumed['last_eval']['eval_mean'] > 3000  # the shipped walker still walks
+
+
+def test_fractional_updates_per_step_accumulate_and_survive_resume(smoke_config, tmp_path):
+    # 0.25 update per transition from the 100th (learning) step on: 151 steps to step 250 owe
+    # 37.75 updates, 201 to step 300 owe 50.25: the fraction carries across the resume
+    config = smoke_config('td3', total_steps=300, start_steps=100, updates_per_step=0.25,
+                          keep_buffer=True, checkpoint_every=150, eval_every=300)
+    run = train(config=config, run_dir=str(tmp_path / 'r'), progress=False, total_steps=250)
+    assert load_checkpoint(run / 'checkpoints' / 'last.pt')['counters']['updates'] == 37
+    train(resume=str(run), progress=False, total_steps=300)
+    final = load_checkpoint(run / 'checkpoints' / 'last.pt')
+    assert final['counters']['updates'] == 50
+    assert yaml.safe_load((run / 'config.yaml').read_text())['total_steps'] == 300
+
+
+def test_budget_override_is_checked(smoke_config, tmp_path):
+    run = train(config=smoke_config('td3', total_steps=200, eval_every=200),
+                run_dir=str(tmp_path / 'r'), progress=False)
+    with pytest.raises(ValueError, match="'total_steps'.*already at step 200"):
+        train(resume=str(run), total_steps=100, progress=False)
+    with pytest.raises(ValueError, match="'total_steps'"):
+        train(resume=str(run), total_steps=0, progress=False)
