@@ -1,0 +1,89 @@
+"""EAR's policy builder: embeddings on the sphere, the noise switch, task-aware critics, export."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from synergy_control.methods.ear.policy import EARPolicy, TaskEmbeddingActor
+from synergy_control.policies.registry import PolicyContext
+from synergy_control.runtime import PolicyRuntime
+from synergy_control.training import ConfigError, config_from_dict
+from synergy_control.training.export import export_checkpoint
+
+TASKS = ['vel:1', 'vel:3', 'vel:5']
+SMALL = {'name': 'ear', 'state_hidden': [16], 'state_dim': 4, 'task_hidden': [8],
+         'task_dim': 3, 'decoder_hidden': [16, 16], 'critic_hidden': [16, 16]}
+
+
+def builder(**settings) -> EARPolicy:
+    context = PolicyContext.build([f'half_cheetah@{t}' for t in TASKS])
+    return EARPolicy(context, EARPolicy.Settings(**{**{k: v for k, v in SMALL.items()
+                                                       if k != 'name'}, **settings}))
+
+
+def test_task_embeddings_are_unit_vectors_one_per_task():
+    ear = builder()
+    actor = ear.make_actor('gaussian')
+    embeddings = actor.embeddings()
+    assert embeddings.shape == (3, 3)
+    torch.testing.assert_close(embeddings.norm(dim=-1), torch.ones(3))
+    assert list(ear.task_embeddings()) == TASKS
+
+
+@pytest.mark.parametrize('reaches, differs', [(True, True), (False, False)])
+def test_embedding_noise_reaches_the_decoder_only_with_the_paper_switch(reaches, differs):
+    actor: TaskEmbeddingActor = builder(embedding_noise=0.1,
+                                        noise_reaches_decoder=reaches).make_actor('gaussian')
+    obs, robot = torch.randn(64, 17), torch.arange(64) % 3
+    noisy = actor.task_embedding(obs, robot, noisy=True)
+    clean = actor.task_embedding(obs, robot, noisy=False)
+    torch.testing.assert_close(noisy.norm(dim=-1), torch.ones(64))  # re-normalised
+    assert (not torch.allclose(noisy, clean)) is differs
+    torch.testing.assert_close(actor.deterministic(obs, robot),
+                               torch.tanh(actor.decode(obs, clean)[0]))
+
+
+def test_critics_see_the_task():
+    critic = builder().make_critic()
+    obs, action = torch.randn(1, 17).expand(3, 17), torch.zeros(3, 6)
+    q = critic(obs, action, torch.arange(3))
+    assert q.shape == (2, 3) and len(set(q[0].tolist())) == 3
+
+
+def test_ear_needs_one_robot_on_tasks_and_sac():
+    context = PolicyContext.build(['walker_2_main', 'walker_4_main'])
+    with pytest.raises(ValueError, match="one robot on a set of tasks"):
+        EARPolicy(context, EARPolicy.Settings())
+    with pytest.raises(ValueError, match='SAC policy'):
+        builder().make_actor('deterministic')
+    with pytest.raises(ConfigError, match="'policy.task_dim'"):
+        config_from_dict({'robot': 'half_cheetah', 'tasks': TASKS, 'algorithm': 'sac',
+                          'policy': {**SMALL, 'task_dim': 1}})
+
+
+def test_trained_ear_exports_one_graph_commanded_by_any_task_embedding(tmp_path, run_to_end):
+    trainer, _ = run_to_end({
+        'robot': 'half_cheetah', 'tasks': TASKS, 'algorithm': 'sac', 'policy': SMALL,
+        'total_steps': 150, 'start_steps': 20, 'batch_size': 30, 'buffer_size': 500,
+        'updates_per_step': 0.5, 'eval_every': 150, 'eval_episodes': 1,
+        'checkpoint_every': 150, 'log_every': 30, 'num_threads': 1}, tmp_path)
+    assert trainer.agent.updates == (150 - 60 + 3) // 2  # 0.5 per transition from step 60
+    card = export_checkpoint(tmp_path, tmp_path / 'ear.onnx', robot='half_cheetah@vel:3')
+    assert card.robot == 'half_cheetah' and card.tasks['default'] == 'vel:3'
+    learned = trainer.agent.actor.embeddings().detach().numpy()
+    for i, task in enumerate(TASKS):
+        np.testing.assert_allclose(card.tasks['embeddings'][task], learned[i], atol=1e-6)
+
+    runtime = PolicyRuntime(tmp_path / 'ear.onnx')
+    assert runtime.task_names == sorted(TASKS)
+    qpos, qvel = np.zeros(9), np.zeros(9)
+    per_task = {}
+    for i, task in enumerate(TASKS):
+        runtime.set_task(task)
+        per_task[task] = runtime.act(qpos, qvel).action
+        obs = runtime.observe(qpos, qvel)
+        expected = trainer.agent.act(obs, deterministic=True, robot=f'half_cheetah@{task}')
+        np.testing.assert_allclose(per_task[task], expected, atol=1e-5)
+    assert not np.allclose(per_task['vel:1'], per_task['vel:5'])
