@@ -14,6 +14,7 @@ import onnxruntime as ort
 
 from synergy_control.actions import ActionScaling
 from synergy_control.card import METADATA_KEY, SYNERGY_SOURCE, CardError, PolicyCard
+from synergy_control.methods.ear.tasks import normalise, parse_task
 from synergy_control.observation import ObservationBuilder
 from synergy_control.robots import Robot, get_robot
 
@@ -113,6 +114,7 @@ class PolicyRuntime:
                       if i['source'].startswith(SYNERGY_SOURCE)}
         self._obs_name = card.input_of('observation')['name']
         self._task_input = card.input_of('task_embedding')
+        self.task: str | None = None  # the task command now fed (None: no task input)
         if self._task_input is not None:
             self.set_task(card.tasks['default'])
 
@@ -121,24 +123,25 @@ class PolicyRuntime:
         """Named tasks of the card (empty for a policy without a task input)."""
         return sorted((self.card.tasks or {}).get('embeddings', {}))
 
-    def set_task(self, task: str | np.ndarray) -> None:
-        """Condition the policy on a named task of the card, or on an embedding vector.
+    def set_task(self, task: str | np.ndarray) -> str:
+        """Condition the policy on a task: a command string or an embedding vector.
 
-        Raises ValueError (naming the task or the size) and keeps the previous task.
+        A string is a named task of the card, a blend ``'vel:3 vel:5 0.25'`` or a vector
+        ``'[x, y, z]'`` (:func:`~synergy_control.methods.ear.tasks.parse_task`); every vector
+        is projected onto the unit sphere. Raises ValueError naming what is wrong and keeps
+        the previous task; returns a description of the task now fed.
         """
         if self._task_input is None:
             raise ValueError(f'policy {self.path} takes no task embedding')
-        if isinstance(task, str):
-            if task not in self.card.tasks['embeddings']:
-                raise ValueError(f"unknown task '{task}' for policy {self.path}; known: "
-                                 f'{self.task_names}')
-            task = self.card.tasks['embeddings'][task]
-        vector = np.asarray(task, dtype=np.float32).reshape(1, -1)
         dim = self._task_input['shape'][1]
-        if vector.shape != (1, dim) or not np.all(np.isfinite(vector)):
-            raise ValueError(f'task embedding must be {dim} finite values, got '
-                             f'{np.asarray(task).tolist()}')
-        self._feed[self._task_input['name']] = vector
+        if isinstance(task, str):
+            vector, described = parse_task(task, self.card.tasks['embeddings'], dim), task
+        else:
+            vector = normalise(task, dim)
+            described = f"[{', '.join(f'{v:.4g}' for v in vector)}]"
+        self._feed[self._task_input['name']] = vector.astype(np.float32).reshape(1, dim)
+        self.task = described
+        return described
 
     def act_on_observation(self, observation: np.ndarray) -> PolicyOutput:
         """Run the policy on a prepared observation vector.

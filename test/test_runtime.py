@@ -217,10 +217,20 @@ def test_task_is_set_by_name_or_vector(tmp_path, state):
                                reference(module, obs, [0.0, 1.0])[0], atol=1e-5)
     with pytest.raises(ValueError, match="unknown task 'swim'"):
         runtime.set_task('swim')
-    with pytest.raises(ValueError, match='2 finite values'):
-        runtime.set_task([np.nan, 1.0])
+    for bad, match in [([np.nan, 1.0], 'non-finite'), ([0.0, 0.0], 'zero'),
+                       ([1.0, 0.0, 0.0], '2 values'), ('hop run 2', 'beta')]:
+        with pytest.raises(ValueError, match=match):
+            runtime.set_task(bad)
+        np.testing.assert_allclose(runtime.act(qpos, qvel).action,  # the task stays
+                                   reference(module, obs, [0.0, 1.0])[0], atol=1e-5)
+    assert runtime.set_task(np.array([0.0, 3.0])) == '[0, 1]'  # onto the unit sphere
     np.testing.assert_allclose(runtime.act(qpos, qvel).action,
                                reference(module, obs, [0.0, 1.0])[0], atol=1e-5)
+    blended = runtime.set_task('hop run 0.5')
+    expected = np.add(TASKS['hop'], TASKS['run'])
+    np.testing.assert_allclose(runtime.act(qpos, qvel).action, reference(
+        module, obs, (expected / np.linalg.norm(expected)).tolist())[0], atol=1e-5)
+    assert blended == runtime.task == 'hop run 0.5'
     with pytest.raises(ValueError, match='takes no task'):
         PolicyRuntime('models/walker_td3.onnx').set_task('run')
 

@@ -78,3 +78,69 @@ def cem_adapt(score: Callable[[np.ndarray], float], dim: int, *, iterations: int
             best, best_score = candidates[order[0]], float(scores[order[0]])
         history.append(float(scores[order[0]]))
     return CEMResult(best, best_score, history, evaluations)
+
+
+def parse_task(text: str, embeddings: dict[str, list[float]], dim: int) -> np.ndarray:
+    """Turn a task command into a unit embedding; the one syntax of the CLI, node and topic.
+
+    - ``vel:3`` — a named task of the policy (its card's ``tasks.embeddings``);
+    - ``vel:3 vel:5 0.25`` — normalise(0.25 z(vel:3) + 0.75 z(vel:5)): interpolation within a
+      family, composition across families (``vel:5 jump:5 0.5``);
+    - ``[0.1, 0.9, -0.2]`` — a raw vector, normalised onto the sphere.
+    Raises :class:`TaskEmbeddingError` naming what is wrong.
+    """
+    text = text.strip()
+    if text.startswith('['):
+        try:
+            values = [float(v) for v in text.strip('[]').split(',') if v.strip()]
+        except ValueError:
+            raise TaskEmbeddingError(f"task vector '{text}' is not a list of numbers") from None
+        return normalise(np.array(values), dim)
+    words = text.split()
+    if len(words) not in (1, 3):
+        raise TaskEmbeddingError(f"task '{text}': expected NAME, 'FIRST SECOND BETA' or "
+                                 '[x, y, ...]')
+
+    def named(name: str) -> np.ndarray:
+        if name not in embeddings:
+            raise TaskEmbeddingError(f"unknown task '{name}'; known: "
+                                     f"{', '.join(sorted(embeddings))}")
+        return normalise(np.array(embeddings[name]), dim)
+
+    if len(words) == 1:
+        return named(words[0])
+    try:
+        beta = float(words[2])
+    except ValueError:
+        raise TaskEmbeddingError(f"task '{text}': blend weight '{words[2]}' is not a number") \
+            from None
+    return blend(named(words[0]), named(words[1]), beta)
+
+
+def velocity_task(speed: float, embeddings: dict[str, list[float]], *,
+                  clamp: bool = False) -> tuple[str, np.ndarray]:
+    """Embedding for a forward-speed command: a blend of the two nearest trained speeds.
+
+    Works on the ``vel:<speed>`` tasks of the card. A speed outside the trained range is
+    refused (:class:`TaskEmbeddingError`) unless ``clamp``, which takes the nearest end.
+    Returns the task command (``parse_task`` syntax) and its embedding.
+    """
+    speeds = sorted((float(name.split(':', 1)[1]), name) for name in embeddings
+                    if name.startswith('vel:'))
+    if not speeds:
+        raise TaskEmbeddingError('the policy has no velocity tasks (vel:<speed>)')
+    if not np.isfinite(speed):
+        raise TaskEmbeddingError(f'speed command must be finite, got {speed}')
+    low, high = speeds[0][0], speeds[-1][0]
+    if not low <= speed <= high:
+        if not clamp:
+            raise TaskEmbeddingError(f'speed {speed:g} m/s is outside the trained range '
+                                     f'[{low:g}, {high:g}] m/s')
+        speed = min(max(speed, low), high)
+    above = next(i for i, (v, _) in enumerate(speeds) if v >= speed)
+    if speeds[above][0] == speed or above == 0:
+        command = speeds[above][1]
+    else:
+        (v_low, slow), (v_high, fast) = speeds[above - 1], speeds[above]
+        command = f'{slow} {fast} {(v_high - speed) / (v_high - v_low):.6g}'
+    return command, parse_task(command, embeddings, len(next(iter(embeddings.values()))))
