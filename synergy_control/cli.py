@@ -81,14 +81,18 @@ def cmd_robots(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Offline rollouts in MuJoCo through the ONNX runtime."""
     from synergy_control.evaluation import evaluate
-    result = evaluate(args.policy, args.robot, episodes=args.episodes, seed=args.seed)
+    result = evaluate(args.policy, args.robot, episodes=args.episodes, seed=args.seed,
+                      task=args.task, command=args.task_command)
     if args.json:
         _print_json(result)
     else:
-        print(f"{result['policy']} on {result['robot']}: return {result['mean_return']:.1f} ± "
+        task = ('' if result['command'] is None
+                else f" ({result['task']}, task {result['command']})")
+        print(f"{result['policy']} on {result['robot']}{task}: return "
+              f"{result['mean_return']:.1f} ± "
               f"{result['std_return']:.1f} over {result['episodes']} episodes "
               f"(min {result['min_return']:.1f}, max {result['max_return']:.1f}), mean length "
-              f"{result['mean_length']:.0f}")
+              f"{result['mean_length']:.0f}, forward speed {result['mean_speed']:.2f} m/s")
     return 0
 
 
@@ -189,6 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--robot', help="robot variant (default: the card's robot)")
     p.add_argument('--episodes', type=positive_int, default=10)
     p.add_argument('--seed', type=non_negative_int, default=0)
+    p.add_argument('--task', help="the environment's task, e.g. vel:4.5 (its reward)")
+    p.add_argument('--command', dest='task_command',
+                   help="a multi-task policy's task command: a task name, 'FIRST SECOND BETA' "
+                   "or '[x, y, z]' (default: from --task)")
     p.add_argument('--json', action='store_true')
     p.set_defaults(func=cmd_evaluate)
 

@@ -22,10 +22,11 @@ Observer = Callable[[np.ndarray], None]
 
 @dataclass
 class Episode:
-    """One rollout: its return, length, how it ended and how far the robot went.
+    """One rollout: its return, length, how it ended, how far the robot went and how high.
 
     ``terminated``: ended unhealthy; ``truncated``: reached the task's time limit; neither:
-    stopped at ``max_steps``.
+    stopped at ``max_steps``. ``mean_height``: the root's mean height above its rest height
+    after each step (what EAR's jump tasks reward).
     """
 
     seed: int | None
@@ -34,6 +35,7 @@ class Episode:
     terminated: bool
     truncated: bool
     distance: float
+    mean_height: float
 
 
 def rollout(env: LocomotionEnv, policy: Policy, seed: int | None, *, commands: bool = False,
@@ -47,15 +49,16 @@ def rollout(env: LocomotionEnv, policy: Policy, seed: int | None, *, commands: b
     obs, _ = env.reset(seed=seed)
     step = env.step_command if commands else env.step
     x0 = env.robot.forward_position(env.data.qpos)
-    total, length, terminated, truncated = 0.0, 0, False, False
+    total, height, length, terminated, truncated = 0.0, 0.0, 0, False, False
     while not (terminated or truncated) and (max_steps is None or length < max_steps):
         if observe is not None:
             observe(obs)
         obs, reward, terminated, truncated, _ = step(policy(obs))
         total += reward
+        height += env.height_above_rest()
         length += 1
     return Episode(seed, total, length, terminated, truncated,
-                   env.robot.forward_position(env.data.qpos) - x0)
+                   env.robot.forward_position(env.data.qpos) - x0, height / max(length, 1))
 
 
 def rollout_steps(env: LocomotionEnv, policy: Policy, steps: int, seed: int, *,

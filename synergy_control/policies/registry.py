@@ -181,8 +181,10 @@ class PolicyBuilder:
 
 
 # name -> module that registers it: one line per architecture shipped in this package
-BUILTIN_POLICIES: dict[str, str] = {'mlp': 'synergy_control.policies.mlp',
-                                     'ear': 'synergy_control.methods.ear.policy'}
+BUILTIN_POLICIES: dict[str, str] = {
+    'mlp': 'synergy_control.policies.mlp',
+    'ear': 'synergy_control.methods.ear.policy',
+}
 POLICIES: Registry[type[PolicyBuilder]] = Registry('policy', BUILTIN_POLICIES)
 register_policy = POLICIES.register
 get_policy = POLICIES.get

@@ -46,7 +46,7 @@ class TaskEmbeddingActor(nn.Module):
         self.log_std = nn.Linear(hidden[-1], act_dim)
 
     def embeddings(self) -> torch.Tensor:
-        """The LTE of every training task [tasks, D], on the unit sphere."""
+        """Return the LTE of every training task [tasks, D], on the unit sphere."""
         eye = torch.eye(self.num_tasks, device=self.mean.weight.device)
         return F.normalize(self.task_encoder(eye), dim=-1)
 
@@ -75,7 +75,7 @@ class TaskEmbeddingActor(nn.Module):
 
     def deterministic(self, obs: torch.Tensor,
                       robot: torch.Tensor | None = None) -> torch.Tensor:
-        """Evaluation action: tanh of the mean, clean LTE."""
+        """Return the evaluation action: tanh of the mean, with the clean LTE."""
         return torch.tanh(self.decode(obs, self.task_embedding(obs, robot, noisy=False))[0])
 
 
@@ -133,7 +133,7 @@ class EARPolicy(PolicyBuilder):
         self.actor: TaskEmbeddingActor | None = None
 
     def make_actor(self, kind: ActorKind) -> nn.Module:
-        """The Gaussian EAR actor (SAC); the builder keeps it to read the embeddings at export."""
+        """Return the Gaussian EAR actor (SAC); kept to read the embeddings at export."""
         if kind != 'gaussian':
             raise ValueError("policy 'ear' is a SAC policy (algorithm: sac)")
         ctx = self.context
@@ -146,7 +146,7 @@ class EARPolicy(PolicyBuilder):
         return TaskCritic(ctx.obs_dim, ctx.act_dim, self.num_tasks, self.settings.critic_hidden)
 
     def export_module(self, actor: nn.Module, normalizer: nn.Module, robot: int) -> nn.Module:
-        """The same graph for every task: the task is the second input."""
+        """Return one graph for every task: the task embedding is its second input."""
         return EmbeddingCommandedPolicy(normalizer, actor)
 
     def task_names(self) -> list[str]:
@@ -163,7 +163,7 @@ class EARPolicy(PolicyBuilder):
                 for name, vector in zip(self.task_names(), vectors)}
 
     def export_spec(self, robot: int) -> dict:
-        """Inputs obs and task, output action; the card's tasks section (default: ``robot``'s)."""
+        """Declare inputs obs and task, output action, and the tasks section (default: robot's)."""
         ctx, dim = self.context, self.settings.task_dim
         return {'inputs': [{'name': 'obs', 'shape': ['batch', ctx.obs_dims[robot]],
                             'source': 'observation'},

@@ -12,15 +12,14 @@ from synergy_control.runtime import PolicyRuntime
 from synergy_control.training import ConfigError, config_from_dict
 from synergy_control.training.export import export_checkpoint
 
-TASKS = ['vel:1', 'vel:3', 'vel:5']
-SMALL = {'name': 'ear', 'state_hidden': [16], 'state_dim': 4, 'task_hidden': [8],
-         'task_dim': 3, 'decoder_hidden': [16, 16], 'critic_hidden': [16, 16]}
+TASKS = ['vel:1', 'vel:3', 'vel:5']  # those of conftest.ear_config
+SMALL = {'state_hidden': [16], 'state_dim': 4, 'task_hidden': [8], 'task_dim': 3,
+         'decoder_hidden': [16, 16], 'critic_hidden': [16, 16]}
 
 
 def builder(**settings) -> EARPolicy:
     context = PolicyContext.build([f'half_cheetah@{t}' for t in TASKS])
-    return EARPolicy(context, EARPolicy.Settings(**{**{k: v for k, v in SMALL.items()
-                                                       if k != 'name'}, **settings}))
+    return EARPolicy(context, EARPolicy.Settings(**{**SMALL, **settings}))
 
 
 def test_task_embeddings_are_unit_vectors_one_per_task():
@@ -60,15 +59,12 @@ def test_ear_needs_one_robot_on_tasks_and_sac():
         builder().make_actor('deterministic')
     with pytest.raises(ConfigError, match="'policy.task_dim'"):
         config_from_dict({'robot': 'half_cheetah', 'tasks': TASKS, 'algorithm': 'sac',
-                          'policy': {**SMALL, 'task_dim': 1}})
+                          'policy': {'name': 'ear', 'task_dim': 1}})
 
 
-def test_trained_ear_exports_one_graph_commanded_by_any_task_embedding(tmp_path, run_to_end):
-    trainer, _ = run_to_end({
-        'robot': 'half_cheetah', 'tasks': TASKS, 'algorithm': 'sac', 'policy': SMALL,
-        'total_steps': 150, 'start_steps': 20, 'batch_size': 30, 'buffer_size': 500,
-        'updates_per_step': 0.5, 'eval_every': 150, 'eval_episodes': 1,
-        'checkpoint_every': 150, 'log_every': 30, 'num_threads': 1}, tmp_path)
+def test_trained_ear_exports_one_graph_commanded_by_any_task_embedding(tmp_path, run_to_end,
+                                                                       small_ear_config):
+    trainer, _ = run_to_end(small_ear_config(), tmp_path)
     assert trainer.agent.updates == (150 - 60 + 3) // 2  # 0.5 per transition from step 60
     card = export_checkpoint(tmp_path, tmp_path / 'ear.onnx', robot='half_cheetah@vel:3')
     assert card.robot == 'half_cheetah' and card.tasks['default'] == 'vel:3'
