@@ -167,6 +167,13 @@ class PolicyBuilder:
         """Return new twin critics."""
         raise NotImplementedError
 
+    def sampled_dims(self) -> list[int]:
+        """Each entry's size of the space its Gaussian actor samples in (default: its actions).
+
+        SAC's default target entropy is minus it (SAR samples synergy values, not actions).
+        """
+        return self.context.act_dims
+
     def export_module(self, actor: nn.Module, normalizer: nn.Module, robot: int) -> nn.Module:
         """Float32 CPU module for one robot: the card's inputs in order → its outputs in order."""
         raise NotImplementedError
@@ -184,6 +191,8 @@ class PolicyBuilder:
 BUILTIN_POLICIES: dict[str, str] = {
     'mlp': 'synergy_control.policies.mlp',
     'ear': 'synergy_control.methods.ear.policy',
+    'sar': 'synergy_control.methods.sar.policy',
+    'solar': 'synergy_control.methods.solar.policy',
 }
 POLICIES: Registry[type[PolicyBuilder]] = Registry('policy', BUILTIN_POLICIES)
 register_policy = POLICIES.register
