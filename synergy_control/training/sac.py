@@ -51,10 +51,11 @@ class SAC(OffPolicyAgent):
         self.gamma, self.tau = config.gamma, config.tau
         hp = config.sac
         self.autotune = hp.autotune
-        self.target_entropy = float(-self.act_dim if hp.target_entropy is None
+        # −|A| (the sampled space's size, builder.sampled_dims) of each sample's own robot
+        # when robots differ in size (None: one value)
+        sizes = self.builder.sampled_dims()
+        self.target_entropy = float(-max(sizes) if hp.target_entropy is None
                                     else hp.target_entropy)
-        # −|A| of each sample's own robot when robots differ in size (None: one value)
-        sizes = context.act_dims
         per_robot = hp.target_entropy is None and len(set(sizes)) > 1
         self.register_buffer('robot_target_entropy', -torch.tensor(sizes, dtype=torch.float32)
                              if per_robot else None, persistent=False)

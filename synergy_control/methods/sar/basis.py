@@ -9,9 +9,11 @@ network and therefore inside the exported ONNX graph. Torch-free.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 from sklearn.decomposition import PCA, FastICA
 from sklearn.preprocessing import MinMaxScaler
 
@@ -62,6 +64,26 @@ class SynergyBasis:
             raise ValueError(f"synergy 'basis' {matrix.shape} and 'offset' {offset.shape} "
                              'do not fit together')
         return cls(matrix, offset, dict(section.get('fit', {})))
+
+    def save(self, path: str | Path) -> None:
+        """Write the card section as YAML: what ``synergies extract`` produces."""
+        Path(path).write_text(yaml.safe_dump(self.to_card(), sort_keys=False))
+
+    @classmethod
+    def load(cls, path: str | Path) -> 'SynergyBasis':
+        """Read a basis file written by :meth:`save`; ValueError naming the file otherwise."""
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f'synergy basis file {path} does not exist '
+                             '(make one with `synergy-control synergies extract`)')
+        try:
+            section = yaml.safe_load(path.read_text())
+            basis = cls.from_card(section)
+        except (yaml.YAMLError, KeyError, TypeError, ValueError) as error:
+            raise ValueError(f'synergy basis file {path} is not a basis: {error!r}') from None
+        if not (np.all(np.isfinite(basis.matrix)) and np.all(np.isfinite(basis.offset))):
+            raise ValueError(f'synergy basis file {path} has non-finite values')
+        return basis
 
 
 def fit_basis(activations: np.ndarray, count: int | None = None, *, vaf_threshold: float = 0.8,

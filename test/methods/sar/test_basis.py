@@ -62,3 +62,20 @@ def test_card_round_trip_and_bad_input():
         fit_basis(np.full((10, 4), np.nan))
     with pytest.raises(ValueError, match='1..8'):
         fit_basis(activations(), 9)
+
+
+def test_basis_file_round_trip_and_refusals(tmp_path):
+    basis = fit_basis(activations(), 2)
+    basis.save(tmp_path / 'basis.yaml')
+    again = SynergyBasis.load(tmp_path / 'basis.yaml')
+    np.testing.assert_array_equal(again.matrix, basis.matrix)
+    np.testing.assert_array_equal(again.offset, basis.offset)
+    assert again.fit == basis.fit
+    with pytest.raises(ValueError, match=r'nothing\.yaml does not exist'):
+        SynergyBasis.load(tmp_path / 'nothing.yaml')
+    (tmp_path / 'list.yaml').write_text('[1, 2]\n')
+    with pytest.raises(ValueError, match=r'list\.yaml is not a basis'):
+        SynergyBasis.load(tmp_path / 'list.yaml')
+    SynergyBasis(np.array([[np.nan, 1.0]]), np.zeros(2)).save(tmp_path / 'nan.yaml')
+    with pytest.raises(ValueError, match=r'nan\.yaml has non-finite values'):
+        SynergyBasis.load(tmp_path / 'nan.yaml')

@@ -1,0 +1,97 @@
+"""``synergy-control synergies extract``: a play policy's rollouts → SAR synergy basis file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from synergy_control.methods.sar.basis import SynergyBasis, fit_basis, variance_accounted_for
+from synergy_control.methods.sar.record import record
+
+
+def extract(policy: str | Path, robot: str | None, out: str | Path, *, episodes: int = 100,
+            percentile: float = 80.0, count: int | None = None, vaf: float = 0.8,
+            seed: int = 0, stochastic: bool = True, noise: float = 0.0,
+            max_steps: int | None = None, plot: str | Path | None = None) -> SynergyBasis:
+    """Record, keep the episodes at or above the return ``percentile``, fit, write ``out``.
+
+    The basis file is the card's ``synergy`` section; its ``fit`` says where the data came
+    from (robot, policy, episodes kept, return threshold) and how well the basis fits.
+    """
+    recording = record(policy, robot, episodes, seed, stochastic=stochastic, noise=noise,
+                       max_steps=max_steps)
+    samples = recording.samples(percentile)
+    basis = fit_basis(samples, count, vaf_threshold=vaf, seed=seed)
+    basis.fit.update(recording.summary(percentile))
+    if count is not None:
+        basis.fit['vaf_threshold'] = None  # the count was given, not chosen by VAF
+    basis.save(out)
+    if plot is not None:
+        from synergy_control.methods.sar.plots import plot_vaf
+        plot_vaf(variance_accounted_for(samples), basis.count, basis.fit['vaf_threshold'],
+                 plot, title=f'{recording.robot}: {basis.count} synergies')
+    return basis
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    """Extract a synergy basis and report its size and fit."""
+    basis = extract(args.policy, args.robot, args.out, episodes=args.episodes,
+                    percentile=args.percentile, count=args.count, vaf=args.vaf,
+                    seed=args.seed, stochastic=not args.deterministic, noise=args.noise,
+                    max_steps=args.max_steps, plot=args.plot)
+    fit = basis.fit
+    print(f"wrote {args.out}: {basis.count} synergies of {fit['actuators']} actuators "
+          f"(VAF {fit['vaf_of_basis']:.3f}, reconstruction RMSE "
+          f"{fit['reconstruction_rmse']:.3f}) from {fit['episodes_kept']}/{fit['episodes']} "
+          f"episodes of {fit['robot']} with return >= {fit['return_threshold']:.1f} "
+          f"({fit['samples']} samples)" + (f'; VAF plot {args.plot}' if args.plot else ''))
+    return 0
+
+
+def fraction(text: str) -> float:
+    """Parse a VAF threshold in (0, 1] (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float('nan')
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f'must be in (0, 1], got {text!r}')
+    return value
+
+
+def percent(text: str) -> float:
+    """Parse a percentile in [0, 100] (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float('nan')
+    if not 0.0 <= value <= 100.0:
+        raise argparse.ArgumentTypeError(f'must be in [0, 100], got {text!r}')
+    return value
+
+
+def add_commands(groups: dict[str, argparse._SubParsersAction]) -> None:
+    """Add ``synergies extract``."""
+    from synergy_control.cli import non_negative_int, number, positive_int
+    p = groups['synergies'].add_parser(
+        'extract', help="SAR: fit a synergy basis (PCA -> FastICA -> [-1, 1]) to a policy's "
+        'actuator activations')
+    p.add_argument('--policy', required=True,
+                   help='the play policy: an .onnx file, a checkpoint or a run directory')
+    p.add_argument('--robot', help="robot variant (default: the policy's)")
+    p.add_argument('--out', required=True, help='basis file to write (YAML)')
+    p.add_argument('--episodes', type=positive_int, default=100)
+    p.add_argument('--percentile', type=percent, default=80.0,
+                   help='keep episodes with a return at or above this percentile (default 80)')
+    size = p.add_mutually_exclusive_group()
+    size.add_argument('--count', type=positive_int, help='number of synergies')
+    size.add_argument('--vaf', type=fraction, default=0.8,
+                      help='fewest synergies whose VAF exceeds this (default 0.8)')
+    p.add_argument('--seed', type=non_negative_int, default=0)
+    p.add_argument('--deterministic', action='store_true',
+                   help="a checkpoint's mean action instead of samples")
+    p.add_argument('--noise', type=number(float, 0), default=0.0,
+                   help="std of Gaussian noise on an ONNX policy's action (default 0)")
+    p.add_argument('--max-steps', type=positive_int, help='cut episodes at this many steps')
+    p.add_argument('--plot', help='write the VAF curve here (PNG)')
+    p.set_defaults(func=cmd_extract)

@@ -1,0 +1,70 @@
+"""The 'sar' policy builder: settings, the fixed decoder, bounded actions, SAC's entropy target."""
+
+import numpy as np
+import pytest
+import torch
+
+from synergy_control.methods.sar.basis import SynergyBasis
+from synergy_control.methods.sar.policy import SynergyActor
+from synergy_control.training.checkpoint import make_agent
+from synergy_control.training.config import ConfigError, config_from_dict
+
+from .conftest import sar_config
+
+
+def agent_of(data: dict):
+    return make_agent(config_from_dict(data))
+
+
+@pytest.mark.parametrize('phi, sampled', [(1.0, 4), (0.66, 4 + 17)])
+def test_actor_samples_synergies_and_sac_targets_their_entropy(humanoid_basis, phi, sampled):
+    agent = agent_of(sar_config(humanoid_basis, phi=phi))
+    assert agent.actor.sampled == sampled
+    assert agent.target_entropy == -sampled  # SAC's −dim of the space it samples in
+    names = {n for n, _ in agent.actor.named_parameters()}
+    assert not names & {'basis', 'offset', 'phi'}  # fixed: no optimiser sees the decoder
+    assert {'actor.basis', 'actor.offset', 'actor.phi'} <= set(agent.state_dict())
+    obs = torch.randn(64, agent.obs_dim)
+    action, log_prob = agent.actor.sample(obs)
+    assert action.shape == (64, 17) and log_prob.shape == (64,)
+    assert torch.isfinite(log_prob).all()
+
+
+def test_action_stays_in_range_whatever_the_basis_decodes_to(tmp_path):
+    # a basis whose decoded actions reach ±8: the blend is clipped to the actuator range
+    basis = SynergyBasis(np.full((2, 3), 4.0), np.zeros(3), {})
+    for phi in (1.0, 0.5):
+        actor = SynergyActor(5, basis, phi, [16, 16])
+        with torch.no_grad():
+            actor.mean.bias.fill_(3.0)  # tanh(mean) ≈ 1 for every sampled value
+            for action in (actor.sample(torch.randn(32, 5))[0],
+                           actor.deterministic(torch.randn(32, 5))):
+                assert action.abs().max() <= 1.0
+                assert action.max() == 1.0  # saturated, not rescaled
+
+
+def test_blend_is_phi_decoded_synergies_plus_direct_values():
+    basis = SynergyBasis(np.array([[0.2, -0.1, 0.3]]), np.array([0.1, 0.0, -0.2]), {})
+    actor = SynergyActor(5, basis, 0.25, [8])
+    u = torch.tensor([[0.5, 0.1, -0.4, 0.9]])
+    expected = 0.25 * basis.decode([[0.5]]) + 0.75 * np.array([[0.1, -0.4, 0.9]])
+    np.testing.assert_allclose(actor.blend(u).numpy(), expected, atol=1e-6)
+
+
+def test_settings_and_basis_are_checked(humanoid_basis, tmp_path):
+    with pytest.raises(ConfigError, match=r"policy\.basis"):
+        config_from_dict(sar_config(''))
+    with pytest.raises(ConfigError, match=r"policy\.phi"):
+        config_from_dict(sar_config(humanoid_basis, phi=1.5))
+    with pytest.raises(ValueError, match='does not exist'):
+        agent_of(sar_config(tmp_path / 'missing.yaml'))
+    walker = SynergyBasis(np.ones((2, 6)), np.zeros(6), {})
+    walker.save(tmp_path / 'walker.yaml')
+    with pytest.raises(ValueError, match=r'walker\.yaml decodes to 6 actuators, robot humanoid '
+                       'has 17'):
+        agent_of(sar_config(tmp_path / 'walker.yaml'))
+    with pytest.raises(ValueError, match='SAC policy'):
+        agent_of({**sar_config(humanoid_basis), 'algorithm': 'td3'})
+    with pytest.raises(ValueError, match='drives one robot'):
+        agent_of({**sar_config(humanoid_basis), 'robot': None,
+                  'robots': ['walker_7_main', 'walker_6_main']})
