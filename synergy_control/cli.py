@@ -118,7 +118,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
     from synergy_control.sim_runner import run_sim
     summary = run_sim(robot=args.robot, policy=args.policy, mode=args.mode,
                       duration=args.duration, realtime_factor=args.realtime_factor,
-                      seed=args.seed, status=not args.json, executor=args.executor)
+                      seed=args.seed, status=not args.json, executor=args.executor,
+                      task=args.task)
     if args.json:
         _print_json(summary)
     return 0
@@ -218,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help='seconds of simulated time')
     p.add_argument('--realtime-factor', type=positive_float, default=1.0)
     p.add_argument('--seed', type=non_negative_int, default=0)
+    p.add_argument('--task', default='', help="multi-task policies: the task, e.g. vel:4.5 "
+                   "(the simulator's reward too), or a command such as 'vel:3 vel:5 0.25'")
     p.add_argument('--executor', default='events', choices=EXECUTORS,
                    help="rclpy executor of the nodes ('single_threaded': the classic wait set)")
     p.add_argument('--json', action='store_true', help='print the summary as JSON')

@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from synergy_control.envs import LocomotionEnv
-from synergy_control.methods.ear.tasks import velocity_task
-from synergy_control.robots import Task
+from synergy_control.methods.ear.tasks import command_for_task
 from synergy_control.rollout import Episode, Policy, rollout
 from synergy_control.runtime import PolicyRuntime
 
@@ -25,22 +24,10 @@ def run_episode(runtime: PolicyRuntime, env: LocomotionEnv, seed: int) -> Episod
 
 
 def command_for(runtime: PolicyRuntime, task: str | None, command: str | None) -> str | None:
-    """Return the task command that makes ``runtime`` pursue the environment task ``task``.
-
-    ``command`` wins; otherwise a named task of the card, or for an untrained speed
-    ``vel:<v>`` the blend of the two nearest trained speeds (what the node does with a
-    velocity command); None leaves the card's default.
-    """
+    """Return ``command``, else the command for ``task`` (None: the card's default task)."""
     if command is not None or task is None or not runtime.task_names:
         return command
-    parsed = Task.parse(task)
-    named = {str(Task.parse(name)): name for name in runtime.task_names}
-    if str(parsed) in named:
-        return named[str(parsed)]
-    if parsed.kind == 'vel':
-        return velocity_task(parsed.target, runtime.card.tasks['embeddings'])[0]
-    raise ValueError(f"task '{task}' is not one of the policy's tasks "
-                     f"({', '.join(runtime.task_names)}): give the task command to use")
+    return command_for_task(task, runtime.card.tasks['embeddings'])
 
 
 def evaluate(policy: str | Path, robot: str | None = None, episodes: int = 10,
@@ -48,7 +35,8 @@ def evaluate(policy: str | Path, robot: str | None = None, episodes: int = 10,
     """Roll out ``episodes`` episodes (seeds seed, seed+1, ...) and summarise returns.
 
     ``task`` is the environment's task (its reward, e.g. ``vel:4.5``); a multi-task policy
-    is commanded by ``command`` (a task command, see :func:`command_for`).
+    is commanded by ``command`` (a task command), by default the one for ``task``
+    (:func:`~synergy_control.methods.ear.tasks.command_for_task`).
     """
     runtime = PolicyRuntime(policy, robot)
     command = command_for(runtime, task, command)

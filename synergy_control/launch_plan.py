@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from synergy_control.robots import get_robot, variant_names
 from synergy_control.card import CardError
+from synergy_control.methods.ear.tasks import command_for_task, parse_task
+from synergy_control.robots import Task, get_robot, variant_names
 from synergy_control.runtime import PolicyLoadError, read_card
 
 PACKAGE = 'synergy_control'
@@ -49,6 +50,8 @@ SIM_ARGUMENTS = {
     'mode': ('realtime', 'realtime (wall clock x realtime_factor) or lockstep'),
     'realtime_factor': ('1.0', 'simulated seconds per wall second in realtime mode'),
     'seed': ('0', 'reset seed of the first episode'),
+    'task': ('', "multi-task policies: the task, e.g. vel:4.5 (the simulator's reward too) "
+                 "or a command such as 'vel:3 vel:5 0.25'; empty: the policy's default"),
     'use_sim_time': ('true', 'controller and rviz follow the simulator clock'),
     'rviz': ('false', 'start rviz2 with config/rviz/sim.rviz'),
     'namespace': ('', 'namespace of the graph (topics, services and clock), e.g. robot1'),
@@ -62,6 +65,7 @@ ROBOT_ARGUMENTS = {
     'command_topic': ('/' + DEFAULT_COMMAND_TOPIC, 'effort forward_command_controller input'),
     'mode': ('realtime', 'realtime (control-rate timer) or lockstep (one command per state)'),
     'hold_mode': ('zero', 'safe command on faults: zero effort or hold the last command'),
+    'task': ('', "multi-task policies: the task command, e.g. vel:3 (settable at run time)"),
     'use_sim_time': ('false', 'follow /clock'),
     'namespace': ('', 'namespace of the controller node'),
 }
@@ -202,12 +206,32 @@ def _resolve(policy: str | Path | None, robot: str | None) -> tuple[str, str]:
     return str(path), robot
 
 
+def _task(policy: str, task: str) -> tuple[str, str]:
+    """Split ``task`` into the simulator's task and the controller's task command.
+
+    An environment task (``vel:4.5``) is both the simulator's reward and, through
+    :func:`~synergy_control.methods.ear.tasks.command_for_task`, the policy's command; a
+    blend or a vector only commands the policy. ValueError names the argument.
+    """
+    if not task:
+        return '', ''
+    tasks = read_card(policy).tasks
+    if tasks is None:
+        raise ValueError(f"task '{task}': policy {policy} takes no task")
+    try:
+        Task.parse(task)
+    except ValueError:  # a command, not an environment task
+        parse_task(task, tasks['embeddings'], tasks['dim'])
+        return '', task
+    return task, command_for_task(task, tasks['embeddings'])
+
+
 def _controller(policy: str, robot: str, mode: str, use_sim_time: bool,
                 watchdog_timeout: float, hold_mode: str, namespace: str,
-                remappings: tuple[tuple[str, str], ...]) -> NodeSpec:
+                remappings: tuple[tuple[str, str], ...], task: str = '') -> NodeSpec:
     return NodeSpec(PACKAGE, 'synergy_controller', 'synergy_controller', {
         'policy': policy, 'robot': robot, 'mode': mode, 'use_sim_time': bool(use_sim_time),
-        'watchdog_timeout': float(watchdog_timeout), 'hold_mode': hold_mode},
+        'watchdog_timeout': float(watchdog_timeout), 'hold_mode': hold_mode, 'task': task},
         remappings, namespace=namespace)
 
 
@@ -215,14 +239,15 @@ def sim_plan(robot: str | None = None, policy: str | Path | None = None,
              mode: str = 'realtime', realtime_factor: float = 1.0, seed: int = 0,
              use_sim_time: bool = True, *, namespace: str = '', command_timeout: float = 0.5,
              watchdog_timeout: float = 0.5, hold_mode: str = 'zero',
-             publish_markers: float = 10.0, rviz: bool = False) -> list[NodeSpec]:
+             publish_markers: float = 10.0, rviz: bool = False, task: str = '') -> list[NodeSpec]:
     """sim_bridge + synergy_controller (+ rviz2): a policy driving the MuJoCo robot.
 
     ``robot`` defaults to the policy card's robot and ``policy`` to the robot's shipped
     policy (:func:`default_policy` without a robot). The bridge is the clock source and
     never uses sim time itself; in a ``namespace`` every node of the graph, rviz2 included,
     reads the namespace's own clock, so that several simulated robots share a domain.
-    rviz2 must be installed (ValueError before any node starts).
+    rviz2 must be installed (ValueError before any node starts). ``task`` (multi-task
+    policies) is split by :func:`_task`.
     """
     _check(mode, realtime_factor, hold_mode)
     if int(seed) < 0:
@@ -233,15 +258,16 @@ def sim_plan(robot: str | None = None, policy: str | Path | None = None,
         raise ValueError('rviz:=true needs rviz2, which is not installed (Debian/Ubuntu: apt '
                          'install ros-$ROS_DISTRO-rviz2); launch without rviz:=true')
     policy, robot = _resolve(policy, robot)
+    sim_task, command = _task(policy, task)
     clock = ((CLOCK_TOPIC, f'{namespace}{CLOCK_TOPIC}'),) if namespace else ()
     plan = [
         NodeSpec(PACKAGE, 'sim_bridge', 'sim_bridge', {
             'robot': robot, 'mode': mode, 'realtime_factor': float(realtime_factor),
             'seed': int(seed), 'command_timeout': float(command_timeout),
-            'publish_markers': float(publish_markers), 'use_sim_time': False},
-            clock, namespace=namespace),
+            'publish_markers': float(publish_markers), 'use_sim_time': False,
+            'task': sim_task}, clock, namespace=namespace),
         _controller(policy, robot, mode, use_sim_time, watchdog_timeout, hold_mode, namespace,
-                    clock),
+                    clock, command),
     ]
     if rviz:
         # The display topics of sim.rviz are the un-namespaced graph's.
@@ -257,7 +283,7 @@ def robot_plan(policy: str | Path | None = None, joint_states_topic: str = JOINT
                command_topic: str = DEFAULT_COMMAND_TOPIC, *, odom_topic: str = ODOM_TOPIC,
                robot: str | None = None, mode: str = 'realtime', use_sim_time: bool = False,
                watchdog_timeout: float = 0.5, hold_mode: str = 'zero',
-               namespace: str = '') -> list[NodeSpec]:
+               namespace: str = '', task: str = '') -> list[NodeSpec]:
     """synergy_controller alone, for a robot whose driver (e.g. ros2_control) is running.
 
     With ros2_control, ``joint_state_broadcaster`` publishes ``/joint_states`` and an effort
@@ -270,7 +296,7 @@ def robot_plan(policy: str | Path | None = None, joint_states_topic: str = JOINT
         (JOINT_STATES_TOPIC, joint_states_topic), (ODOM_TOPIC, odom_topic),
         (DEFAULT_COMMAND_TOPIC, command_topic)) if topic != name)
     return [_controller(policy, robot, mode, use_sim_time, watchdog_timeout, hold_mode,
-                        _namespace(namespace), remappings)]
+                        _namespace(namespace), remappings, _task(policy, task)[1])]
 
 
 def sim_plan_from_arguments(values: Mapping[str, str]) -> list[NodeSpec]:
@@ -280,7 +306,8 @@ def sim_plan_from_arguments(values: Mapping[str, str]) -> list[NodeSpec]:
                     realtime_factor=parse_number('realtime_factor', values['realtime_factor']),
                     seed=parse_number('seed', values['seed'], int),
                     use_sim_time=parse_bool('use_sim_time', values['use_sim_time']),
-                    rviz=parse_bool('rviz', values['rviz']), namespace=values['namespace'])
+                    rviz=parse_bool('rviz', values['rviz']), namespace=values['namespace'],
+                    task=values['task'].strip())
 
 
 def robot_plan_from_arguments(values: Mapping[str, str]) -> list[NodeSpec]:
@@ -290,7 +317,7 @@ def robot_plan_from_arguments(values: Mapping[str, str]) -> list[NodeSpec]:
                       robot=values['robot'] or None, mode=values['mode'],
                       hold_mode=values['hold_mode'],
                       use_sim_time=parse_bool('use_sim_time', values['use_sim_time']),
-                      namespace=values['namespace'])
+                      namespace=values['namespace'], task=values['task'].strip())
 
 
 def launch_description(arguments: Mapping[str, tuple[str, str]],

@@ -76,7 +76,9 @@ class PolicyRuntime:
 
     Every graph input is fed by name from its declared source: the observation of the
     state, the current task vector (:meth:`set_task`) or a constant of the card's
-    ``synergy`` section. Any load problem is a :class:`PolicyLoadError` naming the file.
+    ``synergy`` section. A policy that serves several robots is run for ``robot`` (default:
+    the card's) with that robot's card (:meth:`PolicyCard.variant`): its observation, scaling
+    and synergy structure. Any load problem is a :class:`PolicyLoadError` naming the file.
     """
 
     def __init__(self, path: str | Path, robot: Robot | str | None = None, *,
@@ -92,9 +94,15 @@ class PolicyRuntime:
             raise PolicyLoadError(f'policy {self.path}: {error}') from error
 
     def _load(self, robot: Robot | str | None) -> None:
-        card = self.card
+        name = robot.name if isinstance(robot, Robot) else robot or self.card.robot
+        #: the robots the policy serves; a multi-variant card serves ``name`` with its variant
+        self.robots = self.card.robots
+        if self.card.variants is not None and name not in self.card.variants:
+            raise PolicyLoadError(f"policy {self.path} serves robots {self.robots}, not "
+                                  f"'{name}'")
+        self.card = card = self.card.variant(name)
         if not isinstance(robot, Robot):
-            robot = get_robot(robot or card.robot)
+            robot = get_robot(name)
         self.robot = robot
         card.check_robot(robot)
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
@@ -122,6 +130,13 @@ class PolicyRuntime:
     def task_names(self) -> list[str]:
         """Named tasks of the card (empty for a policy without a task input)."""
         return sorted((self.card.tasks or {}).get('embeddings', {}))
+
+    @property
+    def task_embedding(self) -> np.ndarray:
+        """The unit task vector now fed to the graph (empty without a task input)."""
+        if self._task_input is None:
+            return np.zeros(0)
+        return self._feed[self._task_input['name']][0].astype(np.float64)
 
     def set_task(self, task: str | np.ndarray) -> str:
         """Condition the policy on a task: a command string or an embedding vector.

@@ -80,17 +80,19 @@ def run_sim(robot: str | None = None, policy: str | Path | None = None,
             realtime_factor: float = 1.0, seed: int = 0,
             json_output: str | Path | None = None, status: bool = True, *,
             episodes: int | None = None, domain_id: int | None = None,
-            executor: str = 'events') -> dict:
+            executor: str = 'events', task: str = '') -> dict:
     """Simulate ``robot`` driven by ``policy`` through ROS; return the run's summary.
 
     Stops after ``duration`` simulated seconds, after ``episodes`` finished episodes, or on
     Ctrl-C (whichever comes first; with neither limit it runs until Ctrl-C). ``json_output``
     is a file for the summary ('-': stdout). ``status`` prints a live line and the summary
-    on stderr. ``executor`` is one of :data:`~synergy_control.launch_plan.EXECUTORS`.
+    on stderr. ``executor`` is one of :data:`~synergy_control.launch_plan.EXECUTORS`;
+    ``task`` commands a multi-task policy (``sim_plan``).
     Raises PolicyLoadError if the controller cannot load the policy.
     """
     plan = [spec for spec in sim_plan(robot, policy, mode, realtime_factor, seed,
-                                      use_sim_time=True) if spec.package == 'synergy_control']
+                                      use_sim_time=True, task=task)
+            if spec.package == 'synergy_control']
     environment = ensure_local_dds(run_domain_id() if domain_id is None else domain_id)
     import rclpy
     from rclpy.context import Context

@@ -51,8 +51,8 @@ from synergy_control.ros.conversions import (CommandError, GeomMarkers, answered
                                              clock_msg, diagnostic_array, diagnostic_status,
                                              joint_state_msg, odometry_msg, parse_command,
                                              stamp_from_ns)
-from synergy_control.ros.node_tools import (MessageInfoCallback, TickSamples, declare,
-                                            percentiles, publisher_names, spin_main,
+from synergy_control.ros.node_tools import (MessageInfoCallback, ParameterError, TickSamples,
+                                            declare, percentiles, publisher_names, spin_main,
                                             steady_clock)
 
 EPISODE_TOPIC = 'sim/episode'
@@ -73,6 +73,8 @@ class SimBridge(Node):
                                        'simulated seconds per wall second (realtime mode)',
                                        bounds=(0.01, 100.0))
         self.seed = declare(self, 'seed', 0, 'reset seed of episode 0; episode k uses seed + k')
+        task = declare(self, 'task', '', "the robot's task (reward, termination, episode "
+                       "length), e.g. vel:3; empty: the family's default")
         self.command_timeout = declare(
             self, 'command_timeout', 0.5,
             'seconds without a (valid) command before zero effort is applied',
@@ -85,7 +87,10 @@ class SimBridge(Node):
                                      bounds=(0.05, 60.0))
 
         self.robot = get_robot(robot)
-        self.env = LocomotionEnv(self.robot)
+        try:
+            self.env = LocomotionEnv(self.robot, task=task or None)
+        except ValueError as error:
+            raise ParameterError(f"parameter 'task': {error}") from None
         self._zero = np.zeros(self.robot.model.nu)
         self._dt_ns = round(self.robot.control_period * 1e9)
         self.steps = 0

@@ -42,6 +42,7 @@ from synergy_control.ros.conversions import (command_msg, ctrl_from_msg, diagnos
 from synergy_control.ros.node_tools import (MessageInfoCallback, TickSamples, declare,
                                             percentiles, publisher_names, spin_main,
                                             steady_clock)
+from synergy_control.ros.task_commands import TaskCommands
 from synergy_control.runtime import NonFiniteError, PolicyLoadError, PolicyRuntime
 from synergy_control.state import StateError, StateReader
 
@@ -78,6 +79,7 @@ class SynergyController(LifecycleNode):
                                      bounds=(0.05, 60.0))
         autostart = declare(self, 'autostart', True,
                             'configure and activate at start-up (no lifecycle manager needed)')
+        self.tasks = TaskCommands(self)  # parameter 'task', topics ~/task and cmd_vel
 
         self.runtime: PolicyRuntime | None = None
         self.enabled = True
@@ -122,6 +124,11 @@ class SynergyController(LifecycleNode):
             self.last_error = str(error)
             self.get_logger().error(f'cannot configure: {error}')
             return TransitionCallbackReturn.FAILURE
+        task_error = self.tasks.attach(self.runtime)
+        if task_error:
+            self.last_error, self.runtime = task_error, None
+            self.get_logger().error(f'cannot configure: {task_error}')
+            return TransitionCallbackReturn.FAILURE
         robot = self.runtime.robot
         self._reader = StateReader(robot)
         self._zero = np.zeros(robot.model.nu)
@@ -141,7 +148,8 @@ class SynergyController(LifecycleNode):
         self.get_logger().info(
             f"policy '{card.name}' ({card.method}) for '{robot.name}': {len(robot.joint_names)}"
             f' joints, control period {card.control_period * 1e3:.1f} ms, '
-            f"{self.runtime.synergy_count} synergies, {self.mode} mode")
+            f"{self.runtime.synergy_count} synergies, {self.mode} mode"
+            + (f', task {self.runtime.task}' if self.runtime.task else ''))
         return TransitionCallbackReturn.SUCCESS
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -187,6 +195,7 @@ class SynergyController(LifecycleNode):
             self.destroy_subscription(subscription)
         self.destroy_publisher(self._command_pub)
         self.destroy_publisher(self._synergy_pub)
+        self.tasks.detach()
         self._inputs = []
         self.runtime = None
 

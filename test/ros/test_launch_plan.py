@@ -28,11 +28,12 @@ def test_sim_plan_nodes_and_parameters(policies):
         ('synergy_control', 'sim_bridge', 'sim_bridge', '')
     assert bridge.parameters == {
         'robot': 'half_cheetah', 'mode': 'lockstep', 'realtime_factor': 2.5, 'seed': 7,
-        'command_timeout': 0.5, 'publish_markers': 10.0, 'use_sim_time': False}
+        'command_timeout': 0.5, 'publish_markers': 10.0, 'use_sim_time': False, 'task': ''}
     assert controller.executable == 'synergy_controller'
     assert controller.parameters == {
         'policy': str(policies['half_cheetah'].resolve()), 'robot': 'half_cheetah',
-        'mode': 'lockstep', 'use_sim_time': True, 'watchdog_timeout': 0.5, 'hold_mode': 'zero'}
+        'mode': 'lockstep', 'use_sim_time': True, 'watchdog_timeout': 0.5, 'hold_mode': 'zero',
+        'task': ''}
     assert bridge.remappings == controller.remappings == ()  # the global /clock
 
 
@@ -201,7 +202,7 @@ def test_launch_files_build_nodes_from_the_plan(name, arguments, plan):
 
 def test_launch_arguments_cover_the_plan():
     assert set(SIM_DEFAULTS) == {'robot', 'policy', 'mode', 'realtime_factor', 'seed',
-                                 'use_sim_time', 'rviz', 'namespace'}
+                                 'use_sim_time', 'rviz', 'namespace', 'task'}
     assert sim_plan_from_arguments(SIM_DEFAULTS)[1].parameters['robot'] == 'walker_7_main'
 
 

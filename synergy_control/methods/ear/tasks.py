@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from synergy_control.robots import Task
+
 
 class TaskEmbeddingError(ValueError):
     """A task embedding that cannot be used: wrong length, non-finite, or zero."""
@@ -144,3 +146,20 @@ def velocity_task(speed: float, embeddings: dict[str, list[float]], *,
         (v_low, slow), (v_high, fast) = speeds[above - 1], speeds[above]
         command = f'{slow} {fast} {(v_high - speed) / (v_high - v_low):.6g}'
     return command, parse_task(command, embeddings, len(next(iter(embeddings.values()))))
+
+
+def command_for_task(task: str, embeddings: dict[str, list[float]]) -> str:
+    """Return the task command that makes a policy with these named tasks pursue ``task``.
+
+    ``task`` is an environment task (``vel:4.5``): a named task of the policy (``vel:4.5``
+    and ``vel:4.50`` are the same), or for an untrained speed the blend of the two nearest
+    trained ones (what the node does with a velocity command). Other tasks are refused.
+    """
+    wanted = Task.parse(task)
+    for name in embeddings:
+        if Task.parse(name) == wanted:
+            return name
+    if wanted.kind == 'vel':
+        return velocity_task(wanted.target, embeddings)[0]
+    raise TaskEmbeddingError(f"task '{task}' is not one of the policy's tasks "
+                             f"({', '.join(sorted(embeddings))}): give the task command to use")
