@@ -51,6 +51,6 @@ class Hook:
 
 
 # name -> module that registers it: one line per hook shipped in this package
-BUILTIN_HOOKS: dict[str, str] = {}
+BUILTIN_HOOKS: dict[str, str] = {'solar_recluster': 'synergy_control.methods.solar.hooks'}
 HOOKS: Registry[type[Hook]] = Registry('hook', BUILTIN_HOOKS)
 register_hook = HOOKS.register

@@ -57,8 +57,11 @@ class Reclusterer:
     def recluster(self, step: int, robot: str, q_value: QFunction, observations: np.ndarray,
                   actions: np.ndarray) -> SynergyStructure:
         """Re-cluster ``robot`` from ΔQ on sampled transitions; return the structure in force."""
+        return self.assign(step, robot, delta_q(q_value, observations, actions))
+
+    def assign(self, step: int, robot: str, drops: np.ndarray) -> SynergyStructure:
+        """Re-cluster ``robot`` from given ΔQ values (a zero-shot robot's are borrowed)."""
         hops = self.robots[robot].hop_distances
-        drops = delta_q(q_value, observations, actions)
         if not np.all(np.isfinite(drops)):
             log.warning('%s: ΔQ is not finite at step %d; keeping its synergies', robot, step)
             found_structure, converged = self.structures[robot], False
@@ -75,6 +78,21 @@ class Reclusterer:
                                              found_structure.centres, converged,
                                              tuple(float(d) for d in drops)))
         return found_structure
+
+    def borrowed_delta_q(self, robot: str, measured: dict[str, np.ndarray]) -> np.ndarray:
+        """ΔQ of a robot without data, from the robots ``measured`` (name → ΔQ per actuator).
+
+        Each actuator takes the mean ΔQ of the measured robots' actuators on a limb of the
+        same name (a zero-shot walker's thigh, the trained walkers' thighs); a limb no
+        measured robot has takes the mean of all measured values.
+        """
+        by_limb: dict[str, list[float]] = {}
+        for name, drops in measured.items():
+            for limb, drop in zip(self.robots[name].limbs[1:], drops):
+                by_limb.setdefault(limb.name, []).append(float(drop))
+        fallback = float(np.mean([d for values in by_limb.values() for d in values]))
+        return np.array([np.mean(by_limb[limb.name]) if limb.name in by_limb else fallback
+                         for limb in self.robots[robot].limbs[1:]])
 
     def state_dict(self) -> dict[str, Any]:
         """Plain data for a checkpoint: current structures and the whole history."""
