@@ -10,6 +10,12 @@ readable ``.card.yaml`` beside the model. Three layers of checks, each naming wh
 * :meth:`PolicyCard.check_graph` refuses a graph whose named inputs and outputs disagree with
   the card (the runtime and the exporter both call it).
 
+One card may serve several robot variants with one graph (a morphology set's policy): its
+``variants`` section holds each variant's robot facts (derived, like the top-level ones, from
+the robot itself), ``synergy.variants`` each variant's synergy structure, and the graph's
+variable sizes are named (``[batch, observation_size]``). :meth:`PolicyCard.variant` is the
+single-robot card of one variant; the top-level facts are those of the default variant.
+
 Format 2 declares the graph's named inputs (each with what feeds it) and outputs (each with
 its role); cards of format 1 (one ``obs`` input) are migrated on read.
 """
@@ -43,10 +49,47 @@ ROLES = ('action', 'synergy_activations')
 SYNERGY_KEYS = ('method', 'count', 'labels', 'centres', 'membership', 'basis', 'offset', 'fit',
                 'variants')
 UNIT_NORM_TOLERANCE = 1e-4
+#: The robot facts of a card, each from the one implementation (Robot, ObservationBuilder,
+#: ActionScaling); a multi-variant card holds them per variant.
+ROBOT_FACTS = ('robot_family', 'model_hash', 'joint_names', 'actuator_names', 'observation',
+               'action', 'control_period')
+#: Names of the graph sizes that vary between the variants of a multi-variant card.
+OBSERVATION_SIZE, ACTUATORS, SYNERGIES = 'observation_size', 'actuators', 'synergies'
+#: Axes of each synergy.<key> constant, for naming them in a multi-variant graph.
+SYNERGY_AXES = {'membership': (ACTUATORS, SYNERGIES), 'basis': (SYNERGIES, ACTUATORS),
+                'offset': (ACTUATORS,), 'labels': (ACTUATORS,), 'centres': (SYNERGIES,)}
 
 
 class CardError(ValueError):
     """A policy card that is missing, malformed or does not fit the robot."""
+
+
+def robot_facts(robot: Robot, obs_mode: str) -> dict[str, Any]:
+    """Return the card's facts of ``robot``, from the robot itself (one source of truth)."""
+    return {'robot_family': robot.family.name, 'model_hash': robot.model_hash,
+            'joint_names': list(robot.joint_names), 'actuator_names': list(robot.actuator_names),
+            'observation': ObservationBuilder(robot, obs_mode).spec(),
+            'action': ActionScaling.from_robot(robot).to_dict(),
+            'control_period': robot.control_period}
+
+
+def variable_signature(onnx: dict[str, Any]) -> dict[str, Any]:
+    """Return a graph signature whose robot-dependent sizes are named (multi-variant graph).
+
+    Observation, action, synergy activations and ``synergy.<key>`` constants vary between
+    variants; task embeddings do not.
+    """
+    def named(entry: dict, axes: Sequence[str]) -> dict:
+        shape = [BATCH, *axes] if entry['shape'][:1] == [BATCH] else list(axes)
+        return {**entry, 'shape': shape}
+    axes = {'observation': (OBSERVATION_SIZE,), 'action': (ACTUATORS,),
+            'synergy_activations': (SYNERGIES,)}
+    inputs = [named(e, SYNERGY_AXES[e['source'][len(SYNERGY_SOURCE):]])
+              if e['source'].startswith(SYNERGY_SOURCE)
+              else named(e, axes[e['source']]) if e['source'] in axes else dict(e)
+              for e in onnx['inputs']]
+    outputs = [named(e, axes[e['role']]) for e in onnx['outputs']]
+    return {**onnx, 'inputs': inputs, 'outputs': outputs}
 
 
 def default_onnx(observation_size: int, actuators: int) -> dict[str, Any]:
@@ -75,6 +118,7 @@ class PolicyCard:
     normalization: dict[str, Any] = field(default_factory=lambda: {'baked_into_graph': False})
     synergy: dict[str, Any] | None = None
     tasks: dict[str, Any] | None = None
+    variants: dict[str, dict[str, Any]] | None = None
     training: dict[str, Any] = field(default_factory=dict)
     format: str = CARD_FORMAT
 
@@ -85,13 +129,40 @@ class PolicyCard:
 
         Without an ``onnx`` section the graph is the plain one (observation → action).
         """
-        observation = ObservationBuilder(robot, obs_mode).spec()
-        extra.setdefault('onnx', default_onnx(observation['size'], robot.model.nu))
-        return cls(name=name, method=method, robot=robot.name, robot_family=robot.family.name,
-                   model_hash=robot.model_hash, joint_names=list(robot.joint_names),
-                   actuator_names=list(robot.actuator_names), observation=observation,
-                   action=ActionScaling.from_robot(robot).to_dict(),
-                   control_period=robot.control_period, **extra)
+        facts = robot_facts(robot, obs_mode)
+        extra.setdefault('onnx', default_onnx(facts['observation']['size'], robot.model.nu))
+        return cls(name=name, method=method, robot=robot.name, **facts, **extra)
+
+    @classmethod
+    def for_robots(cls, robots: Sequence[Robot], *, name: str, method: str, obs_mode: str,
+                   onnx: dict[str, Any], **extra: Any) -> 'PolicyCard':
+        """Make one card for a graph that serves every robot of ``robots``.
+
+        The first robot is the default (the top-level facts); ``onnx`` names the sizes that
+        vary (:func:`variable_signature`); a ``synergy`` section holds each robot's structure
+        under ``variants``.
+        """
+        card = cls.for_robot(robots[0], name=name, method=method, obs_mode=obs_mode,
+                             onnx=onnx, **extra)
+        card.variants = {robot.name: robot_facts(robot, obs_mode) for robot in robots}
+        return card
+
+    @property
+    def robots(self) -> list[str]:
+        """Names of the robots this card serves (the default first)."""
+        return [self.robot, *(name for name in self.variants or () if name != self.robot)]
+
+    def variant(self, robot: str) -> 'PolicyCard':
+        """Return the single-robot card of ``robot``: its facts, synergies and graph sizes.
+
+        A card without variants is its own only variant (:meth:`check_robot` then reports
+        what does not fit another robot). CardError names the robots a card serves.
+        """
+        if self.variants is None:
+            return self
+        if robot not in self.variants:
+            raise CardError(f"policy '{self.name}' serves robots {self.robots}, not '{robot}'")
+        return PolicyCard(**_variant_data(asdict(self), robot, f'policy card {self.name}'))
 
     def to_yaml(self) -> str:
         """YAML text of the card."""
@@ -165,7 +236,13 @@ class PolicyCard:
 
     # ------------------------------------------------------------------ robot
     def check_robot(self, robot: Robot) -> None:
-        """Raise CardError naming every mismatch between this card and ``robot``."""
+        """Raise CardError naming every mismatch between this card and ``robot``.
+
+        A multi-variant card checks the robot against the facts of its variant.
+        """
+        if self.variants is not None:
+            self.variant(robot.name).check_robot(robot)
+            return
         problems = []
         if list(robot.joint_names) != list(self.joint_names):
             missing = [j for j in self.joint_names if j not in robot.joint_names]
@@ -196,6 +273,51 @@ class PolicyCard:
         if problems:
             raise CardError(f"policy '{self.name}' does not fit robot '{robot.name}': "
                             + '; '.join(problems))
+
+
+def _expected_shape(entry: dict[str, Any], data: dict[str, Any]) -> list | None:
+    """Shape an input or output must have for this (single-robot) card data; None: unknown."""
+    def section(key: str) -> dict:
+        value = data.get(key)
+        return value if isinstance(value, dict) else {}
+    source = entry.get('source', entry.get('role'))
+    if isinstance(source, str) and source.startswith(SYNERGY_SOURCE):
+        value = section('synergy').get(source[len(SYNERGY_SOURCE):])
+        return list(np.shape(value)) if isinstance(value, list) else None
+    actuators = data.get('actuator_names')
+    size = {'observation': section('observation').get('size'),
+            'task_embedding': section('tasks').get('dim'),
+            'action': len(actuators) if isinstance(actuators, list) else None,
+            'synergy_activations': section('synergy').get('count')}.get(source)
+    return None if size is None else [BATCH, size]
+
+
+def _variant_data(data: dict[str, Any], robot: str, where: str) -> dict[str, Any]:
+    """Card data of one variant: its facts, its synergy section, its graph sizes bound.
+
+    Each named size must take one value per variant (CardError naming the size).
+    """
+    single = {key: value for key, value in data.items() if key != 'variants'}
+    single.update(data['variants'][robot], robot=robot)
+    if data.get('synergy') is not None:  # each variant has its own structure
+        single['synergy'] = data['synergy']['variants'][robot]
+    bound: dict[str, int] = {}
+    onnx = dict(data['onnx'])
+    for kind in ('inputs', 'outputs'):
+        entries = []
+        for entry in onnx[kind]:
+            expected, shape = _expected_shape(entry, single), list(entry['shape'])
+            if expected is not None and len(expected) == len(shape):
+                for axis, (declared, size) in enumerate(zip(shape, expected)):
+                    if isinstance(declared, str) and declared != BATCH:
+                        if bound.setdefault(declared, size) != size:
+                            raise CardError(f"{where}: size '{declared}' is {bound[declared]} "
+                                            f"and {size} for robot '{robot}'")
+                        shape[axis] = size
+            entries.append({**entry, 'shape': shape})
+        onnx[kind] = entries
+    single['onnx'] = onnx
+    return single
 
 
 def _migrate_v1(data: dict[str, Any], where: str) -> dict[str, Any]:
@@ -286,6 +408,9 @@ class _Validator:
 
     # ------------------------------------------------------------------ sections
     def card(self, data: dict) -> None:
+        if data.get('variants') is not None:
+            self.variants(data)
+            return
         for key in ('name', 'method', 'robot', 'robot_family', 'model_hash', 'format'):
             self.text(key, data[key])
         self.texts('joint_names', data['joint_names'])
@@ -302,7 +427,44 @@ class _Validator:
             self.synergy('synergy', self.mapping('synergy', data['synergy']), actuators)
         if data.get('tasks') is not None:
             self.tasks(self.mapping('tasks', data['tasks']))
-        self.signature(self.mapping('onnx', data['onnx']), data, actuators)
+        self.signature(self.mapping('onnx', data['onnx']), data)
+
+    def variants(self, data: dict) -> None:
+        """Validate a multi-variant card: each variant's card, the default among them."""
+        variants = self.mapping('variants', data['variants'])
+        robot = self.text('robot', data['robot'])
+        if robot not in variants:
+            self.fail('variants', f"a mapping that holds the card's robot '{robot}'",
+                      sorted(variants))
+        for name, facts in variants.items():
+            key = f'variants.{name}'
+            facts = self.mapping(key, facts)
+            if set(facts) != set(ROBOT_FACTS):
+                self.fail(key, f'the keys {list(ROBOT_FACTS)}', sorted(facts))
+        for key in ROBOT_FACTS:
+            if data[key] != variants[robot][key]:
+                raise CardError(f"{self.where}: key 'variants.{robot}.{key}' disagrees with the "
+                                f"card's '{key}' (the default robot's)")
+        onnx = self.mapping('onnx', data['onnx'])
+        self.entries('onnx.inputs', self.require(onnx, 'inputs', 'onnx.', self.blocks),
+                     'source', named_sizes=True)
+        self.entries('onnx.outputs', self.require(onnx, 'outputs', 'onnx.', self.blocks),
+                     'role', named_sizes=True)
+        synergy = data.get('synergy')
+        if synergy is not None:
+            self.mapping('synergy', synergy)
+            nested = self.mapping('synergy.variants', synergy.get('variants'))
+            missing = [name for name in variants if name not in nested]
+            if missing:
+                self.fail('synergy.variants', f'a structure for each robot (missing {missing})',
+                          sorted(nested))
+            own = {key: value for key, value in synergy.items() if key != 'variants'}
+            if own != nested[robot]:
+                raise CardError(f"{self.where}: key 'synergy.variants.{robot}' disagrees with "
+                                "the card's 'synergy' (the default robot's)")
+        for name in variants:
+            _Validator(f"{self.where}, robot '{name}'").card(
+                _variant_data(data, name, self.where))
 
     def observation(self, spec: dict) -> None:
         mode = self.require(spec, 'mode', 'observation.', self.text)
@@ -394,26 +556,22 @@ class _Validator:
         if default not in embeddings:
             self.fail('tasks.default', f'one of {sorted(embeddings)}', default)
 
-    def signature(self, onnx: dict, data: dict, actuators: int) -> None:
+    def signature(self, onnx: dict, data: dict) -> None:
         """Named inputs and outputs, consistent with the card's other sections."""
         self.require(onnx, 'opset', 'onnx.', lambda k, v: self.integer(k, v, 1))
         inputs = self.require(onnx, 'inputs', 'onnx.', self.blocks)
         outputs = self.require(onnx, 'outputs', 'onnx.', self.blocks)
-        batch_size = {'observation': data['observation']['size'],
-                      'task_embedding': (data.get('tasks') or {}).get('dim')}
         self.entries('onnx.inputs', inputs, 'source')
         for i, entry in enumerate(inputs):
             key, source = f'onnx.inputs[{i}]', entry['source']
+            expected = _expected_shape(entry, data)
             if source.startswith(SYNERGY_SOURCE):
-                value = (data.get('synergy') or {}).get(source[len(SYNERGY_SOURCE):])
-                if not isinstance(value, list):
+                if expected is None:
                     self.fail(f'{key}.source', 'a synergy.<key> the card has', source)
-                expected = list(np.shape(value))
             elif source in SOURCES:
-                if batch_size[source] is None:
+                if expected is None:
                     self.fail(f'{key}.source', "a source the card has (no 'tasks' section)",
                               source)
-                expected = [BATCH, batch_size[source]]
             else:
                 self.fail(f'{key}.source', f'one of {list(SOURCES)} or synergy.<key>', source)
             if entry['shape'] != expected:
@@ -421,20 +579,20 @@ class _Validator:
         if [e['source'] for e in inputs].count('observation') != 1:
             self.fail('onnx.inputs', 'exactly one input with source observation', inputs)
         self.entries('onnx.outputs', outputs, 'role')
-        widths = {'action': actuators, 'synergy_activations': (data.get('synergy') or {}).get(
-            'count')}
         for i, entry in enumerate(outputs):
             key, role = f'onnx.outputs[{i}]', entry['role']
             if role not in ROLES or (i == 0) != (role == 'action'):
                 self.fail(f'{key}.role', "'action' first, then 'synergy_activations'", role)
-            if widths[role] is None:
+            expected = _expected_shape(entry, data)
+            if expected is None:
                 self.fail(f'{key}.role', "a role the card has (no 'synergy' section)", role)
-            if entry['shape'] != [BATCH, widths[role]]:
-                self.fail(f'{key}.shape', str([BATCH, widths[role]]), entry['shape'])
+            if entry['shape'] != expected:
+                self.fail(f'{key}.shape', str(expected), entry['shape'])
         if len({e['role'] for e in outputs}) != len(outputs):
             self.fail('onnx.outputs', 'each role at most once', outputs)
 
-    def entries(self, key: str, entries: list, kind: str) -> None:
+    def entries(self, key: str, entries: list, kind: str, named_sizes: bool = False) -> None:
+        """Name, shape and source/role of each entry; ``named_sizes``: sizes may be names."""
         names = set()
         for i, entry in enumerate(entries):
             where = f'{key}[{i}]'
@@ -445,10 +603,12 @@ class _Validator:
             self.text(f'{where}.{kind}', entry[kind])
             shape = entry['shape']
             if not isinstance(shape, list) or not all(
-                    d == BATCH if j == 0 and isinstance(d, str)
+                    (d == BATCH and j == 0 or named_sizes and d != BATCH and d.isidentifier())
+                    if isinstance(d, str)
                     else not isinstance(d, bool) and isinstance(d, int) and d > 0
                     for j, d in enumerate(shape)):
-                self.fail(f'{where}.shape', f"a list of sizes ('{BATCH}' first if batched)",
+                sizes = 'sizes or size names' if named_sizes else 'sizes'
+                self.fail(f'{where}.shape', f"a list of {sizes} ('{BATCH}' first if batched)",
                           shape)
         if len(names) != len(entries):
             self.fail(key, 'distinct names', [e['name'] for e in entries])

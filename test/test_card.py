@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from synergy_control.card import CARD_FORMAT, CardError, PolicyCard
+from synergy_control.card import CARD_FORMAT, CardError, PolicyCard, variable_signature
+from synergy_control.methods.solar.synergies import SynergyStructure
 from synergy_control.robots import get_robot
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -230,3 +231,104 @@ def test_graph_signature_must_match_the_card(inputs, outputs, message):
                      [('action', ['b', 6]), ('synergy', ['b', 2])])
     with pytest.raises(CardError, match=message):
         card.check_graph(inputs, outputs)
+
+
+# ---------------------------------------------------------------------- one card, many robots
+SET = ['walker_4_main', 'walker_7_main', 'walker_3_main']
+
+
+def set_card() -> PolicyCard:
+    """A card of one graph serving three walkers, each with its own synergies (SOLAR's shape)."""
+    robots = [get_robot(name) for name in SET]
+    sections = {r.name: SynergyStructure(*STRUCTURES[r.name]).to_card() for r in robots}
+    onnx = {'opset': 18, 'inputs': [
+        {'name': 'obs', 'shape': ['batch', 1], 'source': 'observation'},
+        {'name': 'membership', 'shape': [1, 1], 'source': 'synergy.membership'}],
+        'outputs': [{'name': 'action', 'shape': ['batch', 1], 'role': 'action'},
+                    {'name': 'synergy', 'shape': ['batch', 1], 'role': 'synergy_activations'}]}
+    return PolicyCard.for_robots(robots, name='x', method='m', obs_mode='modular',
+                                 onnx=variable_signature(onnx),
+                                 synergy={**sections[SET[0]], 'variants': sections})
+
+
+STRUCTURES = {'walker_4_main': ((0, 0, 1), (0, 2)),
+              'walker_7_main': ((0, 0, 0, 1, 1, 1), (1, 4)),
+              'walker_3_main': ((0, 1), (0, 1))}
+
+
+def test_one_card_serves_each_robot_with_its_own_facts_and_synergies():
+    card = PolicyCard.from_yaml(set_card().to_yaml(), source=SOURCE)
+    assert card == set_card() and card.robots == SET and card.robot == SET[0]
+    assert card.onnx['inputs'][1]['shape'] == ['actuators', 'synergies']
+    for name in SET:
+        robot = get_robot(name)
+        single = card.variant(name)
+        single.check_robot(robot)
+        card.check_robot(robot)
+        assert single.variants is None and single.robot == name
+        assert single.joint_names == list(robot.joint_names)
+        assert single.observation['size'] == 19 * len(robot.limbs)
+        assert single.synergy['labels'] == list(STRUCTURES[name][0])
+        assert single.constant('synergy.membership').shape == (robot.model.nu, 2)
+        assert single.onnx['outputs'][0]['shape'] == ['batch', robot.model.nu]
+        assert single.onnx['inputs'][0]['shape'] == ['batch', single.observation['size']]
+
+
+def test_a_robot_the_card_does_not_serve_is_named_with_those_it_serves():
+    with pytest.raises(CardError, match=r"serves robots \['walker_4_main', 'walker_7_main', "
+                                        r"'walker_3_main'\], not 'walker_6_main'"):
+        set_card().check_robot(get_robot('walker_6_main'))
+
+
+def test_each_variant_is_checked_against_its_robot():
+    card = set_card()
+    card.variants['walker_7_main']['joint_names'].reverse()
+    card.check_robot(get_robot('walker_4_main'))
+    with pytest.raises(CardError, match='joint names differ'):
+        card.check_robot(get_robot('walker_7_main'))
+
+
+VARIANT_MALFORMED = [
+    (_set('variants.walker_7_main.observation.size', 'many'),
+     r"robot 'walker_7_main': key 'observation.size': expected an integer"),
+    (_set('variants.walker_7_main.control_period', 0),
+     r"robot 'walker_7_main': key 'control_period'"),
+    (lambda d: d['variants']['walker_3_main'].pop('model_hash'),
+     r"key 'variants.walker_3_main': expected the keys"),
+    (_set('variants.walker_4_main.model_hash', 'f00'),
+     r"key 'variants.walker_4_main.model_hash' disagrees with the card's 'model_hash'"),
+    (lambda d: d['variants'].pop('walker_4_main'),
+     r"key 'variants': expected a mapping that holds the card's robot 'walker_4_main'"),
+    (_set('synergy.variants.walker_7_main.labels', [0, 0, 0, 1, 1]),
+     r"robot 'walker_7_main': key 'synergy.labels'"),
+    (lambda d: d['synergy']['variants'].pop('walker_3_main'),
+     r"key 'synergy.variants': expected a structure for each robot \(missing "
+     r"\['walker_3_main'\]\)"),
+    (_set('synergy.variants.walker_3_main.membership', [[1, 0, 0], [0, 1, 0]]),
+     r"size 'synergies' is 3 and 2 for robot 'walker_3_main'"),
+    (_set('synergy.variants.walker_3_main.membership', [[1, 0], [0, 0.5]]),
+     r"robot 'walker_3_main': key 'synergy.membership': expected a 0/1 matrix"),
+    (_set('synergy.centres', [0, 1]),
+     r"key 'synergy.variants.walker_4_main' disagrees with the card's 'synergy'"),
+    (_set('onnx.outputs.1.shape', ['batch', 'actuators']),
+     r"size 'actuators' is 3 and 2 for robot 'walker_4_main'"),
+    (_set('onnx.inputs.0.shape', ['batch', 'batch']),
+     r"key 'onnx.inputs\[0\].shape': expected a list of sizes or size names"),
+    (_set('onnx.outputs.0.shape', ['batch', 6]),
+     r"robot 'walker_3_main': key 'onnx.outputs\[0\].shape': expected \['batch', 2\]"),
+]
+
+
+@pytest.mark.parametrize('edit, message', VARIANT_MALFORMED,
+                         ids=[m for _, m in VARIANT_MALFORMED])
+def test_malformed_variants_name_the_robot_and_the_key(edit, message):
+    with pytest.raises(CardError, match=message) as error:
+        PolicyCard.from_yaml(edited(set_card(), edit), source=SOURCE)
+    assert f'policy card {SOURCE}' in str(error.value)
+
+
+def test_size_names_need_variants():
+    with pytest.raises(CardError, match=r"key 'onnx.inputs\[0\].shape': expected a list of "
+                                        r"sizes \('batch'"):
+        PolicyCard.from_yaml(edited(synergy_card(), _set('onnx.inputs.0.shape',
+                                                         ['batch', 'observation_size'])))

@@ -2,6 +2,7 @@
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 import torch
 import yaml
@@ -9,7 +10,7 @@ import yaml
 from synergy_control.card import METADATA_KEY, PolicyCard
 from synergy_control.envs import make_env
 from synergy_control.evaluation import evaluate
-from synergy_control.export import export_policy, export_untrained
+from synergy_control.export import export_policy, export_untrained, export_untrained_set
 from synergy_control.robots import get_robot
 from synergy_control.runtime import NonFiniteError, PolicyLoadError, PolicyRuntime
 
@@ -299,3 +300,45 @@ def test_graph_with_a_double_input_is_refused_at_load(tmp_path, walker_policy):
     onnx.save(model, path)
     with pytest.raises(PolicyLoadError, match=r'must be tensor\(float\): obs \(tensor\(double'):
         PolicyRuntime(path)
+
+
+# ---------------------------------------------------------------------- one policy, many robots
+SET = ['walker_4_main', 'walker_7_main', 'walker_3_main']
+
+
+@pytest.fixture(scope='module')
+def set_policy(tmp_path_factory):
+    path = tmp_path_factory.mktemp('set') / 'solar.onnx'
+    export_untrained_set(SET, path)
+    return path
+
+
+@pytest.mark.parametrize('robot', SET)
+def test_one_policy_runs_each_robot_with_that_robots_synergies(set_policy, robot):
+    runtime = PolicyRuntime(set_policy, robot)
+    assert (runtime.robot.name, runtime.card.robot, runtime.robots) == (robot, robot, SET)
+    env = make_env(robot, obs_mode='modular')
+    env.reset(seed=3)
+    output = runtime.act(env.data.qpos.copy(), env.data.qvel.copy())
+    membership = np.asarray(runtime.card.synergy['membership'], dtype=np.float32)
+    assert membership.shape == (env.robot.model.nu, runtime.synergy_count)
+    session = ort.InferenceSession(str(set_policy))
+    obs = env.observation().astype(np.float32)[None]
+    action, synergy = session.run(None, {'obs': obs, 'membership': membership})
+    np.testing.assert_allclose(output.action, action[0], atol=1e-6)
+    np.testing.assert_allclose(output.synergy, synergy[0], atol=1e-6)
+    # the structure matters: another clustering of the same actuators gives another action
+    other = np.eye(len(membership), dtype=np.float32)
+    other = other if other.shape != membership.shape else np.ones_like(membership[:, :1])
+    assert not np.allclose(session.run(None, {'obs': obs, 'membership': other})[0], action)
+
+
+def test_default_robot_is_the_cards_first(set_policy):
+    assert PolicyRuntime(set_policy).robot.name == SET[0]
+
+
+def test_robot_the_policy_does_not_serve_is_a_load_error_naming_those_it_serves(set_policy):
+    with pytest.raises(PolicyLoadError, match=r"serves robots \['walker_4_main', "
+                                              r"'walker_7_main', 'walker_3_main'\], not "
+                                              r"'walker_6_main'"):
+        PolicyRuntime(set_policy, 'walker_6_main')

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,11 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from synergy_control.card import BATCH, METADATA_KEY, SYNERGY_SOURCE, CardError, PolicyCard
+from synergy_control.card import METADATA_KEY, SYNERGY_SOURCE, CardError, PolicyCard
 
 PARITY_TOLERANCE = 1e-5
+#: Observations the policy visits, for the parity check: one array, or one per robot.
+Samples = np.ndarray | Mapping[str, np.ndarray] | None
 RANDOM_BATCH = 64
 
 
@@ -22,7 +25,7 @@ class ExportError(RuntimeError):
 
 
 def export_policy(module: torch.nn.Module, card: PolicyCard, out_path: str | Path, *,
-                  sample_observations: np.ndarray | None = None, seed: int = 0) -> float:
+                  sample_observations: Samples = None, seed: int = 0) -> float:
     """Write ``out_path`` (.onnx) and ``out_path`` with ``.card.yaml``; return the max |Δ|.
 
     ``module`` takes the tensors of ``card.onnx['inputs']`` in order and returns its outputs
@@ -30,6 +33,10 @@ def export_policy(module: torch.nn.Module, card: PolicyCard, out_path: str | Pat
     get the card's names. Parity with ONNX Runtime is checked on every output, on
     ``sample_observations`` plus random ones, and must be within 1e-5; a NaN or Inf on
     either side is a failure.
+
+    A card with variants gets one graph, traced once on the default robot with its named
+    sizes as dynamic axes, and parity is checked for every variant (``sample_observations``:
+    a mapping robot → observations).
     """
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -38,17 +45,21 @@ def export_policy(module: torch.nn.Module, card: PolicyCard, out_path: str | Pat
         PolicyCard.from_yaml(card.to_yaml(), source=out_path)
     except CardError as error:
         raise ExportError(str(error)) from error
-    example = tuple(torch.from_numpy(v) for v in _inputs(card, _observations(card, 1)).values())
+    default = card.variant(card.robot)
+    example = tuple(torch.from_numpy(v)
+                    for v in _inputs(default, _observations(default, 1)).values())
     names = [i['name'] for i in card.onnx['inputs']]
     output_names = [o['name'] for o in card.onnx['outputs']]
-    batched = {e['name']: {0: BATCH} for e in card.onnx['inputs'] + card.onnx['outputs']
-               if e['shape'][0] == BATCH}
+    dynamic = {e['name']: {axis: size for axis, size in enumerate(e['shape'])
+                           if isinstance(size, str)}
+               for e in card.onnx['inputs'] + card.onnx['outputs']}
     buffer = io.BytesIO()
     with warnings.catch_warnings():  # the TorchScript exporter is deprecated but exact here
         warnings.simplefilter('ignore', DeprecationWarning)
         torch.onnx.export(module, example, buffer, input_names=names,
                           output_names=output_names, opset_version=card.onnx['opset'],
-                          dynamo=False, dynamic_axes=batched)
+                          dynamo=False,
+                          dynamic_axes={name: axes for name, axes in dynamic.items() if axes})
     model = onnx.load_from_string(buffer.getvalue())
     onnx.checker.check_model(model)
     try:  # e.g. torch drops an input the module never reads
@@ -56,8 +67,13 @@ def export_policy(module: torch.nn.Module, card: PolicyCard, out_path: str | Pat
     except CardError as error:
         raise ExportError(str(error)) from error
     model.producer_name = 'synergy_control'
-    error = parity_error(module, model.SerializeToString(), card, sample_observations, seed)
+    errors = {robot: parity_error(module, model.SerializeToString(), card.variant(robot),
+                                  _samples_of(sample_observations, robot), seed)
+              for robot in card.robots}
+    error = max(errors.values())
     card.training = {**card.training, 'export_parity_max_abs_diff': float(error)}
+    if card.variants is not None:
+        card.training['export_parity_by_robot'] = {r: float(e) for r, e in errors.items()}
     del model.metadata_props[:]
     for key, value in _metadata(card).items():
         entry = model.metadata_props.add()
@@ -67,6 +83,11 @@ def export_policy(module: torch.nn.Module, card: PolicyCard, out_path: str | Pat
     tmp.replace(out_path)
     card.save(card_path(out_path))
     return error
+
+
+def _samples_of(samples: Samples, robot: str) -> np.ndarray | None:
+    """Return the sample observations of ``robot`` (one array: a single-robot card's)."""
+    return samples.get(robot) if isinstance(samples, Mapping) else samples
 
 
 def card_path(onnx_path: str | Path) -> Path:
@@ -85,7 +106,7 @@ def _signature(model: onnx.ModelProto) -> tuple[list, list]:
 
 def _metadata(card: PolicyCard) -> dict[str, str]:
     """Flatten the card, plus keys that non-Python deployments read without a YAML parser."""
-    return {METADATA_KEY: card.to_yaml(), 'robot': card.robot,
+    return {METADATA_KEY: card.to_yaml(), 'robot': card.robot, 'robots': ','.join(card.robots),
             'joint_names': ','.join(card.joint_names),
             'observation_mode': card.observation['mode'],
             'control_period': repr(card.control_period),
@@ -134,8 +155,12 @@ def parity_error(module: torch.nn.Module, onnx_bytes: bytes, card: PolicyCard,
     worst = dict.fromkeys(names, 0.0)
     for batch in batches:
         feed = _inputs(card, batch)
-        with torch.no_grad():
-            expected = module(*(torch.from_numpy(v) for v in feed.values()))
+        try:
+            with torch.no_grad():
+                expected = module(*(torch.from_numpy(v) for v in feed.values()))
+        except RuntimeError as error:  # e.g. a module made for another robot's sizes
+            raise ExportError(f"the policy module fails on robot '{card.robot}': "
+                              f'{str(error)[:200]}') from error
         expected = expected if isinstance(expected, tuple) else (expected,)
         got = session.run(names, feed)
         for name, e, g in zip(names, expected, got):

@@ -4,17 +4,23 @@ It exercises the whole export → runtime → ROS path before a trained policy e
 gives tests a policy of any robot without training. With ``synergies`` and ``tasks`` it is a
 policy of contract v2's full shape: inputs ``obs``, ``task`` (a task embedding) and
 ``membership`` (a constant of the card), outputs ``action`` and ``synergy`` (activations).
+:func:`export_untrained_set` exports SOLAR's serving shape: one graph for several robots,
+each with its own synergy structure (discovered from the limb graph alone).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from synergy_control.card import BATCH, OPSET, PolicyCard
+from synergy_control.card import BATCH, OPSET, PolicyCard, variable_signature
 from synergy_control.export.onnx_export import export_policy
+from synergy_control.methods.solar.networks import SynergyActor
+from synergy_control.methods.solar.synergies import discover
+from synergy_control.observation import TOKEN_SIZE
 from synergy_control.robots import get_robot
 
 
@@ -30,6 +36,33 @@ class SynergyTaskPolicy(torch.nn.Module):
                 membership: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.body(torch.cat([obs, task], dim=-1))
         return torch.tanh(z @ membership.T), z
+
+
+class TokenSynergyPolicy(torch.nn.Module):
+    """SOLAR's serving shape: (obs [B, N], membership [K, L]) → (action [B, K], synergy [B, L]).
+
+    ``obs`` is the modular observation (limb tokens, torso first); the torso belongs to no
+    synergy. Any robot: N, K and L come from the inputs.
+    """
+
+    def __init__(self, actor: SynergyActor):
+        super().__init__()
+        self.actor = actor
+
+    def forward(self, obs: torch.Tensor,
+                membership: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        tokens = obs.reshape(obs.shape[0], -1, TOKEN_SIZE)
+        limbs = torch.cat([torch.zeros_like(membership[:1]), membership])
+        return self.actor(tokens, limbs.unsqueeze(0).expand(obs.shape[0], -1, -1))
+
+
+def _seeded(module: torch.nn.Module, seed: int, scale: float = 0.3) -> torch.nn.Module:
+    """Fill every parameter with seeded normal noise (the same policy from the same seed)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.copy_(torch.randn(parameter.shape, generator=generator) * scale)
+    return module
 
 
 def _synergy_sections(size: int, actuators: int, synergies: int, tasks: int) -> dict:
@@ -71,9 +104,31 @@ def export_untrained(robot: str, out_path: str | Path, *, obs_mode: str = 'flat'
     else:
         module = torch.nn.Sequential(torch.nn.Linear(size, hidden), torch.nn.Tanh(),
                                      torch.nn.Linear(hidden, actuators), torch.nn.Tanh())
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for parameter in module.parameters():
-            parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.3)
-    export_policy(module, card, out_path)
+    export_policy(_seeded(module, seed), card, out_path)
+    return card
+
+
+def export_untrained_set(robots: Sequence[str], out_path: str | Path, *, seed: int = 0,
+                         d_model: int = 16) -> PolicyCard:
+    """Export one random SOLAR-shaped graph serving every robot of ``robots``; return its card.
+
+    The first robot is the card's default; each robot's synergies are found by affinity
+    propagation on its limb graph (no value preference).
+    """
+    variants = [get_robot(name) for name in robots]
+    sections = {robot.name: discover(robot.hop_distances, seed=seed).structure.to_card()
+                for robot in variants}
+    default = variants[0]
+    onnx = {'opset': OPSET, 'inputs': [
+        {'name': 'obs', 'shape': [BATCH, 1], 'source': 'observation'},
+        {'name': 'membership', 'shape': [1, 1], 'source': 'synergy.membership'}],
+        'outputs': [{'name': 'action', 'shape': [BATCH, 1], 'role': 'action'},
+                    {'name': 'synergy', 'shape': [BATCH, 1], 'role': 'synergy_activations'}]}
+    card = PolicyCard.for_robots(
+        variants, name=Path(out_path).stem, method='untrained', obs_mode='modular',
+        onnx=variable_signature(onnx),
+        synergy={**sections[default.name], 'variants': sections},
+        training={'note': 'untrained: random initial weights', 'seed': seed})
+    actor = SynergyActor(d_model, heads=2, feedforward=2 * d_model, loading_hidden=8)
+    export_policy(TokenSynergyPolicy(_seeded(actor, seed, 0.2)), card, out_path)
     return card

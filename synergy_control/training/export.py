@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synergy_control.card import OPSET, PolicyCard
+from synergy_control.card import OPSET, PolicyCard, variable_signature
 from synergy_control.envs import make_env, split_env_id
 from synergy_control.export import ExportError, export_policy
 from synergy_control.robots import get_robot
@@ -64,13 +64,18 @@ def _normalization(agent) -> dict:
     return {'baked_into_graph': True, 'clip': float(agent.obs_norm.clip)}
 
 
+#: ``robot`` of :func:`export_checkpoint` that exports one graph for every robot of a set run.
+ALL_ROBOTS = 'all'
+
+
 def export_robot(config: Config, robot: str | None) -> str:
     """Return the robot an export serves: the run's only one, or ``robot`` among its robots."""
     train, zero_shot = config.robot_split()
     if robot is None:
         if len(train) + len(zero_shot) > 1:
             raise ExportError(f'run {config.name} drives {train + zero_shot}: name the robot '
-                              'to export for (--robot)')
+                              f"to export for (--robot), or '{ALL_ROBOTS}' for one graph "
+                              'serving them all')
         return train[0]
     if robot not in train + zero_shot:
         raise ExportError(f"robot '{robot}' is not one of run {config.name}'s robots "
@@ -82,12 +87,14 @@ def export_checkpoint(source: str | Path, out: str | Path, *, name: str | None =
                       machine: str | None = None, robot: str | None = None) -> PolicyCard:
     """Write ``out`` (.onnx + .card.yaml) from a run directory or checkpoint file.
 
-    A run over a set of robots exports one graph per call, for ``robot``.
+    A run over a set of robots exports one graph per call, for ``robot``, or with ``robot``
+    'all' one graph for every robot of the run (:func:`multi_robot_card`).
     """
     path = resolve_checkpoint(source)
     state = load_checkpoint(path)
     run_config = config_from_dict(state['config'])
-    robot = export_robot(run_config, robot)
+    if robot != ALL_ROBOTS:
+        robot = export_robot(run_config, robot)
     config = run_config.to_dict()  # older configs: hidden_sizes -> policy
     agent = agent_from_checkpoint(state)
     counters = state['counters']
@@ -101,14 +108,47 @@ def export_checkpoint(source: str | Path, out: str | Path, *, name: str | None =
         'best_eval_mean': state.get('best_eval'),
         'policy': config['policy'], 'normalize_obs': config['normalize_obs'],
     }
+    header = {'name': name or Path(out).stem, 'method': config['algorithm'],
+              'obs_mode': config['obs_mode'], 'training': training,
+              'normalization': _normalization(agent)}
+    if robot == ALL_ROBOTS:
+        train, zero_shot = run_config.robot_split()
+        training['robots'] = {'train': train, 'zero_shot': zero_shot}
+        card = multi_robot_card(agent, train + zero_shot, **header)
+        samples = {r: sample_observations(agent, r, config['obs_mode']) for r in card.robots}
+        export_policy(agent.policy(card.robot), card, out, sample_observations=samples)
+        return card
     sections = graph_sections(agent, robot)
     constants = sections.pop('constants', {})
     training['environment'] = robot  # the robot, and its task for a multi-task run
-    card = PolicyCard.for_robot(get_robot(split_env_id(robot)[0]), name=name or Path(out).stem,
-                                method=config['algorithm'],
-                                obs_mode=config['obs_mode'], training=training,
-                                normalization=_normalization(agent), **sections)
+    card = PolicyCard.for_robot(get_robot(split_env_id(robot)[0]), **header, **sections)
     check_constants(card, constants)
     samples = sample_observations(agent, robot, config['obs_mode'])
     export_policy(agent.policy(robot), card, out, sample_observations=samples)
+    return card
+
+
+def multi_robot_card(agent, robots: list[str], **header) -> PolicyCard:
+    """Card of one graph serving every robot of ``robots`` (the first is the default).
+
+    Each robot's graph must be the same up to the sizes that vary between robots (named in
+    the card), with the same tasks; each robot's synergy structure goes in
+    ``synergy.variants`` and its constants must equal its card's.
+    """
+    if len({split_env_id(r)[0] for r in robots}) != len(robots):
+        raise ExportError(f'one graph for {robots} would serve one robot under several tasks; '
+                          'export one policy per task (--robot)')
+    sections = {robot: graph_sections(agent, robot) for robot in robots}
+    default = sections[robots[0]]
+    onnx = variable_signature(default['onnx'])
+    for robot, section in sections.items():
+        if variable_signature(section['onnx']) != onnx or section['tasks'] != default['tasks']:
+            raise ExportError(f"the policy's graph for '{robot}' differs from the one for "
+                              f"'{robots[0]}' beyond the robot's sizes: export it per robot")
+    synergy = default['synergy'] and {
+        **default['synergy'], 'variants': {r: s['synergy'] for r, s in sections.items()}}
+    card = PolicyCard.for_robots([get_robot(r) for r in robots], onnx=onnx, synergy=synergy,
+                                 tasks=default['tasks'], **header)
+    for robot, section in sections.items():
+        check_constants(card.variant(robot), section['constants'])
     return card

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from synergy_control.card import METADATA_KEY, PolicyCard
-from synergy_control.export import ExportError, card_path, export_policy, export_untrained
+from synergy_control.export import (ExportError, card_path, export_policy, export_untrained,
+                                    export_untrained_set)
 from synergy_control.robots import get_robot
 
 
@@ -173,3 +174,54 @@ def test_untrained_synergy_task_policy_has_the_full_v2_shape(tmp_path):
     assert first.synergy.shape == (2,) and runtime.synergy_count == 2
     runtime.set_task('task_2')
     assert not np.array_equal(runtime.act(qpos, qvel).action, first.action)
+
+
+# ---------------------------------------------------------------------- one graph, many robots
+SET = ['walker_5_main', 'walker_2_main', 'walker_6_main']
+
+
+def test_one_graph_with_named_sizes_serves_every_robot(tmp_path):
+    out = tmp_path / 'solar.onnx'
+    card = export_untrained_set(SET, out)
+    model = onnx.load(out)
+    dims = {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+            for v in [*model.graph.input, *model.graph.output]}
+    assert dims == {'obs': ['batch', 'observation_size'],
+                    'membership': ['actuators', 'synergies'],
+                    'action': ['batch', 'actuators'], 'synergy': ['batch', 'synergies']}
+    meta = {p.key: p.value for p in model.metadata_props}
+    assert meta['robots'].split(',') == SET and meta['robot'] == SET[0]
+    stored = PolicyCard.from_yaml(meta[METADATA_KEY])
+    assert stored == card and stored.robots == SET
+    assert sorted(stored.training['export_parity_by_robot']) == sorted(SET)
+    assert max(stored.training['export_parity_by_robot'].values()) <= 1e-5
+
+
+class FirstRobotOnly(torch.nn.Module):
+    """A policy whose trace keeps the first robot's sizes (a Python int of a traced shape)."""
+
+    def forward(self, obs, membership):
+        actuators = int(membership.shape[0])
+        return torch.tanh(obs[:, :actuators]), obs[:, :1].expand(-1, membership.shape[1])
+
+
+class FixedInput(torch.nn.Module):
+    """A policy made for one robot: a layer sized for the first robot's observation."""
+
+    def __init__(self, card):
+        super().__init__()
+        self.layer = torch.nn.Linear(card.observation['size'], 1)
+
+    def forward(self, obs, membership):
+        z = self.layer(obs).expand(-1, membership.shape[1])
+        return torch.tanh(z @ membership.T), z
+
+
+@pytest.mark.filterwarnings('ignore::torch.jit.TracerWarning')
+def test_every_robot_is_checked_for_parity(tmp_path):
+    card = PolicyCard.from_yaml(export_untrained_set(SET, tmp_path / 'solar.onnx').to_yaml())
+    with pytest.raises(ExportError, match="output 'action': torch shape"):
+        export_policy(FirstRobotOnly(), card, tmp_path / 'first.onnx')
+    with pytest.raises(ExportError, match="the policy module fails on robot 'walker_2_main'"):
+        export_policy(FixedInput(card), card, tmp_path / 'fixed.onnx')
+    assert not (tmp_path / 'first.onnx').exists() and not (tmp_path / 'fixed.onnx').exists()
