@@ -13,6 +13,11 @@ choose, blend and adapt tasks without torch.
 The paper perturbs the LTE during training (z + N(0, σ²), re-normalised) to smooth the task
 space; the released code computes the noisy LTE but feeds the clean one to the decoder.
 ``noise_reaches_decoder`` selects the paper's behaviour (default) or the released code's.
+
+``adapt_from`` (a trained EAR run or checkpoint) is the gradient baseline of EAR's adaptation
+experiment: the state encoder and decoder are loaded and frozen, each task of the new run
+gets a free embedding (a parameter normalised onto the sphere) learned by SAC's actor loss,
+and the critics, which have never seen the new task, learn from scratch.
 """
 
 from __future__ import annotations
@@ -39,7 +44,10 @@ class TaskEmbeddingActor(nn.Module):
         self.num_tasks = num_tasks
         self.noise = settings.embedding_noise if settings.noise_reaches_decoder else 0.0
         self.state_encoder = mlp(obs_dim, settings.state_hidden, settings.state_dim)
-        self.task_encoder = mlp(num_tasks, settings.task_hidden, settings.task_dim)
+        # adapting: one free vector per task instead of the one-hot encoder
+        self.task_encoder = (nn.Linear(num_tasks, settings.task_dim, bias=False)
+                             if settings.adapt_from else
+                             mlp(num_tasks, settings.task_hidden, settings.task_dim))
         hidden = settings.decoder_hidden
         self.trunk = mlp(settings.state_dim + settings.task_dim, hidden[:-1], hidden[-1])
         self.mean = nn.Linear(hidden[-1], act_dim)
@@ -122,6 +130,7 @@ class EARPolicy(PolicyBuilder):
         critic_hidden: list[int] = option([400, 400, 400, 400], WIDTHS)
         embedding_noise: float = option(0.02, NONNEG)
         noise_reaches_decoder: bool = True
+        adapt_from: str = ''
 
     def __init__(self, context, settings):
         super().__init__(context, settings)
@@ -138,7 +147,27 @@ class EARPolicy(PolicyBuilder):
             raise ValueError("policy 'ear' is a SAC policy (algorithm: sac)")
         ctx = self.context
         self.actor = TaskEmbeddingActor(ctx.obs_dim, ctx.act_dim, self.num_tasks, self.settings)
+        if self.settings.adapt_from:
+            self._load_frozen(self.actor)
         return self.actor
+
+    def _load_frozen(self, actor: TaskEmbeddingActor) -> None:
+        """Load a trained EAR actor's state encoder and decoder and freeze them."""
+        from synergy_control.training.checkpoint import load_checkpoint
+        from synergy_control.training.export import resolve_checkpoint
+        source = resolve_checkpoint(self.settings.adapt_from)
+        trained = {key.removeprefix('actor.'): value
+                   for key, value in load_checkpoint(source)['agent'].items()
+                   if key.startswith('actor.') and not key.startswith('actor.task_encoder.')}
+        try:
+            missing, unexpected = actor.load_state_dict(trained, strict=False)
+        except RuntimeError as error:  # sizes differ
+            missing, unexpected = [str(error).splitlines()[-1].strip()], []
+        if unexpected or any(not key.startswith('task_encoder.') for key in missing):
+            raise ValueError(f'policy.adapt_from: {source} is not an EAR actor of these sizes '
+                             f'({", ".join(missing + unexpected)})')
+        for name, parameter in actor.named_parameters():
+            parameter.requires_grad_(name.startswith('task_encoder.'))
 
     def make_critic(self) -> nn.Module:
         """Twin critics on the one-hot task."""

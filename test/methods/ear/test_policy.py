@@ -83,3 +83,24 @@ def test_trained_ear_exports_one_graph_commanded_by_any_task_embedding(tmp_path,
         expected = trainer.agent.act(obs, deterministic=True, robot=f'half_cheetah@{task}')
         np.testing.assert_allclose(per_task[task], expected, atol=1e-5)
     assert not np.allclose(per_task['vel:1'], per_task['vel:5'])
+
+
+def test_gradient_adaptation_learns_only_the_new_embedding(tmp_path, run_to_end,
+                                                           small_ear_config):
+    source, _ = run_to_end(small_ear_config(), tmp_path / 'source')
+    trained = {k: v.clone() for k, v in source.agent.actor.state_dict().items()}
+    adapted, _ = run_to_end(small_ear_config(
+        tasks=['vel:2'], policy={**small_ear_config()['policy'],
+                                 'adapt_from': str(tmp_path / 'source')}), tmp_path / 'adapt')
+    actor = adapted.agent.actor
+    for key, value in actor.state_dict().items():
+        if key.startswith('task_encoder.'):
+            assert value.shape == (3, 1)  # one free vector for the one new task
+        else:
+            torch.testing.assert_close(value, trained[key])  # loaded and frozen
+    assert [n for n, p in actor.named_parameters() if p.requires_grad] == ['task_encoder.weight']
+    assert adapted.agent.updates > 0
+    with pytest.raises(ValueError, match="policy.adapt_from: .* is not an EAR actor"):
+        run_to_end(small_ear_config(tasks=['vel:2'], policy={
+            **small_ear_config()['policy'], 'state_dim': 5,
+            'adapt_from': str(tmp_path / 'source')}), tmp_path / 'bad')
