@@ -16,6 +16,8 @@ from pathlib import Path
 import gymnasium
 import numpy as np
 
+from synergy_control.robots.terrains import Terrain
+
 GYM_ASSETS = Path(gymnasium.__file__).parent / 'envs' / 'mujoco' / 'assets'
 OWN_ASSETS = Path(__file__).parent / 'assets'
 
@@ -92,11 +94,12 @@ class Segment:
 
 @dataclass(frozen=True)
 class VariantSpec:
-    """One morphology: which bodies of the source stay and which segments are added."""
+    """One morphology: bodies kept, segments added, the ground (``terrain``) it stands on."""
 
     name: str
     keep: tuple[str, ...] | None = None
     add: tuple[Segment, ...] = ()
+    terrain: Terrain | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,20 @@ FAMILIES: dict[str, Family] = {
             VariantSpec('walker_7_main'),
         ),
         zero_shot=('walker_3_main', 'walker_6_main'),
+    ),
+    # SAR's terrain transfer (seed 003): the full walker on generated ground, a family of its
+    # own so that Walker++ stays the SMP set.
+    'walker_terrain': Family(
+        name='walker_terrain',
+        source=GYM_ASSETS / 'walker2d_v5.xml',
+        description='Walker2d-v5 on generated terrain: hills, a rough heightfield, stairs.',
+        task=TaskSpec(healthy_z=(0.8, 2.0), max_abs_angle=1.0),
+        limb_types=(('torso', 0), ('thigh', 1), ('leg', 2), ('foot', 3)),
+        variants=(
+            VariantSpec('walker_7_slope', terrain=Terrain('slope', 0.3, angle=5.0)),
+            VariantSpec('walker_7_rough', terrain=Terrain('rough', 0.08, block=0.2)),
+            VariantSpec('walker_7_stairs', terrain=Terrain('stairs', 0.32, block=0.4)),
+        ),
     ),
     'hopper': Family(
         name='hopper',

@@ -151,6 +151,8 @@ class Robot:
             _remove_bodies(spec, variant.keep)
         for segment in variant.add:
             _add_segment(spec, segment)
+        if variant.terrain is not None:
+            variant.terrain.apply(spec)
         order = self._preorder_actuated_joints(spec.compile())
         if order != [a.target for a in spec.actuators]:
             _order_actuators_by_limbs(spec, order)

@@ -2,6 +2,9 @@
 
 from pathlib import Path
 
+import pytest
+
+from synergy_control.training.checkpoint import make_agent
 from synergy_control.training.config import load_config
 
 CONFIGS = Path(__file__).resolve().parents[3] / 'config' / 'train'
@@ -14,3 +17,14 @@ def test_humanoid_sar_rl_differs_from_the_play_run_only_in_policy_and_budget():
     assert differ == {'name', 'policy', 'total_steps'}
     assert sar['policy']['name'] == 'sar' and sar['policy']['phi'] == 1.0
     assert sar['policy']['hidden_sizes'] == play['policy']['hidden_sizes']
+
+
+@pytest.mark.parametrize('terrain', ['slope', 'rough', 'stairs'])
+def test_walker_terrain_pairs_differ_only_in_policy_and_budget(terrain):
+    sar = load_config(CONFIGS / f'walker_terrain_{terrain}_sar.yaml')
+    sac = load_config(CONFIGS / f'walker_terrain_{terrain}_sac.yaml').to_dict()
+    differ = {key for key, value in sar.to_dict().items() if sac[key] != value}
+    assert differ == {'name', 'policy', 'total_steps'}
+    assert sar.robot == f'walker_7_{terrain}'
+    agent = make_agent(sar)  # the committed flat-ground basis drives the terrain walker
+    assert agent.actor.count == 3 and agent.target_entropy == -3
