@@ -30,6 +30,9 @@ DEFAULT_COMMAND_TOPIC = 'effort_controller/commands'
 JOINT_STATES_TOPIC = 'joint_states'
 ODOM_TOPIC = 'odom'
 CLOCK_TOPIC = '/clock'
+#: The controller's synergy markers (its private ~/synergy_markers), as the rviz config shows
+#: them in the un-namespaced graph.
+SYNERGY_MARKERS_TOPIC = '/synergy_controller/synergy_markers'
 MODES = ('realtime', 'lockstep')
 HOLD_MODES = ('zero', 'hold')
 #: Executors the nodes can spin on: ``events`` dispatches each message or timer as the
@@ -272,7 +275,8 @@ def sim_plan(robot: str | None = None, policy: str | Path | None = None,
     if rviz:
         # The display topics of sim.rviz are the un-namespaced graph's.
         shown = ((f'/{ODOM_TOPIC}', f'{namespace}/{ODOM_TOPIC}'),
-                 ('/sim/markers', f'{namespace}/sim/markers'))
+                 ('/sim/markers', f'{namespace}/sim/markers'),
+                 (SYNERGY_MARKERS_TOPIC, f'{namespace}{SYNERGY_MARKERS_TOPIC}'))
         plan.append(NodeSpec('rviz2', 'rviz2', 'rviz2', {'use_sim_time': bool(use_sim_time)},
                              clock + (shown if namespace else ()),
                              ('-d', str(rviz_config)), namespace=namespace))

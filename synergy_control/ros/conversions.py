@@ -266,6 +266,11 @@ class GeomMarkers:
         """Return the number of markers per frame."""
         return len(self._parts)
 
+    @property
+    def geoms(self) -> list[int]:
+        """Return the geom index of each marker, in marker order (to recolour them)."""
+        return [part[0] for part in self._parts]
+
     def __call__(self, data: mujoco.MjData, stamp: Time) -> MarkerArray:
         """Make the markers at the geom poses of ``data`` (geom_xpos/geom_xmat)."""
         markers = MarkerArray()

@@ -16,6 +16,10 @@ Each command names the state it answers (its stamp, in the first layout dimensio
 see :func:`~synergy_control.ros.conversions.command_msg`), so a lockstep simulation can
 refuse any command that answers no state it is waiting for. States outside the robot's
 physical limits are refused like malformed ones (:class:`~synergy_control.state.StateReader`).
+
+A policy with synergies publishes its L activations on ``~/synergy_activations`` with each
+policy command, and its limbs coloured by synergy and lit by activation on
+``~/synergy_markers`` (a MarkerArray in ``world``, :mod:`~synergy_control.ros.markers`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from rclpy.subscription import MessageInfo
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import SetBool
+from visualization_msgs.msg import MarkerArray
 
 from synergy_control.launch_plan import (DEFAULT_COMMAND_TOPIC, HOLD_MODES, JOINT_STATES_TOPIC,
                                          MODES, ODOM_TOPIC, default_policy)
@@ -39,6 +44,7 @@ from synergy_control.ros import qos
 from synergy_control.ros.conversions import (command_msg, ctrl_from_msg, diagnostic_array,
                                              diagnostic_status, float_array_msg,
                                              robot_state_from_msgs, stamp_to_ns)
+from synergy_control.ros.markers import SynergyMarkers, structure_of
 from synergy_control.ros.node_tools import (MessageInfoCallback, TickSamples, declare,
                                             percentiles, publisher_names, spin_main,
                                             steady_clock)
@@ -77,6 +83,10 @@ class SynergyController(LifecycleNode):
         diagnostics_period = declare(self, 'diagnostics_period', 1.0,
                                      'seconds between /diagnostics messages',
                                      bounds=(0.05, 60.0))
+        self.markers_rate = declare(self, 'publish_markers', 10.0,
+                                    'rate in Hz of ~/synergy_markers, the limbs coloured by '
+                                    'synergy and lit by its activation (0 disables them)',
+                                    bounds=(0.0, 1000.0))
         autostart = declare(self, 'autostart', True,
                             'configure and activate at start-up (no lifecycle manager needed)')
         self.tasks = TaskCommands(self)  # parameter 'task', topics ~/task and cmd_vel
@@ -111,6 +121,7 @@ class SynergyController(LifecycleNode):
         self._hold: np.ndarray | None = None
         self._hold_time = -np.inf
         self._activated_at = time.monotonic()
+        self._shown: tuple[np.ndarray, np.ndarray] | None = None  # (qpos, synergy) drawn
         if self.runtime is not None:
             self._reader.reset()
 
@@ -138,6 +149,12 @@ class SynergyController(LifecycleNode):
                                                   qos.COMMAND)
         self._synergy_pub = self.create_publisher(Float64MultiArray, '~/synergy_activations',
                                                   qos.EVENTS)
+        structure = structure_of(self.runtime.card.synergy) if self.runtime.synergy_count \
+            else None
+        self._markers = (SynergyMarkers(robot, structure)
+                         if structure is not None and self.markers_rate > 0 else None)
+        self._marker_pub = (self.create_publisher(MarkerArray, '~/synergy_markers', qos.MARKERS)
+                            if self._markers is not None else None)
         self._inputs = [
             self.create_subscription(JointState, JOINT_STATES_TOPIC,
                                      MessageInfoCallback(self._on_joint_state),
@@ -160,6 +177,8 @@ class SynergyController(LifecycleNode):
         if self.mode == 'realtime':
             timers.append(self.create_timer(self.runtime.card.control_period,
                                             self._on_control_timer))
+        if self._markers is not None:
+            timers.append(self.create_timer(1.0 / self.markers_rate, self._publish_markers))
         self._timers_active = timers
         self.active = True
         return TransitionCallbackReturn.SUCCESS
@@ -195,6 +214,8 @@ class SynergyController(LifecycleNode):
             self.destroy_subscription(subscription)
         self.destroy_publisher(self._command_pub)
         self.destroy_publisher(self._synergy_pub)
+        if self._marker_pub is not None:
+            self.destroy_publisher(self._marker_pub)
         self.tasks.detach()
         self._inputs = []
         self.runtime = None
@@ -312,6 +333,14 @@ class SynergyController(LifecycleNode):
             self.latency_ms.append((time.time_ns() - info['source_timestamp']) * 1e-6)
         if output.synergy.size:  # a policy without synergies has no activations to show
             self._synergy_pub.publish(float_array_msg(output.synergy, self._synergy_msg))
+            self._shown = (qpos, output.synergy)
+
+    def _publish_markers(self) -> None:
+        """Draw the newest policy step's pose and synergy activations (nothing before one)."""
+        if self._shown is not None:
+            qpos, synergy = self._shown
+            self._marker_pub.publish(self._markers(qpos, synergy,
+                                                   self.get_clock().now().to_msg()))
 
     def _safe_command(self) -> np.ndarray:
         """Zero, or (hold mode) the last policy command while it is still fresh.

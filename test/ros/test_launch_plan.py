@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from synergy_control import launch_plan
-from synergy_control.launch_plan import (NodeSpec, default_policy, parse_bool, robot_plan,
+from synergy_control.launch_plan import (SYNERGY_MARKERS_TOPIC, NodeSpec, default_policy,
+                                         parse_bool, robot_plan,
                                          robot_plan_from_arguments, sim_plan,
                                          sim_plan_from_arguments)
 from synergy_control.robots import get_robot
@@ -116,7 +117,9 @@ def test_sim_plan_rviz_needs_rviz2_before_any_node(policies, tmp_path, monkeypat
     assert rviz.arguments[0] == '-d' and Path(rviz.arguments[1]).is_file()
     assert rviz.parameters == {'use_sim_time': True}
     assert dict(rviz.remappings) == {'/clock': '/r1/clock', '/odom': '/r1/odom',
-                                     '/sim/markers': '/r1/sim/markers'}
+                                     '/sim/markers': '/r1/sim/markers',
+                                     '/synergy_controller/synergy_markers':
+                                     '/r1/synergy_controller/synergy_markers'}
 
 
 @pytest.mark.parametrize('kwargs, message', [
@@ -210,9 +213,10 @@ def test_rviz_config_shows_markers_and_odometry_in_world():
     config = yaml.safe_load((ROOT / 'config' / 'rviz' / 'sim.rviz').read_text())
     manager = config['Visualization Manager']
     assert manager['Global Options']['Fixed Frame'] == 'world'
-    topics = {d['Class']: d['Topic']['Value'] for d in manager['Displays'] if 'Topic' in d}
-    assert topics['rviz_default_plugins/MarkerArray'] == '/sim/markers'
-    assert topics['rviz_default_plugins/Odometry'] == '/odom'
+    topics = {(d['Class'], d['Topic']['Value']) for d in manager['Displays'] if 'Topic' in d}
+    assert topics == {('rviz_default_plugins/MarkerArray', '/sim/markers'),
+                      ('rviz_default_plugins/MarkerArray', SYNERGY_MARKERS_TOPIC),
+                      ('rviz_default_plugins/Odometry', '/odom')}
 
 
 def test_effort_controllers_yaml_names_walker_joints():

@@ -2,7 +2,8 @@
 
 A subprocess blocks ``import torch`` (and ``onnx``, which only the exporter needs), then loads
 a shipped policy, evaluates an episode, builds the launch plan, imports every node module and
-runs ``synergy-control sim`` and ``evaluate``. It inherits this run's loopback DDS domain.
+runs ``synergy-control sim`` and ``evaluate``; the node modules load no scikit-learn either.
+It inherits this run's loopback DDS domain.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ SCRIPT = textwrap.dedent('''
 
     for module in pkgutil.iter_modules(synergy_control.ros.__path__):
         __import__(f'synergy_control.ros.{module.name}')
+    assert 'sklearn' not in sys.modules  # the nodes read synergy structures, never cluster
     runtime = PolicyRuntime('models/walker_td3.onnx')
     assert np.all(np.isfinite(runtime.act(runtime.robot.model.qpos0,
                                           np.zeros(runtime.robot.model.nv)).commands))

@@ -41,18 +41,30 @@ def describe(robot: Robot, structure: SynergyStructure) -> str:
     return '\n'.join(lines)
 
 
+TORSO = -1  # the synergy of the torso and of the bodies it carries: none
+
+
+def body_synergies(robot: Robot, structure: SynergyStructure) -> dict[int, int]:
+    """Body id → synergy of each limb's body and of the unactuated bodies it carries.
+
+    The torso (and what it carries) is :data:`TORSO`.
+    """
+    synergies = {robot.limbs[0].body_id: TORSO}
+    for limb, label in zip(robot.limbs[1:], structure.labels):
+        synergies[limb.body_id] = label
+    model = robot.model
+    for body in range(1, model.nbody):  # unactuated bodies take their limb's synergy
+        parent = body
+        while parent not in synergies and parent > 0:
+            parent = int(model.body_parentid[parent])
+        synergies.setdefault(body, synergies.get(parent, TORSO))
+    return synergies
+
+
 def body_colours(robot: Robot, structure: SynergyStructure) -> dict[int, np.ndarray]:
     """Body id → RGB: each limb's body (and the bodies it carries) in its synergy's colour."""
-    colours = {robot.limbs[0].body_id: TORSO_GREY}
-    for limb, label in zip(robot.limbs[1:], structure.labels):
-        colours[limb.body_id] = synergy_colour(label)
-    model = robot.model
-    for body in range(1, model.nbody):  # unactuated bodies take their limb's colour
-        parent = body
-        while parent not in colours and parent > 0:
-            parent = int(model.body_parentid[parent])
-        colours.setdefault(body, colours.get(parent, TORSO_GREY))
-    return colours
+    return {body: TORSO_GREY if synergy == TORSO else synergy_colour(synergy)
+            for body, synergy in body_synergies(robot, structure).items()}
 
 
 def draw(robot: Robot, structure: SynergyStructure, out: str | Path, *, width: int = 480,

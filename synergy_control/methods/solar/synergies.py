@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import AffinityPropagation
-from sklearn.exceptions import ConvergenceWarning
 
 METHOD = 'solar-affinity-propagation'
 
@@ -168,6 +166,8 @@ def discover(hop_distances: np.ndarray, preference: np.ndarray | None = None, *,
                              f'{preference.tolist()}')
     if actuators == 1:
         return Discovery(SynergyStructure.single(1), True, 0)
+    from sklearn.cluster import AffinityPropagation  # deferred: the policy node reads
+    from sklearn.exceptions import ConvergenceWarning  # structures, never clusters
     model = AffinityPropagation(affinity='precomputed', preference=preference, damping=damping,
                                 max_iter=max_iter, convergence_iter=convergence_iter,
                                 random_state=seed)

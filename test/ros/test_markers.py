@@ -1,0 +1,60 @@
+"""Synergy markers: each limb in its synergy's colour, brightness following the activation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from builtin_interfaces.msg import Time
+
+from synergy_control.methods.solar.show import synergy_colour
+from synergy_control.methods.solar.synergies import SynergyStructure
+from synergy_control.robots import get_robot
+from synergy_control.ros.markers import IDLE_BRIGHTNESS, SynergyMarkers, structure_of
+
+ROBOT = get_robot('walker_7_main')  # right leg (thigh, leg, foot), then the left leg
+LEGS = SynergyStructure((0, 0, 0, 1, 1, 1), (1, 4))
+
+
+def limb_colours(markers):
+    return np.array([[m.color.r, m.color.g, m.color.b] for m in markers.markers
+                     if m.ns == 'synergies'])
+
+
+def test_each_limb_takes_its_synergy_colour_lit_by_its_activation():
+    draw = SynergyMarkers(ROBOT, LEGS)
+    idle = limb_colours(draw(ROBOT.model.qpos0, np.zeros(2), Time()))
+    busy = limb_colours(draw(ROBOT.model.qpos0, np.array([0.0, 8.0]), Time()))
+    half = len(idle) // 2  # the same geoms in each leg, in limb order
+    for rows, synergy in ((slice(0, half), 0), (slice(half, None), 1)):
+        np.testing.assert_allclose(idle[rows], IDLE_BRIGHTNESS * synergy_colour(synergy)[None]
+                                   .repeat(half, 0), atol=1e-6)
+    np.testing.assert_allclose(busy[:half], idle[:half])  # synergy 0 stayed idle
+    np.testing.assert_allclose(busy[half:], synergy_colour(1)[None].repeat(half, 0), atol=1e-3)
+    negative = limb_colours(draw(ROBOT.model.qpos0, np.array([0.0, -8.0]), Time()))
+    np.testing.assert_allclose(negative, busy)  # brightness follows |activation|
+
+
+def test_markers_sit_on_the_limbs_in_world_with_centres_marked():
+    draw = SynergyMarkers(ROBOT, LEGS)
+    qpos = ROBOT.model.qpos0.copy()
+    frame = draw(qpos, np.zeros(2), Time(sec=3))
+    assert {m.header.frame_id for m in frame.markers} == {'world'}
+    assert {m.header.stamp.sec for m in frame.markers} == {3}
+    centres = [m for m in frame.markers if m.ns == 'synergies/centres']
+    assert len(centres) == 2
+    qpos[0] += 1.5  # the body moves forward: so do its markers
+    moved = draw(qpos, np.zeros(2), Time())
+    shift = [b.pose.position.x - a.pose.position.x
+             for a, b in zip(frame.markers, moved.markers)]
+    np.testing.assert_allclose(shift, 1.5, atol=1e-9)
+
+
+@pytest.mark.parametrize('section, expected', [
+    (None, None),
+    ({'method': 'sar', 'count': 2, 'basis': [[1.0] * 6] * 2, 'offset': [0.0] * 6}, None),
+    ({'method': 'x', 'count': 2, 'labels': [0, 0, 1, 1, 1, 0]}, ((0, 0, 1, 1, 1, 0), (0, 2))),
+    ({'method': 'x', 'count': 2, 'labels': [0, 1, 1], 'centres': [0, 2]}, ((0, 1, 1), (0, 2))),
+])
+def test_structure_from_a_card_section(section, expected):
+    structure = structure_of(section)
+    assert (structure and (structure.labels, structure.centres)) == expected
