@@ -120,9 +120,16 @@ def default_policy(name: str = DEFAULT_POLICY) -> Path:
 
 
 def shipped_policies() -> dict[str, Path]:
-    """Map the robot each card names to the package's policy (``models/*.onnx``)."""
-    folder = package_path('models')
-    return {read_card(path).robot: path for path in sorted(folder.glob('*.onnx'))}
+    """Map each robot to the package's policy for it (``models/*.onnx``).
+
+    A policy made for the robot alone comes before one that serves several robots.
+    """
+    cards = {path: read_card(path) for path in sorted(package_path('models').glob('*.onnx'))}
+    shipped = {card.robot: path for path, card in cards.items() if card.variants is None}
+    for path, card in cards.items():
+        for robot in card.robots:
+            shipped.setdefault(robot, path)
+    return shipped
 
 
 def find_executable(package: str, executable: str) -> str | None:

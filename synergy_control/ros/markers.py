@@ -8,8 +8,6 @@ synergy is idle and bright when its activation is large. Centre limbs carry a wh
 
 from __future__ import annotations
 
-from typing import Any
-
 import mujoco
 import numpy as np
 from builtin_interfaces.msg import Time
@@ -27,19 +25,6 @@ IDLE_BRIGHTNESS = 0.25
 #: Synergy markers are this much larger than the geoms, so that they cover /sim/markers.
 ENLARGE = 1.05
 CENTRE_RADIUS = 0.05
-
-
-def structure_of(section: dict[str, Any] | None) -> SynergyStructure | None:
-    """Return the structure of a card's ``synergy`` section (None: no actuator labels).
-
-    Without centres (e.g. an untrained policy's contiguous groups) each synergy's first
-    actuator stands for its centre.
-    """
-    if not section or 'labels' not in section:
-        return None
-    labels = [int(v) for v in section['labels']]
-    centres = section.get('centres') or [labels.index(s) for s in range(section['count'])]
-    return SynergyStructure(tuple(labels), tuple(int(c) for c in centres))
 
 
 def brightness(activations: np.ndarray) -> np.ndarray:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from builtin_interfaces.msg import Time
 
 from synergy_control.methods.solar.show import synergy_colour
 from synergy_control.methods.solar.synergies import SynergyStructure
 from synergy_control.robots import get_robot
-from synergy_control.ros.markers import IDLE_BRIGHTNESS, SynergyMarkers, structure_of
+from synergy_control.ros.markers import IDLE_BRIGHTNESS, SynergyMarkers
 
 ROBOT = get_robot('walker_7_main')  # right leg (thigh, leg, foot), then the left leg
 LEGS = SynergyStructure((0, 0, 0, 1, 1, 1), (1, 4))
@@ -47,14 +46,3 @@ def test_markers_sit_on_the_limbs_in_world_with_centres_marked():
     shift = [b.pose.position.x - a.pose.position.x
              for a, b in zip(frame.markers, moved.markers)]
     np.testing.assert_allclose(shift, 1.5, atol=1e-9)
-
-
-@pytest.mark.parametrize('section, expected', [
-    (None, None),
-    ({'method': 'sar', 'count': 2, 'basis': [[1.0] * 6] * 2, 'offset': [0.0] * 6}, None),
-    ({'method': 'x', 'count': 2, 'labels': [0, 0, 1, 1, 1, 0]}, ((0, 0, 1, 1, 1, 0), (0, 2))),
-    ({'method': 'x', 'count': 2, 'labels': [0, 1, 1], 'centres': [0, 2]}, ((0, 1, 1), (0, 2))),
-])
-def test_structure_from_a_card_section(section, expected):
-    structure = structure_of(section)
-    assert (structure and (structure.labels, structure.centres)) == expected

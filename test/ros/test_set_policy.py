@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 from rclpy.node import Node
@@ -10,7 +12,8 @@ from visualization_msgs.msg import MarkerArray
 
 from synergy_control.envs import LocomotionEnv
 from synergy_control.evaluation import run_episode
-from synergy_control.export import export_untrained_set
+from synergy_control import launch_plan
+from synergy_control.export import export_untrained, export_untrained_set
 from synergy_control.launch_plan import SYNERGY_MARKERS_TOPIC, sim_plan
 from synergy_control.robots import FAMILIES
 from synergy_control.ros import qos
@@ -71,3 +74,16 @@ def test_node_publishes_activations_and_markers_lit_by_them(set_policy, ros_grap
     assert any(np.allclose(colours, controller._markers.colours(a), atol=1e-6)
                for a in activations), 'marker colours follow no published activation'
     assert all(np.all((b >= 0.25) & (b <= 1.0)) for b in lit)
+
+
+def test_shipped_set_policy_serves_the_robots_without_a_policy_of_their_own(
+        set_policy, tmp_path, monkeypatch):
+    models = tmp_path / 'models'
+    models.mkdir()
+    shutil.copy(set_policy, models / 'a_walker_solar.onnx')
+    export_untrained('walker_7_main', models / 'z_walker_7.onnx')
+    monkeypatch.setattr(launch_plan, 'package_path', lambda relative: tmp_path / relative)
+    shipped = launch_plan.shipped_policies()
+    assert shipped['walker_7_main'] == models / 'z_walker_7.onnx'
+    others = {shipped[robot] for robot in WALKERS if robot != 'walker_7_main'}
+    assert others == {models / 'a_walker_solar.onnx'}

@@ -7,6 +7,7 @@ from the morphology alone).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import mujoco
 import numpy as np
@@ -25,6 +26,19 @@ TORSO_GREY = np.array([0.75, 0.75, 0.75])
 def synergy_colour(synergy: int) -> np.ndarray:
     """RGB of synergy ``synergy`` (the rviz markers use the same colours)."""
     return PALETTE[synergy % len(PALETTE)]
+
+
+def structure_of(section: dict[str, Any] | None) -> SynergyStructure | None:
+    """Return the structure of a card's ``synergy`` section (None: no actuator labels).
+
+    Without centres (e.g. an untrained policy's contiguous groups) each synergy's first
+    actuator stands for its centre.
+    """
+    if not section or 'labels' not in section:
+        return None
+    labels = [int(v) for v in section['labels']]
+    centres = section.get('centres') or [labels.index(s) for s in range(section['count'])]
+    return SynergyStructure(tuple(labels), tuple(int(c) for c in centres))
 
 
 def describe(robot: Robot, structure: SynergyStructure) -> str:

@@ -4,7 +4,8 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 
-from synergy_control.methods.solar.show import body_colours, describe, draw, synergy_colour
+from synergy_control.methods.solar.show import (body_colours, describe, draw, structure_of,
+                                                synergy_colour)
 from synergy_control.methods.solar.synergies import SynergyStructure
 from synergy_control.render import RenderBackendError, select_gl_backend
 from synergy_control.robots import get_robot
@@ -42,3 +43,14 @@ def test_picture_shows_every_synergy_colour(tmp_path):
         direction = np.cos(np.radians(8))
         norms = np.linalg.norm(image, axis=-1) * np.linalg.norm(colour) + 1e-9
         assert np.sum((image @ colour) / norms > direction) > 50, synergy
+
+
+@pytest.mark.parametrize('section, expected', [
+    (None, None),
+    ({'method': 'sar', 'count': 2, 'basis': [[1.0] * 6] * 2, 'offset': [0.0] * 6}, None),
+    ({'method': 'x', 'count': 2, 'labels': [0, 0, 1, 1, 1, 0]}, ((0, 0, 1, 1, 1, 0), (0, 2))),
+    ({'method': 'x', 'count': 2, 'labels': [0, 1, 1], 'centres': [0, 2]}, ((0, 1, 1), (0, 2))),
+])
+def test_structure_from_a_card_section(section, expected):
+    structure = structure_of(section)
+    assert (structure and (structure.labels, structure.centres)) == expected
