@@ -48,6 +48,23 @@ def cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_loadings(args: argparse.Namespace) -> int:
+    """Draw a basis file's loadings (and the pose sweep along each synergy)."""
+    from synergy_control.methods.sar.plots import plot_loadings, plot_sweep
+    from synergy_control.robots import get_robot
+    basis = SynergyBasis.load(args.basis)
+    robot = get_robot(args.robot or basis.fit.get('robot') or '')
+    if robot.model.nu != basis.matrix.shape[1]:
+        raise ValueError(f'synergy basis file {args.basis} decodes to {basis.matrix.shape[1]} '
+                         f'actuators, robot {robot.name} has {robot.model.nu}')
+    title = f'{robot.name}: {basis.count} synergies'
+    plot_loadings(basis, robot.actuator_names, args.out, title)
+    if args.sweep:
+        plot_sweep(robot, basis, args.sweep)
+    print(f'wrote {args.out}' + (f' and {args.sweep}' if args.sweep else ''))
+    return 0
+
+
 def fraction(text: str) -> float:
     """Parse a VAF threshold in (0, 1] (argparse type)."""
     try:
@@ -95,3 +112,12 @@ def add_commands(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument('--max-steps', type=positive_int, help='cut episodes at this many steps')
     p.add_argument('--plot', help='write the VAF curve here (PNG)')
     p.set_defaults(func=cmd_extract)
+
+    p = groups['synergies'].add_parser(
+        'loadings', help="SAR: draw a basis file's actuator loadings and a pose sweep along "
+        'each synergy')
+    p.add_argument('--basis', required=True, help='basis file of `synergies extract`')
+    p.add_argument('--robot', help="robot variant (default: the basis's)")
+    p.add_argument('--out', required=True, help='loadings heat map (PNG)')
+    p.add_argument('--sweep', help='pose sweep along each synergy (PNG, renders offscreen)')
+    p.set_defaults(func=cmd_loadings)
