@@ -1,6 +1,8 @@
 """SAR-RL end to end: a basis from a play policy, a short SAC run through it, its export served
 by the runtime with the synergy values as second output and the basis in the card."""
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -17,7 +19,9 @@ from .conftest import sar_config
 @pytest.mark.parametrize('phi', [0.5, 1.0])
 def test_trained_sar_policy_exports_and_serves_its_synergies(humanoid_basis, run_to_end,
                                                              tmp_path, phi):
-    trainer, rows = run_to_end(sar_config(humanoid_basis, phi=phi), tmp_path / 'run')
+    basis_file = tmp_path / 'basis.yaml'
+    shutil.copy(humanoid_basis, basis_file)
+    trainer, rows = run_to_end(sar_config(basis_file, phi=phi), tmp_path / 'run')
     assert int(rows[-1]['step']) == 300 and any(r['critic_loss'] for r in rows)
     card = export_checkpoint(tmp_path / 'run', tmp_path / 'sar.onnx')
     basis = SynergyBasis.load(humanoid_basis)
@@ -49,3 +53,8 @@ def test_trained_sar_policy_exports_and_serves_its_synergies(humanoid_basis, run
         obs, _, terminated, _, _ = env.step(out.action)
         if terminated:
             obs, _ = env.reset(seed=4)
+
+    # weights trained through one decoder are never paired with a re-extracted basis file
+    SynergyBasis(basis.matrix, basis.offset + 0.01, basis.fit).save(basis_file)
+    with pytest.raises(ValueError, match=r'differs from basis file .*basis\.yaml'):
+        export_checkpoint(tmp_path / 'run', tmp_path / 'again.onnx')
