@@ -95,12 +95,8 @@ class PolicyRuntime:
 
     def _load(self, robot: Robot | str | None) -> None:
         name = robot.name if isinstance(robot, Robot) else robot or self.card.robot
-        #: the robots the policy serves; a multi-variant card serves ``name`` with its variant
-        self.robots = self.card.robots
-        if self.card.variants is not None and name not in self.card.variants:
-            raise PolicyLoadError(f"policy {self.path} serves robots {self.robots}, not "
-                                  f"'{name}'")
-        self.card = card = self.card.variant(name)
+        self.robots = self.card.robots  # a policy for several robots runs ``name``'s variant
+        self.card = card = self.card.variant(name)  # CardError names the robots served
         if not isinstance(robot, Robot):
             robot = get_robot(name)
         self.robot = robot
