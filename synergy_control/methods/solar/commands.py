@@ -11,6 +11,8 @@ import argparse
 import json
 import sys
 
+import numpy as np
+
 
 def find_structure(robot: str | None, policy: str | None, seed: int = 0) -> tuple:
     """Return (robot, structure, where it came from) for ``synergies show``.
@@ -44,32 +46,49 @@ def find_structure(robot: str | None, policy: str | None, seed: int = 0) -> tupl
     return get_robot(single.robot), structure, f"policy {policy} ({single.synergy['method']})"
 
 
+def robot_names(robot: str | None) -> list[str | None]:
+    """Return the robots of ``--robot``: one, or each variant of a morphology set (walker++)."""
+    from synergy_control.robots import FAMILIES, MORPHOLOGY_SETS
+    if robot in MORPHOLOGY_SETS:
+        return [variant.name for variant in FAMILIES[MORPHOLOGY_SETS[robot]].variants]
+    return [robot]
+
+
 def cmd_show(args: argparse.Namespace) -> int:
-    """Print the clusters of a robot and draw them on its body."""
-    from synergy_control.methods.solar.show import describe, draw
-    robot, structure, source = find_structure(args.robot, args.policy, args.seed)
+    """Print the clusters of a robot (or of each robot of a set) and draw them on the body.
+
+    For a set, the picture has one panel per robot, left to right in the set's order.
+    """
+    from synergy_control.methods.solar.show import describe, render, write_image
+    shown = [find_structure(name, args.policy, args.seed) for name in robot_names(args.robot)]
     if args.json:
-        json.dump({'robot': robot.name, 'source': source, 'count': structure.count,
-                   'labels': list(structure.labels), 'centres': list(structure.centres)},
-                  sys.stdout, indent=2)
+        json.dump([{'robot': robot.name, 'source': source, 'count': structure.count,
+                    'labels': list(structure.labels), 'centres': list(structure.centres)}
+                   for robot, structure, source in shown], sys.stdout, indent=2)
         print()
     else:
-        print(f'{describe(robot, structure)}\n  from {source}')
+        for robot, structure, source in shown:
+            print(f'{describe(robot, structure)}\n  from {source}')
     if args.out:
-        print(f'wrote {draw(robot, structure, args.out)}', file=sys.stderr if args.json
+        image = np.hstack([render(robot, structure, width=args.width, height=args.height)
+                           for robot, structure, _ in shown])
+        print(f'wrote {write_image(image, args.out)}', file=sys.stderr if args.json
               else sys.stdout)
     return 0
 
 
 def add_commands(groups: dict[str, argparse._SubParsersAction]) -> None:
     """Add ``synergies show``."""
-    from synergy_control.cli import non_negative_int
+    from synergy_control.cli import non_negative_int, positive_int
     p = groups['synergies'].add_parser(
         'show', help="print a robot's synergies and draw them on its body (SOLAR)")
-    p.add_argument('--robot', help="robot variant (default: the policy's)")
+    p.add_argument('--robot', help="robot variant, or a morphology set such as walker++ (each "
+                   "variant; default: the policy's robot)")
     p.add_argument('--policy', help="exported policy whose card holds the robot's synergies "
                    '(default: discover them from the limb graph)')
     p.add_argument('--out', help='picture of the body coloured by synergy (PNG)')
+    p.add_argument('--width', type=positive_int, default=480, help='pixels per robot')
+    p.add_argument('--height', type=positive_int, default=360)
     p.add_argument('--seed', type=non_negative_int, default=0,
                    help='seed of the discovery without a policy')
     p.add_argument('--json', action='store_true')

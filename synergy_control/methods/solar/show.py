@@ -83,6 +83,21 @@ def body_colours(robot: Robot, structure: SynergyStructure) -> dict[int, np.ndar
 
 def draw(robot: Robot, structure: SynergyStructure, out: str | Path, *, width: int = 480,
          height: int = 360) -> Path:
+    """Write the picture of :func:`render` to ``out`` (PNG)."""
+    return write_image(render(robot, structure, width=width, height=height), out)
+
+
+def write_image(image: np.ndarray, out: str | Path) -> Path:
+    """Write an RGB image (its folder made if needed); return the path."""
+    import imageio.v2 as imageio
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    imageio.imwrite(out, image)
+    return out
+
+
+def render(robot: Robot, structure: SynergyStructure, *, width: int = 480,
+           height: int = 360) -> np.ndarray:
     """Render the robot (:func:`display_pose`), limbs coloured by synergy, centres marked.
 
     A white sphere sits on each synergy's centre limb.
@@ -111,11 +126,7 @@ def draw(robot: Robot, structure: SynergyStructure, out: str | Path, *, width: i
             image = renderer.render()
     finally:
         model.geom_rgba[:] = original
-    import imageio.v2 as imageio
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    imageio.imwrite(out, image)
-    return out
+    return image
 
 
 def display_pose(robot: Robot, spread: float = 0.4) -> np.ndarray:

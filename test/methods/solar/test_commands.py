@@ -38,7 +38,7 @@ def test_without_a_policy_the_clusters_are_discovered_from_the_limb_graph(capsys
 def test_with_a_policy_the_clusters_are_its_cards_for_that_robot(set_policy, robot, capsys):
     assert main(['synergies', 'show', '--robot', robot, '--policy', str(set_policy),
                  '--json']) == 0
-    shown = json.loads(capsys.readouterr().out)
+    (shown,) = json.loads(capsys.readouterr().out)
     section = read_card(set_policy).variant(robot).synergy
     assert (shown['robot'], shown['labels'], shown['centres']) == (
         robot, section['labels'], section['centres'])
@@ -68,3 +68,15 @@ def test_picture_of_the_body(set_policy, tmp_path, capsys):
                  '--out', str(out)]) == 0
     assert f'wrote {out}' in capsys.readouterr().out
     assert imageio.imread(out).shape[:2] == (360, 480)
+
+
+def test_a_morphology_set_shows_each_variant_in_one_picture(tmp_path, capsys):
+    try:
+        select_gl_backend()
+    except RenderBackendError as error:
+        pytest.skip(str(error))
+    out = tmp_path / 'walkers.png'
+    assert main(['synergies', 'show', '--robot', 'walker++', '--out', str(out), '--json']) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert [s['robot'] for s in shown] == [f'walker_{n}_main' for n in range(2, 8)]
+    assert imageio.imread(out).shape[:2] == (360, 6 * 480)
