@@ -4,8 +4,9 @@ It exercises the whole export → runtime → ROS path before a trained policy e
 gives tests a policy of any robot without training. With ``synergies`` and ``tasks`` it is a
 policy of contract v2's full shape: inputs ``obs``, ``task`` (a task embedding) and
 ``membership`` (a constant of the card), outputs ``action`` and ``synergy`` (activations).
-:func:`export_untrained_set` exports SOLAR's serving shape: one graph for several robots,
-each with its own synergy structure (discovered from the limb graph alone).
+:func:`export_untrained_set` exports SOLAR's export graph (``SynergyPolicyGraph``) untrained:
+one graph for several robots, each with its own synergy structure (discovered from the limb
+graph alone).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ import torch
 from synergy_control.card import BATCH, OPSET, PolicyCard, variable_signature
 from synergy_control.export.onnx_export import export_policy
 from synergy_control.methods.solar.networks import SynergyActor
+from synergy_control.methods.solar.policy import SynergyPolicyGraph
 from synergy_control.methods.solar.synergies import discover
-from synergy_control.observation import TOKEN_SIZE
 from synergy_control.robots import get_robot
 
 
@@ -36,24 +37,6 @@ class SynergyTaskPolicy(torch.nn.Module):
                 membership: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.body(torch.cat([obs, task], dim=-1))
         return torch.tanh(z @ membership.T), z
-
-
-class TokenSynergyPolicy(torch.nn.Module):
-    """SOLAR's serving shape: (obs [B, N], membership [K, L]) → (action [B, K], synergy [B, L]).
-
-    ``obs`` is the modular observation (limb tokens, torso first); the torso belongs to no
-    synergy. Any robot: N, K and L come from the inputs.
-    """
-
-    def __init__(self, actor: SynergyActor):
-        super().__init__()
-        self.actor = actor
-
-    def forward(self, obs: torch.Tensor,
-                membership: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        tokens = obs.reshape(obs.shape[0], -1, TOKEN_SIZE)
-        limbs = torch.cat([torch.zeros_like(membership[:1]), membership])
-        return self.actor(tokens, limbs.unsqueeze(0).expand(obs.shape[0], -1, -1))
 
 
 def _seeded(module: torch.nn.Module, seed: int, scale: float = 0.3) -> torch.nn.Module:
@@ -130,5 +113,6 @@ def export_untrained_set(robots: Sequence[str], out_path: str | Path, *, seed: i
         synergy={**sections[default.name], 'variants': sections},
         training={'note': 'untrained: random initial weights', 'seed': seed})
     actor = SynergyActor(d_model, heads=2, feedforward=2 * d_model, loading_hidden=8)
-    export_policy(TokenSynergyPolicy(_seeded(actor, seed, 0.2)), card, out_path)
+    graph = SynergyPolicyGraph(torch.nn.Identity(), _seeded(actor, seed, 0.2), True)
+    export_policy(graph, card, out_path)
     return card
