@@ -6,17 +6,20 @@ import argparse
 from pathlib import Path
 
 from synergy_control.methods.sar.basis import SynergyBasis, fit_basis, variance_accounted_for
-from synergy_control.methods.sar.record import record
+from synergy_control.methods.sar.record import projected_returns, record
 
 
 def extract(policy: str | Path, robot: str | None, out: str | Path, *, episodes: int = 100,
             percentile: float = 80.0, count: int | None = None, vaf: float = 0.8,
             seed: int = 0, stochastic: bool = True, noise: float = 0.0,
-            max_steps: int | None = None, plot: str | Path | None = None) -> SynergyBasis:
+            max_steps: int | None = None, plot: str | Path | None = None,
+            check: int = 0) -> SynergyBasis:
     """Record, keep the episodes at or above the return ``percentile``, fit, write ``out``.
 
     The basis file is the card's ``synergy`` section; its ``fit`` says where the data came
-    from (robot, policy, episodes kept, return threshold) and how well the basis fits.
+    from (robot, policy, episodes kept, return threshold) and how well the basis fits;
+    ``check`` > 0 adds the policy's mean return over that many episodes as it is and acting
+    through the basis (:func:`projected_returns`).
     """
     recording = record(policy, robot, episodes, seed, stochastic=stochastic, noise=noise,
                        max_steps=max_steps)
@@ -25,6 +28,10 @@ def extract(policy: str | Path, robot: str | None, out: str | Path, *, episodes:
     basis.fit.update(recording.summary(percentile))
     if count is not None:
         basis.fit['vaf_threshold'] = None  # the count was given, not chosen by VAF
+    if check:
+        direct, projected = projected_returns(policy, basis, recording.robot, check, seed)
+        basis.fit.update(check_episodes=check, check_return=float(direct.mean()),
+                         check_return_projected=float(projected.mean()))
     basis.save(out)
     if plot is not None:
         from synergy_control.methods.sar.plots import plot_vaf
@@ -38,13 +45,16 @@ def cmd_extract(args: argparse.Namespace) -> int:
     basis = extract(args.policy, args.robot, args.out, episodes=args.episodes,
                     percentile=args.percentile, count=args.count, vaf=args.vaf,
                     seed=args.seed, stochastic=not args.deterministic, noise=args.noise,
-                    max_steps=args.max_steps, plot=args.plot)
+                    max_steps=args.max_steps, plot=args.plot, check=args.check)
     fit = basis.fit
     print(f"wrote {args.out}: {basis.count} synergies of {fit['actuators']} actuators "
           f"(VAF {fit['vaf_of_basis']:.3f}, reconstruction RMSE "
           f"{fit['reconstruction_rmse']:.3f}) from {fit['episodes_kept']}/{fit['episodes']} "
           f"episodes of {fit['robot']} with return >= {fit['return_threshold']:.1f} "
           f"({fit['samples']} samples)" + (f'; VAF plot {args.plot}' if args.plot else ''))
+    if args.check:
+        print(f"the policy's return {fit['check_return']:.1f}, through the basis "
+              f"{fit['check_return_projected']:.1f} (mean of {args.check} episodes)")
     return 0
 
 
@@ -111,6 +121,9 @@ def add_commands(groups: dict[str, argparse._SubParsersAction]) -> None:
                    help="std of Gaussian noise on an ONNX policy's action (default 0)")
     p.add_argument('--max-steps', type=positive_int, help='cut episodes at this many steps')
     p.add_argument('--plot', help='write the VAF curve here (PNG)')
+    p.add_argument('--check', type=non_negative_int, default=0, metavar='EPISODES',
+                   help="also roll the policy out acting through the basis (its actions "
+                   'projected onto the synergies) and record both mean returns')
     p.set_defaults(func=cmd_extract)
 
     p = groups['synergies'].add_parser(

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from synergy_control.envs import LocomotionEnv
+from synergy_control.methods.sar.basis import SynergyBasis
 from synergy_control.rollout import Policy, rollout
 
 #: builds the env's policy: (env, rng) → observation → action in [-1, 1]
@@ -92,6 +93,38 @@ def checkpoint_policy(source: str | Path, robot: str | None,
     return name, config.obs_mode, factory
 
 
+def policy_factory(policy: str | Path, robot: str | None, stochastic: bool,
+                   noise: float) -> tuple[str, str, PolicyFactory]:
+    """Robot, observation mode and policy factory of an ``.onnx`` file or a checkpoint."""
+    if noise < 0:
+        raise ValueError(f'action noise must be >= 0, got {noise}')
+    if Path(policy).suffix == '.onnx':
+        return onnx_policy(policy, robot, noise)
+    return checkpoint_policy(policy, robot, stochastic)
+
+
+def projected_returns(policy: str | Path, basis: SynergyBasis, robot: str | None = None,
+                      episodes: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Return the returns of the policy (deterministic) as it is and acting through the basis.
+
+    Projected: each action replaced by ``clip(decode(z), -1, 1)`` for the least-squares
+    synergy values ``z = clip((a - offset) · matrix⁺, -1, 1)``, i.e. the policy acting through
+    the basis. Whether the play policy's gait survives tells whether L synergies suffice.
+    """
+    name, obs_mode, factory = policy_factory(policy, robot, stochastic=False, noise=0.0)
+    env = LocomotionEnv(name, obs_mode=obs_mode)
+    act = factory(env, np.random.default_rng(seed))
+    inverse = np.linalg.pinv(basis.matrix)
+
+    def projected(obs: np.ndarray) -> np.ndarray:
+        z = np.clip((np.asarray(act(obs), dtype=np.float64) - basis.offset) @ inverse, -1, 1)
+        return np.clip(basis.decode(z), -1.0, 1.0)
+    returns = [[rollout(env, p, seed + i).episode_return for i in range(episodes)]
+               for p in (act, projected)]
+    env.close()
+    return np.asarray(returns[0]), np.asarray(returns[1])
+
+
 def record(policy: str | Path, robot: str | None = None, episodes: int = 100, seed: int = 0,
            *, stochastic: bool = True, noise: float = 0.0,
            max_steps: int | None = None) -> Recording:
@@ -102,12 +135,7 @@ def record(policy: str | Path, robot: str | None = None, episodes: int = 100, se
     """
     if episodes < 1:
         raise ValueError(f'episodes must be >= 1, got {episodes}')
-    if noise < 0:
-        raise ValueError(f'action noise must be >= 0, got {noise}')
-    if Path(policy).suffix == '.onnx':
-        name, obs_mode, factory = onnx_policy(policy, robot, noise)
-    else:
-        name, obs_mode, factory = checkpoint_policy(policy, robot, stochastic)
+    name, obs_mode, factory = policy_factory(policy, robot, stochastic, noise)
     env = LocomotionEnv(name, obs_mode=obs_mode)
     act = factory(env, np.random.default_rng(seed))
     activations, returns = [], []

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from synergy_control.cli import main
@@ -14,13 +15,15 @@ def test_extract_writes_basis_and_vaf_plot(tmp_path, capsys):
     out, plot = tmp_path / 'basis.yaml', tmp_path / 'vaf.png'
     assert main(['synergies', 'extract', '--policy', str(WALKER), '--robot', 'walker_7_main',
                  '--out', str(out), '--episodes', '5', '--max-steps', '200', '--noise', '0.1',
-                 '--percentile', '60', '--vaf', '0.9', '--plot', str(plot)]) == 0
+                 '--percentile', '60', '--vaf', '0.9', '--plot', str(plot), '--check', '1']) == 0
     basis = SynergyBasis.load(out)
     fit = basis.fit
     vaf = [0.0, *fit['vaf']]
     assert vaf[basis.count] > 0.9 >= vaf[basis.count - 1]
     assert fit['episodes'] == 5 and fit['episodes_kept'] == 2 and fit['samples'] == 400
     assert fit['robot'] == 'walker_7_main' and fit['actuators'] == 6
+    assert fit['check_episodes'] == 1 and fit['check_return'] > 3000  # the shipped walker
+    assert np.isfinite(fit['check_return_projected'])
     assert plot.stat().st_size > 0
     assert f'{basis.count} synergies of 6 actuators' in capsys.readouterr().out
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from synergy_control.envs import LocomotionEnv
-from synergy_control.methods.sar.record import record
+from synergy_control.methods.sar.basis import SynergyBasis
+from synergy_control.methods.sar.record import projected_returns, record
 from synergy_control.rollout import rollout
 
 from .conftest import sar_config
@@ -51,3 +52,13 @@ def test_records_a_training_checkpoint(humanoid_basis, run_to_end, tmp_path):
     again = record(tmp_path / 'run', episodes=1, max_steps=15, stochastic=False)
     np.testing.assert_array_equal(mean.activations[0], again.activations[0])
     assert not np.array_equal(sampled.activations[0], mean.activations[0])
+
+
+def test_projection_through_an_identity_basis_changes_nothing():
+    identity = SynergyBasis(np.eye(6), np.zeros(6), {})
+    direct, projected = projected_returns(WALKER, identity, 'walker_7_main', episodes=2)
+    np.testing.assert_array_equal(direct, projected)
+    one = SynergyBasis(np.ones((1, 6)) / 6, np.zeros(6), {})
+    direct_again, squeezed = projected_returns(WALKER, one, 'walker_7_main', episodes=2)
+    np.testing.assert_array_equal(direct, direct_again)
+    assert squeezed.mean() < 0.5 * direct.mean()
