@@ -14,14 +14,13 @@ from typing import Any
 
 import numpy as np
 import yaml
-from sklearn.decomposition import PCA, FastICA
-from sklearn.preprocessing import MinMaxScaler
 
 METHOD = 'sar-pca-ica'
 
 
 def variance_accounted_for(activations: np.ndarray) -> np.ndarray:
     """Cumulative fraction of variance explained by the first 1..A principal components."""
+    from sklearn.decomposition import PCA  # scikit-learn only where a basis is fitted
     pca = PCA().fit(np.asarray(activations, dtype=np.float64))
     return np.cumsum(pca.explained_variance_ratio_)
 
@@ -93,6 +92,8 @@ def fit_basis(activations: np.ndarray, count: int | None = None, *, vaf_threshol
     ``count`` None picks L from ``vaf_threshold``. The decoder inverts the three fitted
     transforms: act = ((z − min_) / scale_) · mixing_ᵀ + ica.mean_) · components_ + pca.mean_.
     """
+    from sklearn.decomposition import PCA, FastICA
+    from sklearn.preprocessing import MinMaxScaler
     activations = np.asarray(activations, dtype=np.float64)
     if activations.ndim != 2 or len(activations) < 2 or not np.all(np.isfinite(activations)):
         raise ValueError(f'activations must be a finite [samples, actuators] array with at '

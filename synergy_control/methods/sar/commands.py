@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from synergy_control.methods.sar.basis import SynergyBasis, fit_basis, variance_accounted_for
-from synergy_control.methods.sar.record import projected_returns, record
+from synergy_control.methods.sar.basis import SynergyBasis
 
 
 def extract(policy: str | Path, robot: str | None, out: str | Path, *, episodes: int = 100,
@@ -21,6 +20,8 @@ def extract(policy: str | Path, robot: str | None, out: str | Path, *, episodes:
     ``check`` > 0 adds the policy's mean return over that many episodes as it is and acting
     through the basis (:func:`projected_returns`).
     """
+    from synergy_control.methods.sar.basis import fit_basis, variance_accounted_for
+    from synergy_control.methods.sar.record import projected_returns, record
     recording = record(policy, robot, episodes, seed, stochastic=stochastic, noise=noise,
                        max_steps=max_steps)
     samples = recording.samples(percentile)
