@@ -45,7 +45,8 @@ positive_int = number(int, 0, above=True)
 non_negative_int = number(int, 0)
 
 
-def _print_json(data: object) -> None:
+def print_json(data: object) -> None:
+    """Print ``data`` as indented JSON (the ``--json`` output of every command)."""
     json.dump(data, sys.stdout, indent=2)
     sys.stdout.write('\n')
 
@@ -61,7 +62,7 @@ def cmd_robots(args: argparse.Namespace) -> int:
                           'tasks': f.describe_tasks()}
                  for f in families}
     if args.json:
-        _print_json(described)
+        print_json(described)
         return 0
     for name, family in described.items():
         print(f'{name}: {family["description"]}')
@@ -84,7 +85,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     result = evaluate(args.policy, args.robot, episodes=args.episodes, seed=args.seed,
                       task=args.task, command=args.task_command)
     if args.json:
-        _print_json(result)
+        print_json(result)
     else:
         task = ('' if result['command'] is None
                 else f" ({result['task']}, task {result['command']})")
@@ -121,7 +122,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
                       seed=args.seed, status=not args.json, executor=args.executor,
                       task=args.task)
     if args.json:
-        _print_json(summary)
+        print_json(summary)
     return 0
 
 

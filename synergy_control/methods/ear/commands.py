@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
+
+from synergy_control.cli import non_negative_int, positive_float, positive_int, print_json
 
 
 def parse_betas(text: str) -> list[float]:
@@ -39,8 +40,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     """Print the policy's named tasks and their embeddings."""
     tasks = task_section(args.policy)
     if args.json:
-        json.dump(tasks, sys.stdout, indent=2)
-        print()
+        print_json(tasks)
         return 0
     print(f"{args.policy}: {len(tasks['embeddings'])} tasks on the unit sphere in "
           f"R^{tasks['dim']}, default {tasks['default']}")
@@ -78,8 +78,7 @@ def cmd_blend(args: argparse.Namespace) -> int:
     rows = blend_table(args.policy, args.first, args.second, args.betas, args.episodes,
                        args.seed, args.robot, args.task)
     if args.json:
-        json.dump(rows, sys.stdout, indent=2)
-        print()
+        print_json(rows)
         return 0
     print(f'normalise(beta * z({args.first}) + (1 - beta) * z({args.second})), '
           f'{args.episodes} episode(s) each:')
@@ -125,8 +124,7 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2) + '\n')
     if args.json:
-        json.dump(result, sys.stdout, indent=2)
-        print()
+        print_json(result)
         return 0
     print(f"{result['task']}: return {result['return']:.1f} after {result['episodes']} "
           f"episodes ({result['env_steps']} steps); best per iteration: "
@@ -138,7 +136,6 @@ def cmd_adapt(args: argparse.Namespace) -> int:
 
 def add_commands(groups: dict[str, argparse._SubParsersAction]) -> None:
     """Add ``tasks list``, ``interpolate``, ``compose`` and ``adapt``."""
-    from synergy_control.cli import non_negative_int, positive_float, positive_int
     tasks = groups['tasks']
     p = tasks.add_parser('list', help="a policy's named tasks and their embeddings")
     p.add_argument('--policy', required=True)
