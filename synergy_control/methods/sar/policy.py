@@ -26,6 +26,7 @@ its fit statistics and φ.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
@@ -86,6 +87,21 @@ class SynergyActor(nn.Module):
         return self.act(obs)[0]
 
 
+def same_decoder(basis_file: str, actor: SynergyActor, state: dict, prefix: str, *_) -> None:
+    """Refuse weights trained through another decoder than the basis file's (load hook).
+
+    A run is rebuilt from its basis file; a file re-extracted since would pair the weights
+    with a decoder (and card statistics) they were not trained with.
+    """
+    for name in ('basis', 'offset'):
+        saved, current = state.get(prefix + name), getattr(actor, name)
+        if saved is not None and (saved.shape != current.shape or not torch.equal(
+                saved.to(current.device, current.dtype), current)):
+            raise ValueError(f'the synergy decoder saved with these weights differs from basis '
+                             f'file {basis_file} (changed since the run started?): restore '
+                             'that file')
+
+
 class SynergyPolicy(nn.Module):
     """Export graph: obs [B, N] → (action [B, A], synergy values [B, L])."""
 
@@ -128,22 +144,9 @@ class SARPolicy(PolicyBuilder):
             raise ValueError("policy 'sar' is a SAC policy (algorithm: sac)")
         self.actor = SynergyActor(self.context.obs_dim, self.basis, self.settings.phi,
                                   self.settings.hidden_sizes)
-        self.actor.register_load_state_dict_pre_hook(self._same_decoder)
+        # a partial of a function, not a bound method: copies of the actor stay light
+        self.actor.register_load_state_dict_pre_hook(partial(same_decoder, self.settings.basis))
         return self.actor
-
-    def _same_decoder(self, actor: SynergyActor, state: dict, prefix: str, *_) -> None:
-        """Refuse weights trained through another decoder than the basis file's.
-
-        The run is rebuilt from its basis file; a file re-extracted since would pair the
-        weights with a decoder (and card statistics) they were not trained with.
-        """
-        for name in ('basis', 'offset'):
-            saved, current = state.get(prefix + name), getattr(actor, name)
-            if saved is not None and (saved.shape != current.shape or not torch.equal(
-                    saved.to(current.device, current.dtype), current)):
-                raise ValueError(f'the synergy decoder saved with these weights differs from '
-                                 f'basis file {self.settings.basis} (changed since the run '
-                                 'started?): restore that file')
 
     def make_critic(self) -> nn.Module:
         """Twin Q MLPs on the blended (applied) action."""
