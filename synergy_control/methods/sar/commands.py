@@ -76,6 +76,29 @@ def cmd_loadings(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_efficiency(args: argparse.Namespace) -> int:
+    """Compare SAR-RL with end-to-end runs: steps to end-to-end's final return."""
+    import json
+    from synergy_control.methods.sar.efficiency import compare, plot_comparison
+    result = compare(args.sar, args.baseline, args.play_steps, args.final_evals)
+    if args.out:
+        plot_comparison(args.sar, args.baseline, args.play_steps, result['target_return'],
+                        args.out)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"target: end-to-end's final return {result['target_return']:.1f} (last "
+          f"{args.final_evals} evaluations, {len(args.baseline)} runs)")
+    for name, label in (('end_to_end', 'end-to-end'), ('sar', 'SAR-RL (with play)')):
+        row = result[name]
+        print(f"  {label}: reaches it at {row['steps_to_target']} steps (per seed "
+              f"{row['steps_to_target_per_seed']}), final {row['final_return']:.1f} at "
+              f"{row['last_step']}")
+    if result['ratio'] is not None:
+        print(f"  SAR-RL needs {100 * result['ratio']:.0f}% of end-to-end's steps")
+    return 0
+
+
 def fraction(text: str) -> float:
     """Parse a VAF threshold in (0, 1] (argparse type)."""
     try:
@@ -135,3 +158,17 @@ def add_commands(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument('--out', required=True, help='loadings heat map (PNG)')
     p.add_argument('--sweep', help='pose sweep along each synergy (PNG, renders offscreen)')
     p.set_defaults(func=cmd_loadings)
+
+    p = groups['synergies'].add_parser(
+        'efficiency', help="SAR: steps SAR-RL (play included) and end-to-end runs need to "
+        "reach end-to-end's final return")
+    p.add_argument('--sar', nargs='+', required=True, help='SAR-RL run directories (seeds)')
+    p.add_argument('--baseline', nargs='+', required=True,
+                   help='end-to-end run directories (seeds)')
+    p.add_argument('--play-steps', type=non_negative_int, required=True,
+                   help="the play policy's environment steps, added to SAR-RL's")
+    p.add_argument('--final-evals', type=positive_int, default=3,
+                   help="evaluations averaged for end-to-end's final return (default 3)")
+    p.add_argument('--out', help='learning curves against total steps (PNG)')
+    p.add_argument('--json', action='store_true')
+    p.set_defaults(func=cmd_efficiency)

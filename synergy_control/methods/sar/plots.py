@@ -15,7 +15,8 @@ from synergy_control.methods.sar.basis import SynergyBasis
 from synergy_control.robots import Robot
 
 
-def _pyplot():
+def pyplot():
+    """Return matplotlib's pyplot on the Agg backend (files only)."""
     import matplotlib
     matplotlib.use('Agg')  # files only; never a display backend
     from matplotlib import pyplot as plt
@@ -25,7 +26,7 @@ def _pyplot():
 def plot_vaf(vaf: np.ndarray, count: int, threshold: float | None, out: str | Path,
              title: str = '') -> None:
     """Cumulative VAF of 1..A principal components, the threshold and the chosen count."""
-    plt = _pyplot()
+    plt = pyplot()
     components = np.arange(1, len(vaf) + 1)
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.plot(components, vaf, 'o-', color='C0', label='VAF')
@@ -43,7 +44,7 @@ def plot_vaf(vaf: np.ndarray, count: int, threshold: float | None, out: str | Pa
 def plot_loadings(basis: SynergyBasis, actuators: list[str], out: str | Path,
                   title: str = '') -> None:
     """Heat map of each synergy's actuator loadings (the rows of the decoder matrix)."""
-    plt = _pyplot()
+    plt = pyplot()
     bound = float(np.abs(basis.matrix).max())
     fig, ax = plt.subplots(figsize=(1.5 + 0.45 * len(actuators), 1.5 + 0.4 * basis.count))
     image = ax.imshow(basis.matrix, cmap='RdBu_r', vmin=-bound, vmax=bound, aspect='auto')
@@ -91,7 +92,7 @@ def plot_sweep(robot: Robot, basis: SynergyBasis, out: str | Path,
     """Render the pose along each synergy: z_k swept over ``values``, the others 0."""
     from synergy_control.render import select_gl_backend
     select_gl_backend()
-    plt = _pyplot()
+    plt = pyplot()
     sweep = PoseSweep(robot)
     camera = 'track' if mujoco.mj_name2id(sweep.model, mujoco.mjtObj.mjOBJ_CAMERA,
                                           'track') >= 0 else -1
