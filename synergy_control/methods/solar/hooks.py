@@ -73,12 +73,13 @@ class Recluster(Hook):
             raise ConfigError("config key 'hooks': hook 'solar_recluster' needs policy 'solar' "
                               'with a clustered variant (solar, solar_no_preference, '
                               'amorpheus_masked)')
-        self.clusterer = Reclusterer(
-            list(trainer.context.robots),
-            use_preference=builder.settings.variant != 'solar_no_preference',
-            preference_scale=self.settings.preference_scale, seed=trainer.config.seed)
-        if self.saved:
-            self.clusterer.load_state_dict(self.saved)
+        if self.clusterer is None:  # a second run() of the same trainer keeps its history
+            self.clusterer = Reclusterer(
+                list(trainer.context.robots),
+                use_preference=builder.settings.variant != 'solar_no_preference',
+                preference_scale=self.settings.preference_scale, seed=trainer.config.seed)
+            if self.saved:
+                self.clusterer.load_state_dict(self.saved)
         self._put_in_force(trainer)
 
     def __call__(self, trainer: Trainer) -> None:

@@ -1,0 +1,173 @@
+"""SOLAR training speed on Walker++: batched morphologies vs a loop over them, and overhead.
+
+Three trainers of ``config/train/walker_solar_cpu.yaml`` (4 training walkers, TD3, width 32,
+half an update per env step, batch 100) are warmed up, then timed in interleaved rounds:
+
+* ``solar batched``: ONE padded, masked forward/backward over all morphologies per update;
+* ``solar looped``: the same model run one morphology at a time, the reference code's way
+  (SMP/AMORPHEUS/SOLAR: a Python loop of per-morphology, unpadded forward/backward and
+  optimiser steps), each on that walker's share of the same batch, so both see the same
+  samples per environment step;
+* ``amorpheus batched``: the AMORPHEUS-like baseline (same width and depth, no synergies): the
+  synergy machinery's overhead is SOLAR's time over AMORPHEUS's.
+
+Reported per trainer: the training loop's env steps/s and updates/s (simulation, acting,
+replay and updates) and update-only updates/s on the filled replay, each from the best round
+(the least disturbed on a shared machine; every round's figure is in the JSON). The
+re-clustering hook's cost is timed once and amortised over its period.
+Writes ``benchmarks/results/solar_training_speed[_<u>_updates].json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from synergy_control.training.buffers import Batch
+from synergy_control.training.config import Config, load_config
+from synergy_control.training.runner import StopRequest, Trainer
+from synergy_control.training.td3 import TD3
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).parent / 'results'
+
+
+class LoopedTD3(TD3):
+    """TD3 whose update loops over the morphologies of a batch, each unpadded on its own."""
+
+    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
+        metrics: dict[str, torch.Tensor] = {}
+        for index in batch.robot.unique().tolist():
+            rows = batch.robot == index
+            obs, act = self.context.obs_dims[index], self.context.act_dims[index]
+            metrics = super().update(Batch(
+                batch.obs[rows, :obs], batch.action[rows, :act], batch.reward[rows],
+                batch.next_obs[rows, :obs], batch.terminated[rows], batch.robot[rows]))
+        return metrics
+
+
+def configured(variant: str, start_steps: int, updates_per_step: float | None = None
+               ) -> Config:
+    """The reduced SOLAR config (``variant``), warming up ``start_steps`` per walker."""
+    config = load_config(ROOT / 'config' / 'train' / 'walker_solar_cpu.yaml')
+    if updates_per_step is not None:
+        config = dataclasses.replace(config, updates_per_step=updates_per_step)
+    policy = dataclasses.replace(config.policy, settings=dataclasses.replace(
+        config.policy.settings, variant=variant))
+    return dataclasses.replace(config, policy=policy, start_steps=start_steps,
+                               hooks=config.hooks if variant != 'amorpheus' else [],
+                               total_steps=4 * start_steps, eval_every=10**9,
+                               checkpoint_every=10**9, log_every=10**9)
+
+
+def advance(trainer: Trainer, steps: int) -> float:
+    """Train ``steps`` more env steps; return their seconds (no evaluation at the end)."""
+    end = trainer.env_steps + steps
+    trainer.config = dataclasses.replace(trainer.config, total_steps=end)
+    trainer.last_eval = {'step': end}  # a run's closing evaluation is not part of the loop
+    start = time.perf_counter()
+    trainer.run(StopRequest())
+    return time.perf_counter() - start
+
+
+def time_updates(trainer: Trainer, updates: int) -> float:
+    """Seconds per update on the filled replay."""
+    start = time.perf_counter()
+    for _ in range(updates):
+        trainer.agent.update(trainer.buffer.sample(trainer.config.batch_size))
+    return (time.perf_counter() - start) / updates
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Warm three trainers up, then time them in interleaved rounds; write the JSON result."""
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--rounds', type=int, default=6, help='interleaved rounds (default 6)')
+    parser.add_argument('--steps', type=int, default=100,
+                        help='env steps per trainer and round (default 100)')
+    parser.add_argument('--updates', type=int, default=10,
+                        help='update-only repetitions per trainer and round (default 10)')
+    parser.add_argument('--start-steps', type=int, default=25,
+                        help='random steps per walker before learning (default 25)')
+    parser.add_argument('--updates-per-step', type=float,
+                        help="override the config's 0.5 (the reference code makes 1)")
+    parser.add_argument('--note', default='', help='how loaded the machine was')
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    load_before = os.getloadavg()
+    setups = {'solar batched': ('solar', False), 'solar looped': ('solar', True),
+              'amorpheus batched': ('amorpheus', False)}
+    samples: dict[str, dict[str, list[float]]] = {
+        name: {'loop_s_per_step': [], 'update_s': []} for name in setups}
+    with tempfile.TemporaryDirectory() as tmp:
+        trainers = {}
+        for name, (variant, looped) in setups.items():
+            config = configured(variant, args.start_steps, args.updates_per_step)
+            trainer = trainers[name] = Trainer(config, Path(tmp) / name.replace(' ', '_'),
+                                               'cpu', progress=False)
+            if looped:
+                trainer.agent = LoopedTD3(trainer.context, config)
+            advance(trainer, 4 * args.start_steps)  # random steps, then the first updates
+        try:
+            for _ in range(args.rounds):
+                for name, trainer in trainers.items():
+                    seconds = advance(trainer, args.steps)
+                    samples[name]['loop_s_per_step'].append(seconds / args.steps)
+                    samples[name]['update_s'].append(time_updates(trainer, args.updates))
+            solar = trainers['solar batched']
+            start = time.perf_counter()
+            solar.hooks[0](solar)
+            recluster_s = time.perf_counter() - start
+        finally:
+            for trainer in trainers.values():
+                trainer.close()
+    per_update = solar.config.updates_per_step
+    # best round: on a shared machine the least-disturbed round is the code's own speed
+    runs = {name: {'loop_env_steps_per_s': 1 / min(s['loop_s_per_step']),
+                   'loop_updates_per_s': per_update / min(s['loop_s_per_step']),
+                   'update_only_per_s': 1 / min(s['update_s']),
+                   'samples': s} for name, s in samples.items()}
+    batched, looped, baseline = (runs[n] for n in setups)
+    ratio = {key: batched[key] / looped[key]
+             for key in ('loop_env_steps_per_s', 'update_only_per_s')}
+    overhead = {key: baseline[key] / batched[key]  # SOLAR's time over AMORPHEUS's
+                for key in ('loop_env_steps_per_s', 'update_only_per_s')}
+    every = solar.config.hooks[0].every
+    overhead['recluster_s'] = recluster_s
+    overhead['recluster_share_of_loop_time'] = (recluster_s * batched['loop_env_steps_per_s']
+                                                / every)
+    result = {
+        'command': shlex.join([Path(sys.executable).name, 'benchmarks/solar_training_speed.py',
+                               *(argv if argv is not None else sys.argv[1:])]),
+        'machine': f'{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, '
+                   '1 thread',
+        'note': args.note, 'load_average_before_after': [load_before[0], os.getloadavg()[0]],
+        'config': 'config/train/walker_solar_cpu.yaml',
+        'updates_per_step': solar.config.updates_per_step, 'rounds': args.rounds,
+        'steps_per_round': args.steps, 'updates_per_round': args.updates, 'runs': runs,
+        'batched_vs_looped_speedup': ratio, 'solar_over_amorpheus_time': overhead}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    suffix = '' if args.updates_per_step is None else f'_{args.updates_per_step:g}_updates'
+    path = RESULTS / f'solar_training_speed{suffix}.json'
+    path.write_text(json.dumps(result, indent=2) + '\n')
+    print(json.dumps({k: result[k] for k in ('batched_vs_looped_speedup',
+                                             'solar_over_amorpheus_time')}, indent=2))
+    for name, run in runs.items():
+        print(f"{name}: {run['loop_env_steps_per_s']:.1f} env steps/s, "
+              f"{run['loop_updates_per_s']:.1f} updates/s in the loop, "
+              f"{run['update_only_per_s']:.1f} updates/s update-only")
+    return result
+
+
+if __name__ == '__main__':
+    main()
