@@ -149,3 +149,15 @@ def test_heads_must_divide_the_width():
         config = config_from_dict({'robots': 'walker++', 'obs_mode': 'modular',
                                    'policy': {'name': 'solar', 'd_model': 15, 'heads': 2}})
         make_agent(config, 'cpu', PolicyContext.build(*config.robot_split(), 'modular'))
+
+
+def test_the_normaliser_is_applied_per_token_for_every_robot():
+    agent = make('solar', normalize_obs=True)
+    for name in agent.context.names[:4]:  # training walkers feed the normaliser
+        agent.observe(states(agent, name, 50, seed=7).numpy())
+    for name in agent.context.names:
+        spec, obs = agent.export_spec(name), states(agent, name, 3, seed=8)
+        action, _ = agent.policy(name)(obs, torch.as_tensor(spec['constants']['membership']))
+        np.testing.assert_allclose(action.detach().numpy(),
+                                   agent.act(obs.numpy(), deterministic=True, robot=name),
+                                   atol=1e-5)
