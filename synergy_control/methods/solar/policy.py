@@ -48,13 +48,16 @@ class SynergyTable(nn.Module):
 
     Row 0 of a robot is its torso (all zero), rows 1..K its actuators; padded limb rows and
     unused synergy columns are zero. ``centres`` [robots, synergies] (-1 padding) keeps what
-    the card needs to rebuild each :class:`SynergyStructure`.
+    the card needs to rebuild each :class:`SynergyStructure`. A batch gets only the columns
+    some robot uses (``width``): the inter-synergy attention runs over the synergies in force,
+    not over one slot per actuator.
     """
 
     def __init__(self, structures: list[SynergyStructure], limbs: int):
         super().__init__()
         self.register_buffer('membership', torch.zeros(len(structures), limbs, limbs - 1))
         self.register_buffer('centres', torch.full((len(structures), limbs - 1), -1))
+        self.width = 1
         for index, structure in enumerate(structures):
             self.set(index, structure)
 
@@ -66,6 +69,14 @@ class SynergyTable(nn.Module):
         self.membership[index, 1:actuators + 1, :count] = torch.as_tensor(structure.membership)
         self.centres[index].fill_(-1)
         self.centres[index, :count] = torch.as_tensor(structure.centres)
+        self._refresh_width()
+
+    def _refresh_width(self) -> None:
+        self.width = int((self.centres >= 0).sum(1).max())
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._refresh_width()  # a checkpoint's structures may use more or fewer synergies
 
     def structure(self, index: int) -> SynergyStructure:
         """Return the structure in force for robot ``index``."""
@@ -77,7 +88,7 @@ class SynergyTable(nn.Module):
 
     def forward(self, robot: torch.Tensor | None, batch: int, limbs: int) -> torch.Tensor:
         """Each sample's membership [batch, limbs, L] (robot 0 when ``robot`` is None)."""
-        table = self.membership[:, :limbs]
+        table = self.membership[:, :limbs, :self.width]
         if robot is None:
             return table[0].expand(batch, -1, -1)
         return table[robot.reshape(-1).expand(batch)]

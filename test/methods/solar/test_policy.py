@@ -161,3 +161,14 @@ def test_the_normaliser_is_applied_per_token_for_every_robot():
         np.testing.assert_allclose(action.detach().numpy(),
                                    agent.act(obs.numpy(), deterministic=True, robot=name),
                                    atol=1e-5)
+
+
+def test_a_checkpoint_with_more_synergies_loads_into_a_fresh_agent():
+    trained, fresh = make('solar', seed=1), make('solar', seed=2)
+    index = trained.context.index('walker_7_main')
+    set_structure(trained, index, SynergyStructure((0, 1, 1, 2, 2, 3), (0, 2, 4, 5)))
+    fresh.load_state_dict(trained.state_dict())
+    obs, robot = states(trained, 'walker_7_main', 4), torch.tensor(index)
+    torch.testing.assert_close(fresh.actor_target(obs, robot), trained.actor_target(obs, robot))
+    torch.testing.assert_close(fresh.critic(obs, fresh.actor(obs, robot), robot),
+                               trained.critic(obs, trained.actor(obs, robot), robot))
