@@ -171,13 +171,7 @@ def add_method_commands(sub: argparse._SubParsersAction) -> None:
         group = sub.add_parser(name, help=help_text)
         groups[name] = group.add_subparsers(dest='subcommand', required=True)
     for module in METHOD_COMMANDS:
-        try:
-            add = importlib.import_module(module).add_commands
-        except ModuleNotFoundError as err:
-            if err.name != module:
-                raise
-            continue  # a method without commands yet
-        add(groups)
+        importlib.import_module(module).add_commands(groups)
 
 
 def build_parser() -> argparse.ArgumentParser:
