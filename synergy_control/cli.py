@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import importlib
 from pathlib import Path
@@ -135,6 +136,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Train several seeds (and configs) in parallel, resuming each where it stopped."""
+    from synergy_control.training.sweep import sweep
+    results = sweep(args.configs, args.seeds, jobs=args.jobs, runs_dir=args.runs_dir,
+                    device=args.device, total_steps=args.total_steps,
+                    status_every=args.status_every)
+    failed = {name: code for name, code in results.items() if code != 0}
+    print(f'{len(results) - len(failed)} of {len(results)} runs ended normally'
+          + (f'; failed: {failed}' if failed else ''))
+    return 0 if not failed else 2
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     """Render a policy rollout to MP4 or GIF (MuJoCo offscreen)."""
     from synergy_control.render import render_policy
@@ -230,6 +243,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--total-steps', type=positive_int,
                    help="override the config's budget (with --resume: extend the run)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser('sweep', help='train seeds x configs in parallel, resumable')
+    p.add_argument('configs', nargs='+', help='config/train/*.yaml')
+    p.add_argument('--seeds', type=non_negative_int, nargs='+', default=[0, 1, 2])
+    p.add_argument('--jobs', type=positive_int, default=os.cpu_count() or 1,
+                   help='runs at once (default: one per CPU core)')
+    p.add_argument('--runs-dir', default='runs', help='runs go to RUNS_DIR/<config>_<seed>')
+    p.add_argument('--device', help="cpu or cuda (default: each config's)")
+    p.add_argument('--total-steps', type=positive_int, help="override every config's budget")
+    p.add_argument('--status-every', type=positive_float, default=60.0,
+                   help='seconds between status lines')
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser('render', help='render a policy rollout to .mp4 or .gif')
     p.add_argument('--policy', required=True)
