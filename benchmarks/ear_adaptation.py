@@ -9,9 +9,10 @@
   decoder, a free embedding learned by SAC); their evaluation return against env steps.
 - **scratch**: runs of ``config/train/half_cheetah_vel_single_sac_cpu.yaml`` (single-task SAC).
 
-Writes ``docs/results/ear_adaptation.{csv,json,png}`` (mean and 95% CI across seeds per
-method). The CEM curve reports the best candidate's training-episode return, the SAC curves
-the deterministic evaluation return: both are returns of one 200-step episode of the task.
+Writes ``docs/results/ear_adaptation.{csv,json,png}`` (mean and 95% CI, Student t, across
+seeds per method). The CEM curve reports the best candidate's training-episode return, the SAC
+curves the deterministic evaluation return: both are returns of one 200-step episode of the
+task.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from synergy_control.methods.ear.commands import adapt  # noqa: E402
+from synergy_control.training.plot import mean_ci  # noqa: E402
 
 RESULTS = ROOT / 'docs' / 'results'
 
@@ -56,15 +58,12 @@ def run_curves(runs: list[str]) -> list[list[tuple[int, float]]]:
 
 
 def summarise(curves: list[list[tuple[int, float]]]) -> list[dict]:
-    """Mean and 95% CI (normal approximation) at the steps all curves share."""
+    """Mean and 95% CI (Student t, as ``synergy-control plot``) at the steps all curves share."""
     steps = sorted(set.intersection(*(set(s for s, _ in c) for c in curves)))
-    rows = []
-    for step in steps:
-        values = [dict(c)[step] for c in curves]
-        half = 1.96 * np.std(values, ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0
-        rows.append({'step': step, 'mean': float(np.mean(values)), 'ci95': float(half),
-                     'n': len(values)})
-    return rows
+    values = np.array([[dict(c)[step] for step in steps] for c in curves])
+    mean, half = mean_ci(values) if steps else ([], [])
+    return [{'step': step, 'mean': float(m), 'ci95': float(h), 'n': len(curves)}
+            for step, m, h in zip(steps, mean, half)]
 
 
 def main() -> None:
