@@ -39,11 +39,12 @@ HISTORY_FILE = 'synergy_history.json'
 def first_critic(trainer: Trainer, index: int):
     """Q1 of robot ``index`` as numpy (observations [N, obs], actions [N, K]) → [N]."""
     agent = trainer.agent
+    width = trainer.buffer.act_dim  # the replay's padding (a larger zero-shot robot is not in it)
 
     @torch.no_grad()
     def q_value(observations: np.ndarray, actions: np.ndarray) -> np.ndarray:
         obs = torch.as_tensor(observations, device=agent.device)
-        action = torch.zeros(len(actions), agent.act_dim, device=agent.device)
+        action = torch.zeros(len(actions), width, device=agent.device)
         action[:, :actions.shape[1]] = torch.as_tensor(actions, device=agent.device)
         robot = torch.tensor(index, device=agent.device)
         return agent.critic(obs, action, robot)[0].cpu().numpy()
