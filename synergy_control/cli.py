@@ -160,8 +160,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     """Plot learning curves (mean and 95% CI across seeds)."""
-    from synergy_control.training.plot import plot_runs
-    plot_runs([Path(p) for p in args.runs], Path(args.out))
+    from synergy_control.training.plot import chosen_columns, plot_runs
+    plot_runs([Path(p) for p in args.runs], Path(args.out), columns=chosen_columns(args))
     print(f'wrote {args.out}')
     return 0
 
@@ -271,6 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser('plot', help='learning curves of runs, mean and 95%% CI across seeds')
     p.add_argument('runs', nargs='+', help='run directories')
     p.add_argument('--out', required=True)
+    p.add_argument('--column', action='append', metavar='COLUMN',
+                   help='metrics.csv column to draw, a panel each (repeatable; default '
+                   'eval_mean), e.g. eval_zero_shot_mean or eval_mean/walker_3_main')
+    p.add_argument('--split', action='store_true',
+                   help='training and zero-shot robots side by side (eval_mean and '
+                   'eval_zero_shot_mean panels)')
     p.set_defaults(func=cmd_plot)
 
     add_method_commands(sub)
