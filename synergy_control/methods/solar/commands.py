@@ -1,6 +1,9 @@
-"""``synergy-control synergies show``: a robot's synergies as a table and a picture.
+"""``synergy-control synergies show`` and ``timeline``: synergies drawn on a body, over training.
 
-The structure comes from a policy's card (the variant of the robot, for a policy that serves
+``show`` prints a robot's synergies as a table and draws them on its body; ``timeline`` draws
+how a SOLAR run's clusters evolved beside its return curve (``methods/solar/timeline.py``).
+
+``show``'s structure comes from a policy's card (the variant of the robot, for a policy that serves
 several) or, without a policy, from affinity propagation over the robot's limb graph alone
 (SOLAR's discovery without its value preference, which needs a critic). Torch-free.
 """
@@ -77,8 +80,15 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_timeline(args: argparse.Namespace) -> int:
+    """Draw a SOLAR run's cluster timeline beside its return curve."""
+    from synergy_control.methods.solar.timeline import plot_timeline
+    print(f'wrote {plot_timeline(args.run, args.out)}')
+    return 0
+
+
 def add_commands(groups: dict[str, argparse._SubParsersAction]) -> None:
-    """Add ``synergies show``."""
+    """Add ``synergies show`` and ``synergies timeline``."""
     from synergy_control.cli import non_negative_int, positive_int
     p = groups['synergies'].add_parser(
         'show', help="print a robot's synergies and draw them on its body (SOLAR)")
@@ -93,3 +103,9 @@ def add_commands(groups: dict[str, argparse._SubParsersAction]) -> None:
                    help='seed of the discovery without a policy')
     p.add_argument('--json', action='store_true')
     p.set_defaults(func=cmd_show)
+
+    p = groups['synergies'].add_parser(
+        'timeline', help="a SOLAR run's synergies over training, beside its return curve")
+    p.add_argument('run', help='run directory (its synergy_history.json and metrics.csv)')
+    p.add_argument('--out', required=True, help='picture (PNG)')
+    p.set_defaults(func=cmd_timeline)
