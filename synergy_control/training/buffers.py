@@ -148,12 +148,16 @@ class MultiReplayBuffer:
     """
 
     def __init__(self, dims: dict[str, tuple[int, int]], capacity: int,
-                 device: str | torch.device = 'cpu'):
-        """``dims`` maps each key to its (obs_dim, act_dim); ``capacity`` is per key."""
+                 device: str | torch.device = 'cpu', width: tuple[int, int] = (0, 0)):
+        """``dims`` maps each key to its (obs_dim, act_dim); ``capacity`` is per key.
+
+        Rows are padded to the largest key's sizes, or to ``width`` (obs, act) when larger:
+        the networks' input, which a zero-shot robot that never stores data may widen.
+        """
         if not dims:
             raise ValueError('MultiReplayBuffer needs at least one key')
-        self.obs_dim = max(o for o, _ in dims.values())
-        self.act_dim = max(a for _, a in dims.values())
+        self.obs_dim = max(width[0], *(o for o, _ in dims.values()))
+        self.act_dim = max(width[1], *(a for _, a in dims.values()))
         self.capacity, self.device = capacity, torch.device(device)
         row = ReplayBuffer.row_bytes(self.obs_dim, self.act_dim) // 4
         self.storage = torch.zeros((len(dims), capacity, row), dtype=torch.float32,

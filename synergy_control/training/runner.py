@@ -129,20 +129,23 @@ class TrainingDiverged(RuntimeError):
 
 
 def allocate_replay(dims: dict[str, tuple[int, int]], capacity: int,
-                    device: torch.device) -> MultiReplayBuffer:
+                    device: torch.device, width: tuple[int, int] = (0, 0)) -> MultiReplayBuffer:
     """Allocate one replay per training robot, refusing a ``buffer_size`` that cannot fit.
+
+    Rows are padded to ``width`` (the networks' input and output) when it is wider than every
+    training robot.
 
     The whole capacity is allocated up front; an estimate against the free memory catches
     sizes that the OS would grant lazily and then kill the run for, half-way through.
     """
-    obs_dim, act_dim = (max(d[i] for d in dims.values()) for i in (0, 1))
+    obs_dim, act_dim = (max(width[i], *(d[i] for d in dims.values())) for i in (0, 1))
     need = len(dims) * capacity * ReplayBuffer.row_bytes(obs_dim, act_dim)
     free = available_memory(device)
     if free is not None and need > free:
         raise ConfigError(f"config key 'buffer_size': {capacity} transitions per robot need "
                           f'{need / 2**30:.1f} GiB on {device}, {free / 2**30:.1f} GiB available')
     try:
-        return MultiReplayBuffer(dims, capacity, device)
+        return MultiReplayBuffer(dims, capacity, device, width)
     except (RuntimeError, MemoryError) as err:
         raise ConfigError(f"config key 'buffer_size': cannot allocate {capacity} transitions "
                           f'on {device}: {err}') from err
@@ -198,7 +201,7 @@ class Trainer:
         self.buffer = allocate_replay(
             {name: (o, a) for name, o, a in zip(self.context.names, self.context.obs_dims,
                                                 self.context.act_dims) if name in train_robots},
-            config.buffer_size, self.device)
+            config.buffer_size, self.device, (self.context.obs_dim, self.context.act_dim))
         self.hooks: list[Hook] = [HOOKS.get(h.name)(h.settings) for h in config.hooks]
         self.eval_seeds = [EVAL_SEED_BASE + 1000 * config.seed + i
                            for i in range(config.eval_episodes)]

@@ -94,3 +94,18 @@ def test_a_set_run_exports_one_graph_per_named_robot(finished_run, tmp_path):
         card = export_checkpoint(trainer.run_dir, tmp_path / f'{robot}.onnx', robot=robot)
         assert card.robot == robot
         assert evaluate(tmp_path / f'{robot}.onnx', episodes=1)['robot'] == robot
+
+
+@pytest.mark.parametrize('algorithm', ['td3', 'sac'])
+def test_a_zero_shot_robot_wider_than_every_trained_one(algorithm, tmp_path, run_to_end):
+    # Hopper++: hopper_5 (zero-shot) has the most limbs; the networks are sized for it, so
+    # the replay rows are padded to its width although it never stores a transition
+    trainer, rows = run_to_end({
+        'robots': 'hopper++', 'algorithm': algorithm, 'total_steps': 120, 'start_steps': 20,
+        'batch_size': 16, 'buffer_size': 200, 'policy': {'hidden_sizes': [16]},
+        'eval_every': 120, 'eval_episodes': 1, 'checkpoint_every': 120, 'log_every': 40,
+        'num_threads': 1}, tmp_path)
+    assert trainer.context.obs_dim > max(trainer.context.obs_dims[:trainer.context.num_train])
+    assert trainer.buffer.obs_dim == trainer.context.obs_dim
+    assert trainer.agent.updates > 0 and 'hopper_5' not in trainer.buffer.keys()
+    assert rows[-1]['eval_mean/hopper_5']
