@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from synergy_control.training.config import ConfigError, config_from_dict, load_config
 
@@ -97,8 +98,16 @@ def test_duplicate_yaml_keys_are_refused_naming_the_key(tmp_path, text, key):
         load_config(path)
 
 
-@pytest.mark.parametrize('path', sorted((CONFIGS.parents[1] / 'models' / 'training').glob(
-    '*/config.yaml')), ids=lambda p: p.parent.name)
+RUN_CONFIGS = sorted((CONFIGS.parents[1] / 'models' / 'training').glob('*/config.yaml'))
+
+
+@pytest.mark.parametrize('path', RUN_CONFIGS, ids=lambda p: p.parent.name)
+def test_committed_run_configs_load(path):
+    assert load_config(path).to_dict()['policy']['name'] in ('mlp', 'ear', 'solar', 'sar')
+
+
+@pytest.mark.parametrize('path', [p for p in RUN_CONFIGS if 'hidden_sizes' in yaml.safe_load(
+    p.read_text())], ids=lambda p: p.parent.name)
 def test_shipped_run_configs_with_top_level_hidden_sizes_still_load(path):
     config = load_config(path)
     assert config.policy.name == 'mlp'
