@@ -47,12 +47,11 @@ def speeds(args: argparse.Namespace) -> None:
     trained = trained_speeds(args.policy)
     targets = [(v, 'trained') for v in trained] + [
         ((a + b) / 2, 'unseen') for a, b in zip(trained[:-1], trained[1:])]
-    period = read_card(args.policy).control_period
     rows = []
     for target, kind in sorted(targets):
         result = evaluate(args.policy, episodes=args.episodes, seed=args.seed,
                           task=f'vel:{target:g}')
-        measured = [r['distance'] / (r['length'] * period) for r in result['results']]
+        measured = [r['speed'] for r in result['results']]
         rows.append({'target': target, 'kind': kind, 'command': result['command'],
                      'speed_mean': float(np.mean(measured)), 'speed_std': float(np.std(measured)),
                      'abs_error': float(np.mean(np.abs(np.subtract(measured, target)))),

@@ -53,4 +53,4 @@ def evaluate(policy: str | Path, robot: str | None = None, episodes: int = 10,
             'std_return': float(returns.std()), 'mean_length': float(lengths.mean()),
             'min_return': float(returns.min()), 'max_return': float(returns.max()),
             'mean_speed': float(speeds.mean()),
-            'results': [asdict(r) for r in results]}
+            'results': [{**asdict(r), 'speed': float(v)} for r, v in zip(results, speeds)]}

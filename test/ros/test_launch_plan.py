@@ -54,16 +54,19 @@ def test_sim_plan_robot_defaults_to_the_policy_card(policies):
 
 def test_sim_plan_policy_defaults_to_the_robots_shipped_policy():
     shipped = launch_plan.shipped_policies()
-    assert set(shipped) == {'walker_7_main', 'hopper_4'}
+    assert {robot: path.stem for robot, path in shipped.items()} == {
+        'walker_7_main': 'walker_td3',  # a policy for the robot alone comes first
+        **{f'walker_{n}_main': 'walker_solar' for n in range(2, 7)},
+        'hopper_4': 'hopper_td3', 'half_cheetah': 'half_cheetah_vel_ear'}
     _, controller = sim_plan('hopper_4')
     assert controller.parameters['policy'] == str(shipped['hopper_4'])
     assert sim_plan()[1].parameters['policy'] == str(default_policy())
 
 
 def test_sim_plan_fails_fast_for_a_robot_without_a_policy(policies):
-    with pytest.raises(ValueError, match=r"no shipped policy for robot 'walker_3_main' "
+    with pytest.raises(ValueError, match=r"no shipped policy for robot 'hopper_3' "
                                          r'\(shipped: .*hopper_td3.onnx for hopper_4'):
-        sim_plan('walker_3_main')
+        sim_plan('hopper_3')
     with pytest.raises(PolicyLoadError, match="does not fit robot 'hopper_4'"):
         sim_plan('hopper_4', policies['walker_7_main'])
 

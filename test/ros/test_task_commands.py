@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import rclpy
 from geometry_msgs.msg import Twist
+from nav_msgs.msg import Odometry
 from rclpy.parameter import Parameter
 from std_msgs.msg import Float64MultiArray, String
 
 from synergy_control.evaluation import evaluate
-from synergy_control.launch_plan import sim_plan
+from synergy_control.launch_plan import ODOM_TOPIC, shipped_policies, sim_plan
 from synergy_control.ros import qos
 from synergy_control.ros.task_commands import TASK_STATE
 from synergy_control.runtime import read_card
@@ -112,3 +113,36 @@ def test_a_bad_task_parameter_fails_configuration_naming_it(ear_policy, policies
     controller = ros_graph.add(instantiate(spec, ros_graph.context))
     assert controller.lifecycle_state == 'unconfigured'
     assert message in controller.last_error
+
+
+def test_a_velocity_command_moves_the_measured_speed_toward_it(ros_graph):
+    """The shipped HalfCheetah-Vel policy, lockstep over DDS: 1 m/s, then cmd_vel 4 m/s.
+
+    The speed is measured from the odometry the bridge publishes (world x over sim time),
+    over a window of each half of one 200-step episode; the command changes in between.
+    """
+    policy = shipped_policies()['half_cheetah']
+    plan = sim_plan(policy=policy, mode='lockstep', task='vel:1', publish_markers=0.0)
+    bridge, controller = (ros_graph.add(instantiate(spec, ros_graph.context)) for spec in plan)
+    probe = Probe(ros_graph)
+    track: list[tuple[float, float]] = []  # (sim seconds, world x) of episode 0
+    probe.node.create_subscription(
+        Odometry, f'/{ODOM_TOPIC}', lambda m: track.append(
+            (m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec, m.pose.pose.position.x)),
+        qos.STATE_SUBSCRIBER)
+
+    def speed(start: float, end: float) -> float:
+        (t0, x0), *_, (t1, x1) = [(t, x) for t, x in track if start <= t <= end]
+        return (x1 - x0) / (t1 - t0)
+
+    assert ros_graph.spin_until(lambda: track and track[-1][0] >= 5.0, 60.0)
+    assert controller.runtime.task == 'vel:1'
+    probe.speed(4.0)
+    assert ros_graph.spin_until(lambda: controller.runtime.task == 'vel:4', 10.0)
+    assert track[-1][0] < 6.0  # the command took effect in the first half of the second half
+    assert ros_graph.spin_until(lambda: track[-1][0] >= 9.5, 60.0)
+    assert bridge.episode == 0
+    slow, fast = speed(2.5, 5.0), speed(7.0, 9.5)
+    print(f'measured {slow:.2f} m/s at 1 m/s, {fast:.2f} m/s at 4 m/s')
+    assert abs(slow - 1.0) < 0.5
+    assert abs(fast - 4.0) < 1.0 and fast - slow > 2.0
