@@ -26,7 +26,7 @@ class Episode:
 
     ``terminated``: ended unhealthy; ``truncated``: reached the task's time limit; neither:
     stopped at ``max_steps``. ``mean_height``: the root's mean height above its rest height
-    after each step (what EAR's jump tasks reward).
+    after each step (what EAR's jump tasks reward); ``max_height``: its peak.
     """
 
     seed: int | None
@@ -36,6 +36,7 @@ class Episode:
     truncated: bool
     distance: float
     mean_height: float
+    max_height: float
 
 
 def rollout(env: LocomotionEnv, policy: Policy, seed: int | None, *, commands: bool = False,
@@ -49,16 +50,17 @@ def rollout(env: LocomotionEnv, policy: Policy, seed: int | None, *, commands: b
     obs, _ = env.reset(seed=seed)
     step = env.step_command if commands else env.step
     x0 = env.robot.forward_position(env.data.qpos)
-    total, height, length, terminated, truncated = 0.0, 0.0, 0, False, False
+    total, height, peak, length, terminated, truncated = 0.0, 0.0, -np.inf, 0, False, False
     while not (terminated or truncated) and (max_steps is None or length < max_steps):
         if observe is not None:
             observe(obs)
         obs, reward, terminated, truncated, _ = step(policy(obs))
         total += reward
-        height += env.height_above_rest()
-        length += 1
+        above = env.height_above_rest()
+        height, peak, length = height + above, max(peak, above), length + 1
     return Episode(seed, total, length, terminated, truncated,
-                   env.robot.forward_position(env.data.qpos) - x0, height / max(length, 1))
+                   env.robot.forward_position(env.data.qpos) - x0, height / max(length, 1),
+                   peak if length else 0.0)
 
 
 def rollout_steps(env: LocomotionEnv, policy: Policy, steps: int, seed: int, *,

@@ -17,23 +17,29 @@ def sine_policy(obs: np.ndarray) -> np.ndarray:
 
 
 def hand_loop(env, seed):
-    """The loop every caller used to write: reset, act, step until the episode ends."""
+    """The loop every caller used to write: reset, act, step until the episode ends.
+
+    Also the root heights above rest after each step (EAR's jump measure).
+    """
     obs, _ = env.reset(seed=seed)
-    total, length, done = 0.0, 0, False
+    total, length, done, heights = 0.0, 0, False, []
     while not done:
         obs, reward, terminated, truncated, _ = env.step(sine_policy(obs))
         total, length, done = total + reward, length + 1, terminated or truncated
-    return total, length, terminated
+        heights.append(env.height_above_rest())
+    return total, length, terminated, heights
 
 
 def test_rollout_equals_a_hand_written_loop():
     env = make_env('walker_7_main')
     for seed in (0, 1):
         episode = rollout(env, sine_policy, seed)
-        total, length, terminated = hand_loop(env, seed)
+        total, length, terminated, heights = hand_loop(env, seed)
         assert (episode.episode_return, episode.length, episode.terminated) == \
             (total, length, terminated)
         assert episode.truncated == (not terminated) and episode.seed == seed
+        assert episode.mean_height == pytest.approx(np.mean(heights))
+        assert episode.max_height == pytest.approx(max(heights))
 
 
 def test_commands_are_stepped_as_the_bridge_steps_them():

@@ -69,6 +69,8 @@ def blend_table(policy: str, first: str, second: str, betas: list[float], episod
                      'mean_speed': result['mean_speed'],
                      'mean_height': float(np.mean([r['mean_height']
                                                    for r in result['results']])),
+                     'max_height': float(np.mean([r['max_height']
+                                                  for r in result['results']])),
                      'mean_length': result['mean_length']})
     return rows
 
@@ -82,10 +84,10 @@ def cmd_blend(args: argparse.Namespace) -> int:
         return 0
     print(f'normalise(beta * z({args.first}) + (1 - beta) * z({args.second})), '
           f'{args.episodes} episode(s) each:')
-    print(f"  {'beta':>5}  {'speed m/s':>9}  {'height m':>8}  {'length':>6}")
+    print(f"  {'beta':>5}  {'speed m/s':>9}  {'height m':>8}  {'peak m':>6}  {'length':>6}")
     for row in rows:
         print(f"  {row['beta']:5.2f}  {row['mean_speed']:9.2f}  {row['mean_height']:8.3f}  "
-              f"{row['mean_length']:6.0f}")
+              f"{row['max_height']:6.3f}  {row['mean_length']:6.0f}")
     return 0
 
 
