@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from synergy_control.card import CardError
+from synergy_control.card import CardError, PolicyCard
 from synergy_control.methods.ear.tasks import command_for_task, parse_task
 from synergy_control.robots import Task, get_robot, variant_names
 from synergy_control.runtime import PolicyLoadError, read_card
@@ -186,8 +186,8 @@ def _check(mode: str, realtime_factor: float, hold_mode: str) -> None:
         raise ValueError(f'realtime_factor must be positive, got {realtime_factor}')
 
 
-def _resolve(policy: str | Path | None, robot: str | None) -> tuple[str, str]:
-    """Resolve the policy path and the robot, and check that the policy fits the robot.
+def _resolve(policy: str | Path | None, robot: str | None) -> tuple[str, str, PolicyCard]:
+    """Resolve the policy path, the robot and the card; check that the policy fits the robot.
 
     Without a policy, the robot's shipped policy is used (the default policy without a
     robot). A policy whose card does not fit the robot fails here (PolicyLoadError), before
@@ -213,10 +213,10 @@ def _resolve(policy: str | Path | None, robot: str | None) -> tuple[str, str]:
         card.check_robot(get_robot(robot))
     except CardError as error:  # as PolicyRuntime reports it, naming the file
         raise PolicyLoadError(f'policy {path}: {error}') from error
-    return str(path), robot
+    return str(path), robot, card
 
 
-def _task(policy: str, task: str) -> tuple[str, str]:
+def _task(policy: str, card: PolicyCard, task: str) -> tuple[str, str]:
     """Split ``task`` into the simulator's task and the controller's task command.
 
     An environment task (``vel:4.5``) is both the simulator's reward and, through
@@ -225,7 +225,7 @@ def _task(policy: str, task: str) -> tuple[str, str]:
     """
     if not task:
         return '', ''
-    tasks = read_card(policy).tasks
+    tasks = card.tasks
     if tasks is None:
         raise ValueError(f"task '{task}': policy {policy} takes no task")
     try:
@@ -267,8 +267,8 @@ def sim_plan(robot: str | None = None, policy: str | Path | None = None,
     if rviz and find_executable('rviz2', 'rviz2') is None:
         raise ValueError('rviz:=true needs rviz2, which is not installed (Debian/Ubuntu: apt '
                          'install ros-$ROS_DISTRO-rviz2); launch without rviz:=true')
-    policy, robot = _resolve(policy, robot)
-    sim_task, command = _task(policy, task)
+    policy, robot, card = _resolve(policy, robot)
+    sim_task, command = _task(policy, card, task)
     clock = ((CLOCK_TOPIC, f'{namespace}{CLOCK_TOPIC}'),) if namespace else ()
     plan = [
         NodeSpec(PACKAGE, 'sim_bridge', 'sim_bridge', {
@@ -302,12 +302,12 @@ def robot_plan(policy: str | Path | None = None, joint_states_topic: str = JOINT
     topic arguments become remappings of the controller's (relative) topic names.
     """
     _check(mode, 1.0, hold_mode)
-    policy, robot = _resolve(policy, robot)
+    policy, robot, card = _resolve(policy, robot)
     remappings = tuple((name, topic) for name, topic in (
         (JOINT_STATES_TOPIC, joint_states_topic), (ODOM_TOPIC, odom_topic),
         (DEFAULT_COMMAND_TOPIC, command_topic)) if topic != name)
     return [_controller(policy, robot, mode, use_sim_time, watchdog_timeout, hold_mode,
-                        _namespace(namespace), remappings, _task(policy, task)[1])]
+                        _namespace(namespace), remappings, _task(policy, card, task)[1])]
 
 
 def sim_plan_from_arguments(values: Mapping[str, str]) -> list[NodeSpec]:
