@@ -11,9 +11,10 @@ chooses, blends and adapts it (one syntax everywhere, see
   trained range is refused unless parameter ``clamp_speed`` is true.
 
 A malformed command is refused and logged (the parameter change fails with the reason) and
-the current task stays. The task in use is published on ``~/task_embedding``
-(Float64MultiArray, its label the command) with transient-local durability, so a late
-subscriber sees it too.
+the current task stays. The newest valid command wins, whichever input it came by; the
+parameter keeps the last value set through it. The task in use is published on
+``~/task_embedding`` (Float64MultiArray, its label the command) with transient-local
+durability, so a late subscriber sees it too.
 """
 
 from __future__ import annotations
