@@ -75,15 +75,15 @@ class SweepRun:
 
 def plan(configs: Sequence[str | Path], seeds: Sequence[int], runs_dir: str | Path,
          total_steps: int | None = None) -> list[SweepRun]:
-    """Every (config, seed) pair with its run directory; configs are validated first."""
-    runs = []
-    for config_path in map(Path, configs):
-        config = load_config(config_path)
-        for seed in seeds:
-            runs.append(SweepRun(config_path, int(seed),
-                                 Path(runs_dir) / f'{config.name}_{seed}',
-                                 total_steps or config.total_steps))
-    return runs
+    """Every (config, seed) pair with its run directory; configs are validated first.
+
+    Seed-major order (every config's seed 0, then every config's seed 1, ...): a sweep cut short
+    leaves the arms of a comparison with equal numbers of seeds.
+    """
+    loaded = [(Path(path), load_config(path)) for path in configs]
+    return [SweepRun(path, int(seed), Path(runs_dir) / f'{config.name}_{seed}',
+                     total_steps or config.total_steps)
+            for seed in seeds for path, config in loaded]
 
 
 def sweep(configs: Sequence[str | Path], seeds: Sequence[int], *, jobs: int,

@@ -64,3 +64,8 @@ def test_a_bad_config_is_refused_before_anything_starts(tmp_path):
     with pytest.raises(ValueError, match="'batch_size'"):
         plan([SMOKE[0], bad], [0], tmp_path / 'runs')
     assert not (tmp_path / 'runs').exists()
+
+
+def test_runs_go_seed_by_seed_so_a_cut_sweep_leaves_balanced_arms(tmp_path):
+    order = [run.run_dir.name for run in plan(SMOKE, [0, 1], tmp_path)]
+    assert order == ['smoke_td3_0', 'smoke_sac_0', 'smoke_td3_1', 'smoke_sac_1']
