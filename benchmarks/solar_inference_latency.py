@@ -10,6 +10,10 @@ Timed on it, one observation per call, side by side in one process:
 * generated sizes of 17 and 33 limbs (random limb tokens, synergies of three consecutive
   actuators): the inference alone, on the same graph.
 
+Each inference is timed twice, side by side: with the robot's sizes fixed when the session
+opens (what ``PolicyRuntime`` does: ORT folds the graph's shape arithmetic) and with them left
+dynamic (the graph as exported).
+
 Both model sizes: the reference settings (width 128, 2 heads, feed-forward 256, 1 + 2 layers)
 and the reduced CPU configuration (32, 2, 64, 1 + 1). Weights are random: latency does not
 depend on them. Writes benchmarks/results/solar_inference_latency.json.
@@ -39,7 +43,7 @@ from synergy_control.methods.solar.policy import SynergyPolicyGraph
 from synergy_control.methods.solar.synergies import discover
 from synergy_control.observation import TOKEN_SIZE
 from synergy_control.robots import get_robot
-from synergy_control.runtime import PolicyRuntime
+from synergy_control.runtime import PolicyRuntime, open_session
 
 RESULTS = Path(__file__).parent / 'results' / 'solar_inference_latency.json'
 ROBOTS = ['walker_7_main', 'humanoid_2d_9_full']
@@ -88,6 +92,19 @@ def generated_feed(limbs: int, calls: int) -> list[dict[str, np.ndarray]]:
              'membership': membership} for _ in range(calls)]
 
 
+def fixed_dims(feed: dict[str, np.ndarray]) -> dict[str, int]:
+    """The symbolic sizes of the SOLAR graph for one feed (what the runtime fixes at load)."""
+    return {'batch': 1, 'observation_size': feed['obs'].shape[1],
+            'actuators': feed['membership'].shape[0], 'synergies': feed['membership'].shape[1]}
+
+
+def inference_rows(path: Path, feeds: list[dict[str, np.ndarray]]) -> dict:
+    """Percentiles of the graph with its sizes fixed for this robot, and left dynamic."""
+    fixed, dynamic = open_session(path, 1, fixed_dims(feeds[0])), open_session(path, 1)
+    return {'inference': percentiles(time_calls(lambda f: fixed.run(None, f), feeds)),
+            'inference_dynamic': percentiles(time_calls(lambda f: dynamic.run(None, f), feeds))}
+
+
 def measure(sizes: dict, calls: int) -> list[dict]:
     """Rows of limbs, synergies, inference and (real robots) runtime-step percentiles."""
     rows = []
@@ -101,18 +118,14 @@ def measure(sizes: dict, calls: int) -> list[dict]:
                       'membership': runtime.card.constant('synergy.membership')}
                      for s in states]
             rows.append({'robot': name, 'limbs': len(runtime.robot.limbs),
-                         'synergies': runtime.synergy_count,
-                         'inference': percentiles(time_calls(
-                             lambda f: runtime.session.run(None, f), feeds)),
+                         'synergies': runtime.synergy_count, **inference_rows(path, feeds),
                          'runtime_step': percentiles(time_calls(
                              lambda s: runtime.act(*s), states))})
-        session = PolicyRuntime(path, threads=1).session
         for limbs in GENERATED_LIMBS:
             feeds = generated_feed(limbs, calls)
             rows.append({'robot': f'generated ({limbs} limbs)', 'limbs': limbs,
                          'synergies': int(feeds[0]['membership'].shape[1]),
-                         'inference': percentiles(time_calls(
-                             lambda f: session.run(None, f), feeds))})
+                         **inference_rows(path, feeds)})
     return rows
 
 
@@ -121,12 +134,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--calls', type=int, default=3000)
     parser.add_argument('--out', type=Path, default=RESULTS)
+    parser.add_argument('--note', default='', help='conditions of the run, kept in the JSON')
     args = parser.parse_args()
     torch.set_num_threads(1)
     result = {'command': f'python benchmarks/solar_inference_latency.py --calls {args.calls}',
               'calls': args.calls, 'threads': 1, 'onnxruntime': onnxruntime.__version__,
               'machine': f'{platform.machine()} {platform.processor() or ""}'.strip(),
               'cpus': os.cpu_count(), 'load_average_at_start': os.getloadavg()[0],
+              'note': args.note,
               'target': 'p99 <= 200 us at 9 limbs (moonshot <= 100 us)',
               'models': {name: {'sizes': sizes, 'rows': measure(sizes, args.calls)}
                          for name, sizes in SIZES.items()}}
@@ -135,9 +150,10 @@ def main() -> None:
     for name, model in result['models'].items():
         for row in model['rows']:
             step = row.get('runtime_step')
+            fixed, dynamic = row['inference'], row['inference_dynamic']
             print(f"{name:<9} {row['robot']:<22} {row['limbs']:>3} limbs L={row['synergies']:<2} "
-                  f"inference p50 {row['inference']['p50_us']:6.1f} us p99 "
-                  f"{row['inference']['p99_us']:6.1f} us"
+                  f"inference p50/p99 {fixed['p50_us']:6.1f}/{fixed['p99_us']:6.1f} us "
+                  f"(sizes dynamic {dynamic['p50_us']:6.1f}/{dynamic['p99_us']:6.1f})"
                   + (f"; runtime step p50 {step['p50_us']:6.1f} p99 {step['p99_us']:6.1f} us"
                      if step else ''))
 

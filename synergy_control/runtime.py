@@ -6,6 +6,7 @@ what is measured offline is what drives the robot.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,11 +42,18 @@ class PolicyOutput:
 
 def read_card(path: str | Path) -> PolicyCard:
     """Read the policy card stored in an ONNX model's metadata."""
-    session = _open_session(path, threads=1)
+    session = open_session(path, threads=1)
     return _card_of(session, path)
 
 
-def _open_session(path: str | Path, threads: int) -> ort.InferenceSession:
+def open_session(path: str | Path, threads: int,
+                 dims: Mapping[str, int] | None = None) -> ort.InferenceSession:
+    """Open an ONNX model for sequential CPU inference on ``threads`` threads.
+
+    ``dims`` fixes symbolic dimensions (``{'batch': 1, 'actuators': 6}``): ORT then folds the
+    shape arithmetic of a graph exported for any robot size, which is most of a SOLAR graph's
+    nodes (``benchmarks/solar_inference_latency.py`` measures the difference).
+    """
     path = Path(path)
     if not path.is_file():
         raise PolicyLoadError(f'policy file {path} does not exist')
@@ -53,6 +61,8 @@ def _open_session(path: str | Path, threads: int) -> ort.InferenceSession:
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    for name, size in (dims or {}).items():
+        options.add_free_dimension_override_by_name(name, int(size))
     try:
         return ort.InferenceSession(str(path), options, providers=['CPUExecutionProvider'])
     except Exception as error:  # ORT raises several private exception types
@@ -84,10 +94,13 @@ class PolicyRuntime:
     def __init__(self, path: str | Path, robot: Robot | str | None = None, *,
                  threads: int = 1):
         self.path = Path(path)
-        self.session = _open_session(self.path, threads)
+        self.session = open_session(self.path, threads)
         self.card = _card_of(self.session, self.path)
         try:
             self._load(robot)
+            dims = self._fixed_dims()
+            if dims:  # one robot per runtime: its sizes are constants of the graph from now on
+                self.session = open_session(self.path, threads, dims)
         except PolicyLoadError:
             raise
         except Exception as error:  # a validated card leaves only robot/graph problems here
@@ -121,6 +134,12 @@ class PolicyRuntime:
         self.task: str | None = None  # the task command now fed (None: no task input)
         if self._task_input is not None:
             self.set_task(card.tasks['default'])
+
+    def _fixed_dims(self) -> dict[str, int]:
+        """Sizes of the graph's symbolic input dimensions for this robot, one sample a call."""
+        examples = {**self._feed, self._obs_name: np.zeros((1, self.observe.size))}
+        return {dim: size for i in self.session.get_inputs() if i.name in examples
+                for dim, size in zip(i.shape, examples[i.name].shape) if isinstance(dim, str)}
 
     @property
     def task_names(self) -> list[str]:

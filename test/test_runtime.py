@@ -327,6 +327,9 @@ def test_one_policy_runs_each_robot_with_that_robots_synergies(set_policy, robot
     action, synergy = session.run(None, {'obs': obs, 'membership': membership})
     np.testing.assert_allclose(output.action, action[0], atol=1e-6)
     np.testing.assert_allclose(output.synergy, synergy[0], atol=1e-6)
+    # the runtime's own session has this robot's sizes fixed (ORT folds the shape arithmetic)
+    fixed = [[1, obs.shape[1]], list(membership.shape)]
+    assert [i.shape for i in runtime.session.get_inputs()] == fixed
     # the structure matters: another clustering of the same actuators gives another action
     other = np.eye(len(membership), dtype=np.float32)
     other = other if other.shape != membership.shape else np.ones_like(membership[:, :1])
