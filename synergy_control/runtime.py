@@ -18,6 +18,7 @@ from synergy_control.card import METADATA_KEY, SYNERGY_SOURCE, CardError, Policy
 from synergy_control.methods.ear.tasks import normalise, parse_task
 from synergy_control.observation import ObservationBuilder
 from synergy_control.robots import Robot, get_robot
+from synergy_control.state import with_unit_root_quaternion
 
 
 FLOAT = 'tensor(float)'
@@ -208,4 +209,5 @@ class PolicyRuntime:
             raise NonFiniteError('state has non-finite values')  # clipping would hide them
         if self.observe.needs_ctrl and ctrl is None:
             ctrl = self._zero_ctrl
+        qpos = with_unit_root_quaternion(self.robot, qpos)
         return self.act_on_observation(self.observe(qpos, qvel, ctrl))

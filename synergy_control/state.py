@@ -84,6 +84,26 @@ def root_state_from_qpos(robot: Robot, qpos: np.ndarray, qvel: np.ndarray) -> Ro
                      np.array([0.0, qvel[root.qvel_adr[2]], 0.0]))
 
 
+def with_unit_root_quaternion(robot: Robot, qpos: np.ndarray) -> np.ndarray:
+    """Return qpos with a free root's quaternion scaled to unit length (else qpos itself).
+
+    Gymnasium's reset noise leaves the first state's quaternion up to about 1 % off unit
+    length (MuJoCo's kinematics normalise it, so the physics never sees that), while a state
+    rebuilt from odometry has a unit one. The runtime gives the policy the unit form on every
+    path, so an offline episode and the ROS loop's see the same first observation.
+    """
+    root = robot.root
+    if root.kind != 'free':
+        return qpos
+    start = root.qpos_adr[0] + 3
+    norm = np.linalg.norm(qpos[start:start + 4])
+    if norm == 1.0:
+        return qpos
+    unit = np.array(qpos, dtype=np.float64)
+    unit[start:start + 4] /= norm
+    return unit
+
+
 def continuous_pitch(quat_wxyz: Sequence[float], previous: float | None) -> float:
     """Pitch of a planar root from its quaternion (either sign), continuous with ``previous``."""
     w, y = quat_wxyz[0], quat_wxyz[2]

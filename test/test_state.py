@@ -10,7 +10,8 @@ from synergy_control.envs import LocomotionEnv
 from synergy_control.observation import ObservationBuilder
 from synergy_control.robots import get_robot
 from synergy_control.state import (JointMatcher, RootState, StateError, StateReader,
-                                   qpos_qvel_from_state, root_state_from_qpos)
+                                   qpos_qvel_from_state, root_state_from_qpos,
+                                   with_unit_root_quaternion)
 
 
 def random_state(robot, rng):
@@ -179,3 +180,21 @@ def test_implausible_odometry_is_refused_by_field(part, axis, value, message):
 def test_duplicate_joint_names_are_named():
     with pytest.raises(StateError, match=r"duplicates: \['b'\]"):
         JointMatcher(['a', 'b']).match(['a', 'b', 'b'], [0.0] * 3, [0.0] * 3)
+
+
+def test_reset_quaternion_off_unit_length_is_given_to_the_policy_as_the_odometry_has_it():
+    env = LocomotionEnv('humanoid')
+    env.reset(seed=7)
+    qpos = env.data.qpos.copy()
+    assert abs(np.linalg.norm(qpos[3:7]) - 1.0) > 1e-3  # gymnasium's reset noise
+    unit = with_unit_root_quaternion(env.robot, qpos)
+    np.testing.assert_allclose(unit[3:7], qpos[3:7] / np.linalg.norm(qpos[3:7]), rtol=1e-15)
+    np.testing.assert_array_equal(np.delete(unit, range(3, 7)), np.delete(qpos, range(3, 7)))
+    np.testing.assert_array_equal(env.data.qpos, qpos)  # the caller's state is not touched
+    reader = StateReader(env.robot)
+    rebuilt, _ = reader.read(env.robot.joint_names, qpos[env.robot.joint_qpos_adr],
+                             env.data.qvel[env.robot.joint_qvel_adr],
+                             root_state_from_qpos(env.robot, qpos, env.data.qvel))
+    np.testing.assert_allclose(rebuilt, unit, atol=1e-15)
+    walker = get_robot('walker_7_main')  # a planar root has no quaternion in qpos
+    assert with_unit_root_quaternion(walker, walker.model.qpos0) is walker.model.qpos0

@@ -58,3 +58,15 @@ def test_node_publishes_the_synergy_values(sar_policy, ros_graph):
     assert PolicyRuntime(sar_policy).synergy_count == 3
     assert {len(a) for a in activations} == {3}
     assert all(np.all(np.abs(a) <= 1.0) for a in activations)
+
+
+def test_humanoid_lockstep_return_equals_offline_from_the_first_step(local_dds):
+    """Gymnasium's reset noise leaves the first root quaternion off unit length, odometry
+    carries a unit one: the runtime must feed both paths the same first observation."""
+    policy = REPO / 'models/sar/humanoid_play_250k.onnx'
+    summary = run_sim('humanoid', policy=policy, mode='lockstep', seed=7, episodes=1,
+                      status=False)
+    offline = evaluate(policy, episodes=1, seed=7)
+    (episode,) = summary['episodes']
+    assert episode['length'] == offline['mean_length']
+    assert episode['return'] == pytest.approx(offline['mean_return'], rel=1e-9)

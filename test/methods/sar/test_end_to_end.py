@@ -10,6 +10,7 @@ import torch
 from synergy_control.envs import LocomotionEnv
 from synergy_control.methods.sar.basis import SynergyBasis
 from synergy_control.runtime import PolicyRuntime
+from synergy_control.state import with_unit_root_quaternion
 from synergy_control.training.checkpoint import agent_from_checkpoint
 from synergy_control.training.export import export_checkpoint, resolve_checkpoint
 
@@ -38,9 +39,12 @@ def test_trained_sar_policy_exports_and_serves_its_synergies(humanoid_basis, run
     assert runtime.synergy_count == 4
     agent = agent_from_checkpoint(resolve_checkpoint(tmp_path / 'run'))
     env = LocomotionEnv('humanoid')
-    obs, _ = env.reset(seed=3)
+    env.reset(seed=3)
     for _ in range(20):
         out = runtime.act(env.data.qpos, env.data.qvel, env.data.ctrl)
+        # the runtime sees the root quaternion at unit length, as odometry carries it
+        obs = env.observe(with_unit_root_quaternion(env.robot, env.data.qpos), env.data.qvel,
+                          env.data.ctrl)
         with torch.no_grad():
             action, synergy = agent.actor.act(agent.normalize(torch.as_tensor(
                 obs, dtype=torch.float32)[None]))
@@ -50,9 +54,9 @@ def test_trained_sar_policy_exports_and_serves_its_synergies(humanoid_basis, run
         if phi == 1.0:  # pure synergy control: the action is the decoded synergies, clipped
             np.testing.assert_allclose(out.action,
                                        np.clip(served.decode(out.synergy), -1, 1), atol=1e-5)
-        obs, _, terminated, _, _ = env.step(out.action)
+        terminated = env.step(out.action)[2]
         if terminated:
-            obs, _ = env.reset(seed=4)
+            env.reset(seed=4)
 
     # weights trained through one decoder are never paired with a re-extracted basis file
     SynergyBasis(basis.matrix, basis.offset + 0.01, basis.fit).save(basis_file)
