@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from synergy_control.training import load_checkpoint
-from synergy_control.training.sweep import plan, sweep
+from synergy_control.training.sweep import plan, run_environment, sweep
 
 REPO = Path(__file__).resolve().parents[2]
 SMOKE = [str(REPO / 'config/train/smoke_td3.yaml'), str(REPO / 'config/train/smoke_sac.yaml')]
@@ -69,3 +69,12 @@ def test_a_bad_config_is_refused_before_anything_starts(tmp_path):
 def test_runs_go_seed_by_seed_so_a_cut_sweep_leaves_balanced_arms(tmp_path):
     order = [run.run_dir.name for run in plan(SMOKE, [0, 1], tmp_path)]
     assert order == ['smoke_td3_0', 'smoke_sac_0', 'smoke_td3_1', 'smoke_sac_1']
+
+
+def test_each_run_gets_its_share_of_the_cores_unless_threads_are_set(monkeypatch):
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    monkeypatch.setattr(os, 'cpu_count', lambda: 16)
+    assert run_environment(jobs=4)['OMP_NUM_THREADS'] == '4'
+    assert run_environment(jobs=32)['OMP_NUM_THREADS'] == '1'
+    monkeypatch.setenv('OMP_NUM_THREADS', '3')
+    assert run_environment(jobs=4)['OMP_NUM_THREADS'] == '3'
