@@ -9,8 +9,8 @@ loop on a CPU machine, the GPU for the networks with ``--device cuda``), so ``--
 fill the machine's cores; a config that leaves ``num_threads`` at 0 gets the cores divided by
 ``--jobs`` (``OMP_NUM_THREADS``, unless already set): torch's default of every core in every
 run oversubscribes the machine, and its spinning threads made a SAC run 4× slower. Output of
-each run goes to ``RUNS/<config>_<seed>/train.log``; a status line per run is printed every ``--status-every`` seconds. Ctrl-C or SIGTERM stops
-every run with a final checkpoint.
+each run goes to ``RUNS/<config>_<seed>/train.log``; a status line per run is printed every
+``--status-every`` seconds. Ctrl-C or SIGTERM stops every run with a final checkpoint.
 """
 
 from __future__ import annotations
