@@ -89,7 +89,7 @@ def plan(configs: Sequence[str | Path], seeds: Sequence[int], runs_dir: str | Pa
 
 
 def run_environment(jobs: int) -> dict[str, str]:
-    """The environment of each run: this one, with torch's threads capped to its share of cores."""
+    """Return the environment of a run: this one, with torch's threads capped to its core share."""
     environment = os.environ.copy()
     environment.setdefault('OMP_NUM_THREADS', str(max(1, (os.cpu_count() or 1) // jobs)))
     return environment
