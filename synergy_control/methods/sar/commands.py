@@ -83,7 +83,7 @@ def cmd_efficiency(args: argparse.Namespace) -> int:
     result = compare(args.sar, args.baseline, args.play_steps, args.final_evals)
     if args.out:
         plot_comparison(args.sar, args.baseline, args.play_steps, result['target_return'],
-                        args.out)
+                        args.out, args.title)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -91,8 +91,9 @@ def cmd_efficiency(args: argparse.Namespace) -> int:
           f"{args.final_evals} evaluations, {len(args.baseline)} runs)")
     for name, label in (('end_to_end', 'end-to-end'), ('sar', 'SAR-RL (with play)')):
         row = result[name]
+        spread = '' if row['final_return_ci95'] is None else f" ± {row['final_return_ci95']:.1f}"
         print(f"  {label}: reaches it at {row['steps_to_target']} steps (per seed "
-              f"{row['steps_to_target_per_seed']}), final {row['final_return']:.1f} at "
+              f"{row['steps_to_target_per_seed']}), final {row['final_return']:.1f}{spread} at "
               f"{row['last_step']}")
     if result['ratio'] is not None:
         print(f"  SAR-RL needs {100 * result['ratio']:.0f}% of end-to-end's steps")
@@ -170,5 +171,6 @@ def add_commands(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument('--final-evals', type=positive_int, default=3,
                    help="evaluations averaged for end-to-end's final return (default 3)")
     p.add_argument('--out', help='learning curves against total steps (PNG)')
+    p.add_argument('--title', default='', help="the picture's title")
     p.add_argument('--json', action='store_true')
     p.set_defaults(func=cmd_efficiency)

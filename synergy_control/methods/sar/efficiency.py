@@ -4,7 +4,8 @@ SAR-RL's steps count from the start of its play policy: each SAR-RL evaluation i
 ``play_steps`` + its own step, so both methods are compared at equal total environment
 steps. The target is the end-to-end runs' final return: per seed, the mean of its last
 ``final_evals`` evaluations, averaged over seeds. A method reaches it at the first evaluation
-where the seed-mean curve is at least the target; per seed, where that seed's curve is.
+where the seed-mean curve is at least the target; per seed, where that seed's curve is. Each
+method's final return (the same statistic) comes with its seeds' Student-t 95 % half-width.
 """
 
 from __future__ import annotations
@@ -46,8 +47,12 @@ def compare(sar_runs: Sequence[str | Path], baseline_runs: Sequence[str | Path],
     result = {'target_return': target, 'final_evals': final_evals, 'play_steps': play_steps}
     for name, steps, values, runs in (('end_to_end', base_steps, base, baseline_runs),
                                       ('sar', sar_steps, sar, sar_runs)):
+        finals = values[:, -final_evals:].mean(1)
         result[name] = {'runs': [str(r) for r in runs], 'last_step': int(steps[-1]),
-                        'final_return': float(values[:, -final_evals:].mean()),
+                        'final_return': float(finals.mean()),
+                        'final_return_ci95': (float(mean_ci(finals[:, None])[1][0])
+                                              if len(finals) > 1 else None),
+                        'final_return_per_seed': [float(v) for v in finals],
                         'steps_to_target': first_step(steps, values.mean(0), target),
                         'steps_to_target_per_seed': [first_step(steps, v, target)
                                                      for v in values]}

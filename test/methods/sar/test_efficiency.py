@@ -37,6 +37,10 @@ def test_steps_to_the_end_to_end_final_return(tmp_path, capsys):
     assert result['sar']['steps_to_target'] == 25  # 5 play steps + 20
     assert result['sar']['steps_to_target_per_seed'] == [25, 25]
     assert result['ratio'] == pytest.approx(25 / 30)
+    assert result['sar']['final_return_per_seed'] == pytest.approx([(80 + 100 + 130) / 3,
+                                                                    (60 + 120 + 150) / 3])
+    # two seeds 6.67 apart: t(0.975, 1) = 12.706 times the standard error 3.33
+    assert result['sar']['final_return_ci95'] == pytest.approx(12.706 * 10 / 3, rel=1e-3)
 
     out = tmp_path / 'curves.png'
     assert main(['synergies', 'efficiency', '--sar', *map(str, sar), '--baseline',
@@ -45,7 +49,9 @@ def test_steps_to_the_end_to_end_final_return(tmp_path, capsys):
     assert out.stat().st_size > 0
 
     never = [run(tmp_path, 'sar_low', {10: 10, 20: 20})]
-    assert compare(never, baseline, play_steps=5)['ratio'] is None
+    alone = compare(never, baseline, play_steps=5)
+    assert alone['ratio'] is None
+    assert alone['sar']['final_return_ci95'] is None  # one seed: no interval
 
 
 def test_runs_without_evaluations_are_refused(tmp_path):
