@@ -2,11 +2,13 @@
 
 SAR's terrain transfer (seed 003: hilly, rough and stair terrains): the planar walker meets a
 height profile along +x (constant across y), after a flat start of ``flat_start`` metres so
-that every reset stands on level ground. Heights stay within ``MAX_HEIGHT`` of the start: the
-environment's health test reads the torso's world height (gymnasium's), so a standing walker
-stays inside its healthy range everywhere; a fall on a raised part is caught by the torso's
-pitch limit rather than by its height. The profiles are seeded, so a variant is one fixed
-model (one model hash).
+that every reset stands on level ground. The start is short (0.5 m) because walkers early in
+training fall within about 1.5 m: behind a 2 m start, SAR-RL and SAC runs of 30k steps never
+met the terrain, and their slope, rough and stairs runs were identical step for step. Heights
+stay within ``MAX_HEIGHT`` of the start: the environment's health test reads the torso's world
+height (gymnasium's), so a standing walker stays inside its healthy range everywhere; a fall
+on a raised part is caught by the torso's pitch limit rather than by its height. The profiles
+are seeded, so a variant is one fixed model (one model hash).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class Terrain:
     block: float = 0.4
     steps: int = 4
     seed: int = 0
-    flat_start: float = 2.0
+    flat_start: float = 0.5
     start: float = -5.0
     length: float = 100.0
     resolution: float = 0.025

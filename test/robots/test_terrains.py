@@ -51,6 +51,9 @@ def test_ground_follows_the_profile(variant):
             assert ground_height(robot.model, data, (x[i] + x[i + 1]) / 2) == \
                 pytest.approx(h[i], abs=1e-6)
     assert h.max() > 0 and np.all(h[x < terrain.flat_start] == 0)
+    # within reach of an early policy, whose walker falls about 1.5 m from the start
+    assert h[x < 1.0].max() > 0
+    assert np.all(h[x < 0.3] == 0)  # the feet stand on level ground at every reset
 
 
 @pytest.mark.parametrize('variant', TERRAINS)
