@@ -84,13 +84,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Offline rollouts in MuJoCo through the ONNX runtime."""
     from synergy_control.evaluation import evaluate
     result = evaluate(args.policy, args.robot, episodes=args.episodes, seed=args.seed,
-                      task=args.task, command=args.task_command)
+                      task=args.task, command=args.task_command, world=args.world)
     if args.json:
         print_json(result)
     else:
         task = ('' if result['command'] is None
                 else f" ({result['task']}, task {result['command']})")
-        print(f"{result['policy']} on {result['robot']}{task}: return "
+        world = '' if result['world'] == result['robot'] else f" in {result['world']}'s world"
+        print(f"{result['policy']} on {result['robot']}{world}{task}: return "
               f"{result['mean_return']:.1f} ± "
               f"{result['std_return']:.1f} over {result['episodes']} episodes "
               f"(min {result['min_return']:.1f}, max {result['max_return']:.1f}), mean length "
@@ -206,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--command', dest='task_command',
                    help="a multi-task policy's task command: a task name, 'FIRST SECOND BETA' "
                    "or '[x, y, z]' (default: from --task)")
+    p.add_argument('--world', metavar='VARIANT',
+                   help="simulate this variant of the policy's body instead, e.g. a terrain "
+                   '(walker_7_stairs for a walker_7_main policy)')
     p.add_argument('--json', action='store_true')
     p.set_defaults(func=cmd_evaluate)
 

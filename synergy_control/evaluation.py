@@ -9,6 +9,7 @@ import numpy as np
 
 from synergy_control.envs import LocomotionEnv
 from synergy_control.methods.ear.tasks import command_for_task
+from synergy_control.robots import Robot, get_robot
 from synergy_control.rollout import Episode, Policy, rollout
 from synergy_control.runtime import PolicyRuntime
 
@@ -30,24 +31,42 @@ def command_for(runtime: PolicyRuntime, task: str | None, command: str | None) -
     return command_for_task(task, runtime.card.tasks['embeddings'])
 
 
+def same_body_world(robot: Robot, world: str) -> Robot:
+    """Return variant ``world`` if it moves ``robot``'s body (another floor); else ValueError."""
+    other = get_robot(world)
+    for fact in ('joint_names', 'actuator_names', 'control_period'):
+        if getattr(other, fact) != getattr(robot, fact):
+            raise ValueError(f"world '{world}' is not robot '{robot.name}' on other ground: its "
+                             f'{fact} differ ({getattr(other, fact)} against '
+                             f'{getattr(robot, fact)})')
+    if (other.model.nq, other.model.nv) != (robot.model.nq, robot.model.nv):
+        raise ValueError(f"world '{world}' has another state size than robot '{robot.name}'")
+    return other
+
+
 def evaluate(policy: str | Path, robot: str | None = None, episodes: int = 10,
-             seed: int = 0, task: str | None = None, command: str | None = None) -> dict:
+             seed: int = 0, task: str | None = None, command: str | None = None,
+             world: str | None = None) -> dict:
     """Roll out ``episodes`` episodes (seeds seed, seed+1, ...) and summarise returns.
 
     ``task`` is the environment's task (its reward, e.g. ``vel:4.5``); a multi-task policy
     is commanded by ``command`` (a task command), by default the one for ``task``
-    (:func:`~synergy_control.methods.ear.tasks.command_for_task`).
+    (:func:`~synergy_control.methods.ear.tasks.command_for_task`). ``world`` simulates another
+    variant of the same body (a terrain) under the policy made for ``robot``: how a
+    flat-ground policy transfers, which the card's model hash refuses on the robot itself.
     """
     runtime = PolicyRuntime(policy, robot)
     command = command_for(runtime, task, command)
     if command is not None:
         runtime.set_task(command)
-    env = LocomotionEnv(runtime.robot, obs_mode=runtime.card.observation['mode'], task=task)
+    simulated = runtime.robot if world is None else same_body_world(runtime.robot, world)
+    env = LocomotionEnv(simulated, obs_mode=runtime.card.observation['mode'], task=task)
     results = [run_episode(runtime, env, seed + i) for i in range(episodes)]
     returns = np.array([r.episode_return for r in results])
     lengths = np.array([r.length for r in results])
     speeds = np.array([r.distance / (r.length * runtime.robot.control_period) for r in results])
-    return {'policy': str(policy), 'robot': runtime.robot.name, 'task': str(env.task),
+    return {'policy': str(policy), 'robot': runtime.robot.name, 'world': simulated.name,
+            'task': str(env.task),
             'command': runtime.task, 'episodes': episodes,
             'seed': seed, 'mean_return': float(returns.mean()),
             'std_return': float(returns.std()), 'mean_length': float(lengths.mean()),
