@@ -17,13 +17,16 @@ from torch import nn
 from torch.nn import functional as F
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
+#: Hidden-layer activations by config name: ReLU (TD3/SAC), ELU (rl_games' PPO networks)
+ACTIVATIONS: dict[str, type[nn.Module]] = {'relu': nn.ReLU, 'elu': nn.ELU}
 
 
-def mlp(in_dim: int, hidden: Sequence[int], out_dim: int) -> nn.Sequential:
-    """Build a Linear-ReLU stack ending in a plain Linear."""
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int,
+        activation: str = 'relu') -> nn.Sequential:
+    """Build a Linear-activation stack ending in a plain Linear."""
     layers: list[nn.Module] = []
     for width in hidden:
-        layers += [nn.Linear(in_dim, width), nn.ReLU()]
+        layers += [nn.Linear(in_dim, width), ACTIVATIONS[activation]()]
         in_dim = width
     layers.append(nn.Linear(in_dim, out_dim))
     return nn.Sequential(*layers)
@@ -46,9 +49,9 @@ class DeterministicActor(nn.Module):
     """TD3 policy: tanh-squashed MLP, actions in [-1, 1]."""
 
     def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int],
-                 act_mask: np.ndarray | None = None):
+                 act_mask: np.ndarray | None = None, activation: str = 'relu'):
         super().__init__()
-        self.net = mlp(obs_dim, hidden, act_dim)
+        self.net = mlp(obs_dim, hidden, act_dim, activation)
         self.mask = ActionMask(act_mask)
 
     def forward(self, obs: torch.Tensor, robot: torch.Tensor | None = None) -> torch.Tensor:
