@@ -82,7 +82,20 @@ def cmd_robots(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Offline rollouts in MuJoCo through the ONNX runtime."""
-    from synergy_control.evaluation import evaluate
+    from synergy_control.evaluation import evaluate, judge_in_gymnasium
+    if args.gymnasium is not None:
+        if args.robot or args.task or args.task_command or args.world:
+            raise ValueError('--gymnasium judges the policy in gymnasium\'s environment as '
+                             'it is: no --robot, --task, --command or --world')
+        result = judge_in_gymnasium(args.policy, args.gymnasium, args.episodes, args.seed)
+        if args.json:
+            print_json(result)
+        else:
+            print(f"{result['policy']} in gymnasium's {result['gymnasium']}: return "
+                  f"{result['mean_return']:.1f} ± {result['std_return']:.1f} over "
+                  f"{result['episodes']} episodes (min {result['min_return']:.1f}, max "
+                  f"{result['max_return']:.1f}), mean length {result['mean_length']:.0f}")
+        return 0
     result = evaluate(args.policy, args.robot, episodes=args.episodes, seed=args.seed,
                       task=args.task, command=args.task_command, world=args.world)
     if args.json:
@@ -210,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--world', metavar='VARIANT',
                    help="simulate this variant of the policy's body instead, e.g. a terrain "
                    '(walker_7_stairs for a walker_7_main policy)')
+    p.add_argument('--gymnasium', metavar='ENV_ID',
+                   help="judge in gymnasium's own environment instead, e.g. Humanoid-v5 "
+                   '(its observation, dynamics and reward; full-body flat policies)')
     p.add_argument('--json', action='store_true')
     p.set_defaults(func=cmd_evaluate)
 
