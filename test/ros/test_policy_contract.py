@@ -23,9 +23,9 @@ from synergy_control.methods.solar.synergies import SynergyStructure
 from synergy_control.policies import POLICIES, PolicyBuilder, register_policy
 from synergy_control.ros import qos
 from synergy_control.runtime import PolicyRuntime
+from synergy_control.settings import POSITIVE, option
 from synergy_control.sim_runner import instantiate
 from synergy_control.training import train
-from synergy_control.training.config import POSITIVE, option
 from synergy_control.training.export import export_checkpoint
 from synergy_control.training.networks import TwinCritic
 

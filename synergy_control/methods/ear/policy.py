@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from synergy_control.policies.registry import ActorKind, PolicyBuilder, register_policy
-from synergy_control.training.config import NONNEG, POSITIVE, WIDTHS, option
+from synergy_control.settings import NONNEG, POSITIVE, WIDTHS, option
 from synergy_control.training.networks import (LOG_STD_MAX, LOG_STD_MIN, TwinCritic, mlp,
                                                tanh_gaussian_log_prob)
 

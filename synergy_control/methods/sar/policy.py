@@ -34,7 +34,7 @@ from torch.nn import functional as F
 
 from synergy_control.methods.sar.basis import SynergyBasis
 from synergy_control.policies.registry import ActorKind, PolicyBuilder, register_policy
-from synergy_control.training.config import WIDTHS, option
+from synergy_control.settings import WIDTHS, option
 from synergy_control.training.networks import (LOG_STD_MAX, LOG_STD_MIN, TwinCritic, mlp,
                                                tanh_gaussian_log_prob)
 
