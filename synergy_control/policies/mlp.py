@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from synergy_control.policies.networks import (DeterministicActor, DeterministicPolicy,
+                                               GaussianActor, TwinCritic)
 from synergy_control.policies.registry import ActorKind, PolicyBuilder, register_policy
 from synergy_control.settings import WIDTHS, option
-from synergy_control.training.agent import DeterministicPolicy
-from synergy_control.training.networks import DeterministicActor, GaussianActor, TwinCritic
 
 
 @register_policy('mlp')

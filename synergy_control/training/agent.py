@@ -52,27 +52,6 @@ def frozen_copy(module: nn.Module) -> nn.Module:
     return target
 
 
-class DeterministicPolicy(nn.Module):
-    """Raw observation batch [B, obs] → deterministic action [B, act] in [-1, 1].
-
-    For one robot of a set, the observation is zero-padded by ``pad`` columns to the network's
-    input and the action cut to the robot's ``act_dim`` (no extra ops for a single robot).
-    """
-
-    def __init__(self, normalizer: nn.Module, actor: nn.Module, pad: int = 0,
-                 act_dim: int | None = None):
-        super().__init__()
-        self.normalizer = normalizer
-        self.actor = actor
-        self.pad, self.act_dim = pad, act_dim
-
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        if self.pad:
-            obs = F.pad(obs, (0, self.pad))
-        action = self.actor.deterministic(self.normalizer(obs))
-        return action if self.act_dim in (None, action.shape[-1]) else action[..., :self.act_dim]
-
-
 class OffPolicyAgent(nn.Module):
     """Base of the actor-critic learners; subclasses define ``update`` and noise.
 

@@ -28,10 +28,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from synergy_control.policies.networks import (LOG_STD_MAX, LOG_STD_MIN, TwinCritic, mlp,
+                                               tanh_gaussian_log_prob)
 from synergy_control.policies.registry import ActorKind, PolicyBuilder, register_policy
 from synergy_control.settings import NONNEG, POSITIVE, WIDTHS, option
-from synergy_control.training.networks import (LOG_STD_MAX, LOG_STD_MIN, TwinCritic, mlp,
-                                               tanh_gaussian_log_prob)
 
 AT_LEAST_TWO = ('>= 2', lambda v: v >= 2)
 

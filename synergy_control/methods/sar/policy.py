@@ -33,10 +33,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from synergy_control.methods.sar.basis import SynergyBasis
+from synergy_control.policies.networks import (LOG_STD_MAX, LOG_STD_MIN, TwinCritic, mlp,
+                                               tanh_gaussian_log_prob)
 from synergy_control.policies.registry import ActorKind, PolicyBuilder, register_policy
 from synergy_control.settings import WIDTHS, option
-from synergy_control.training.networks import (LOG_STD_MAX, LOG_STD_MIN, TwinCritic, mlp,
-                                               tanh_gaussian_log_prob)
 
 UNIT_INTERVAL = ('in [0, 1]', lambda v: 0.0 <= v <= 1.0)
 GIVEN = ('a basis file (`synergy-control synergies extract`)', lambda v: bool(v))

@@ -1,5 +1,7 @@
 """Actor and critic networks: plain Linear/ReLU/Tanh MLPs, ONNX-exportable.
 
+:class:`DeterministicPolicy` wraps a normaliser and an actor into the export graph of one robot.
+
 The twin critics are one module with stacked weights: each layer is one ``baddbmm`` over
 both Q heads, so two critics cost one kernel per layer on the GPU and one BLAS call on CPU.
 On a set of robots the MLPs are the monolithic baseline: inputs and outputs padded to the
@@ -136,3 +138,24 @@ class TwinCritic(nn.Module):
         for layer in self.layers[:-1]:
             x = F.relu(layer(x))
         return self.layers[-1](x).squeeze(-1)
+
+
+class DeterministicPolicy(nn.Module):
+    """Raw observation batch [B, obs] → deterministic action [B, act] in [-1, 1].
+
+    For one robot of a set, the observation is zero-padded by ``pad`` columns to the network's
+    input and the action cut to the robot's ``act_dim`` (no extra ops for a single robot).
+    """
+
+    def __init__(self, normalizer: nn.Module, actor: nn.Module, pad: int = 0,
+                 act_dim: int | None = None):
+        super().__init__()
+        self.normalizer = normalizer
+        self.actor = actor
+        self.pad, self.act_dim = pad, act_dim
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.pad:
+            obs = F.pad(obs, (0, self.pad))
+        action = self.actor.deterministic(self.normalizer(obs))
+        return action if self.act_dim in (None, action.shape[-1]) else action[..., :self.act_dim]
