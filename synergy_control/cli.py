@@ -107,7 +107,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         if args.source is None:
             raise SystemExit('export needs RUN_DIR|CHECKPOINT or --untrained ROBOT')
-        from synergy_control.training.export import export_checkpoint
+        from synergy_control.export import export_checkpoint
         card = export_checkpoint(args.source, args.out, name=args.name, robot=args.robot)
     print(f"wrote {args.out} (+ card) for {card.robot}: parity "
           f"{card.training.get('export_parity_max_abs_diff', float('nan')):.2e}")

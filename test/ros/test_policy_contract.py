@@ -18,6 +18,7 @@ import torch
 from std_msgs.msg import Float64MultiArray
 from torch import nn
 
+from synergy_control.export.trained import export_checkpoint
 from synergy_control.launch_plan import sim_plan
 from synergy_control.methods.solar.synergies import SynergyStructure
 from synergy_control.policies import POLICIES, PolicyBuilder, register_policy
@@ -27,7 +28,6 @@ from synergy_control.runtime import PolicyRuntime
 from synergy_control.settings import POSITIVE, option
 from synergy_control.sim_runner import instantiate
 from synergy_control.training import train
-from synergy_control.training.export import export_checkpoint
 
 STRUCTURE = SynergyStructure((0, 0, 0, 1, 1, 1), (0, 3))  # one synergy per walker leg
 

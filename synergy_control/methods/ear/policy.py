@@ -154,7 +154,7 @@ class EARPolicy(PolicyBuilder):
     def _load_frozen(self, actor: TaskEmbeddingActor) -> None:
         """Load a trained EAR actor's state encoder and decoder and freeze them."""
         from synergy_control.training.checkpoint import load_checkpoint
-        from synergy_control.training.export import resolve_checkpoint
+        from synergy_control.export.trained import resolve_checkpoint
         source = resolve_checkpoint(self.settings.adapt_from)
         trained = {key.removeprefix('actor.'): value
                    for key, value in load_checkpoint(source)['agent'].items()
