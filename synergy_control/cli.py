@@ -159,9 +159,17 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def chosen_columns(args: argparse.Namespace) -> tuple[str, ...]:
+    """Return the columns of ``plot``'s ``--column``s, or ``SPLIT`` for ``--split``."""
+    from synergy_control.training.plot import SPLIT
+    if args.split and args.column:
+        raise ValueError('plot takes --split or --column, not both')
+    return SPLIT if args.split else tuple(args.column or ('eval_mean',))
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     """Plot learning curves (mean and 95% CI across seeds)."""
-    from synergy_control.training.plot import chosen_columns, plot_runs
+    from synergy_control.training.plot import plot_runs
     plot_runs([Path(p) for p in args.runs], Path(args.out), columns=chosen_columns(args))
     print(f'wrote {args.out}')
     return 0
