@@ -78,6 +78,17 @@ def tanh_gaussian_log_prob(mean: torch.Tensor, log_std: torch.Tensor,
     return (per_dim if mask is None else per_dim * mask).sum(-1)
 
 
+def tanh_gaussian_sample(mean: torch.Tensor, log_std: torch.Tensor,
+                         mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reparameterised u ~ N(mean, std): return tanh(u) in (-1, 1) and log π(tanh(u)) [B].
+
+    Every tanh-Gaussian actor samples here (SAC's MLP, SAR's synergy actor, EAR's decoder);
+    ``mask`` as in :func:`tanh_gaussian_log_prob`.
+    """
+    pre_tanh = mean + log_std.exp() * torch.randn_like(mean)
+    return torch.tanh(pre_tanh), tanh_gaussian_log_prob(mean, log_std, pre_tanh, mask)
+
+
 class GaussianActor(nn.Module):
     """SAC policy: MLP trunk with mean and log-std heads, tanh-squashed Gaussian."""
 
@@ -97,11 +108,9 @@ class GaussianActor(nn.Module):
     def sample(self, obs: torch.Tensor,
                robot: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw a reparameterised action in (-1, 1) and its log-probability [B]."""
-        mean, log_std = self(obs)
-        pre_tanh = mean + log_std.exp() * torch.randn_like(mean)
-        action = self.mask(torch.tanh(pre_tanh), robot)  # before the log-prob: same graph order
         keep = None if self.mask.table is None or robot is None else self.mask.table[robot]
-        return action, tanh_gaussian_log_prob(mean, log_std, pre_tanh, keep)
+        action, log_prob = tanh_gaussian_sample(*self(obs), keep)
+        return self.mask(action, robot), log_prob
 
     def deterministic(self, obs: torch.Tensor,
                       robot: torch.Tensor | None = None) -> torch.Tensor:

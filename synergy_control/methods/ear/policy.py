@@ -29,7 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from synergy_control.policies.networks import (LOG_STD_MAX, LOG_STD_MIN, TwinCritic, mlp,
-                                               tanh_gaussian_log_prob)
+                                               tanh_gaussian_sample)
 from synergy_control.policies.registry import ActorKind, PolicyBuilder, register_policy
 from synergy_control.settings import NONNEG, POSITIVE, WIDTHS, option
 
@@ -77,9 +77,7 @@ class TaskEmbeddingActor(nn.Module):
     def sample(self, obs: torch.Tensor,
                robot: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Reparameterised action in (-1, 1) and its log-probability, with the LTE noise."""
-        mean, log_std = self.decode(obs, self.task_embedding(obs, robot, noisy=True))
-        pre_tanh = mean + log_std.exp() * torch.randn_like(mean)
-        return torch.tanh(pre_tanh), tanh_gaussian_log_prob(mean, log_std, pre_tanh)
+        return tanh_gaussian_sample(*self.decode(obs, self.task_embedding(obs, robot, noisy=True)))
 
     def deterministic(self, obs: torch.Tensor,
                       robot: torch.Tensor | None = None) -> torch.Tensor:
