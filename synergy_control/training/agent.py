@@ -62,6 +62,7 @@ class OffPolicyAgent(nn.Module):
 
     metric_names: tuple[str, ...] = ()
     actor: nn.Module
+    critic: nn.Module
 
     def __init__(self, context: PolicyContext, config: Config):
         super().__init__()
@@ -118,6 +119,19 @@ class OffPolicyAgent(nn.Module):
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One gradient step on a batch of raw transitions."""
         raise NotImplementedError
+
+    def critic_step(self, obs: torch.Tensor, batch: Batch,
+                    target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One critic update: MSE of every Q head toward ``target``; return (loss, Q [n, B]).
+
+        ``obs`` is the batch's normalised observation; TD3 and SAC differ only in ``target``.
+        """
+        q = self.critic(obs, batch.action, batch.robot)
+        critic_loss = F.mse_loss(q, target.expand_as(q), reduction='none').mean(1).sum()
+        self.optimizers['critic'].zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.optimizers['critic'].step()
+        return critic_loss, q
 
     def _robot(self, robot: str | int | None) -> int:
         if robot is None:
