@@ -15,8 +15,8 @@ import importlib
 from pathlib import Path
 from typing import Callable
 
-from synergy_control.launch_plan import EXECUTORS, MODES as SIM_MODES
 from synergy_control.observation import MODES as OBSERVATION_MODES
+from synergy_control.ros.launch_plan import EXECUTORS, MODES as SIM_MODES
 
 
 def number(kind: Callable[[str], float] = float, minimum: float | None = None, *,

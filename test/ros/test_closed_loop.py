@@ -12,8 +12,9 @@ from std_msgs.msg import Float64MultiArray
 
 from synergy_control.envs import LocomotionEnv
 from synergy_control.evaluation import run_episode
-from synergy_control.launch_plan import DEFAULT_COMMAND_TOPIC, EXECUTORS, default_policy, sim_plan
 from synergy_control.ros import qos
+from synergy_control.ros.launch_plan import (DEFAULT_COMMAND_TOPIC, EXECUTORS, default_policy,
+                                             sim_plan)
 from synergy_control.ros.monitor import SimMonitor
 from synergy_control.ros.sim_bridge import MAX_CATCH_UP
 from synergy_control.ros.synergy_controller import SynergyController

@@ -19,11 +19,11 @@ from std_msgs.msg import Float64MultiArray
 from torch import nn
 
 from synergy_control.export.trained import export_checkpoint
-from synergy_control.launch_plan import sim_plan
 from synergy_control.methods.solar.synergies import SynergyStructure
 from synergy_control.policies import POLICIES, PolicyBuilder, register_policy
 from synergy_control.policies.networks import TwinCritic
 from synergy_control.ros import qos
+from synergy_control.ros.launch_plan import sim_plan
 from synergy_control.runtime import PolicyRuntime
 from synergy_control.settings import POSITIVE, option
 from synergy_control.sim_runner import instantiate

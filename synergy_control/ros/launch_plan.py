@@ -39,7 +39,7 @@ HOLD_MODES = ('zero', 'hold')
 #: middleware reports it; ``single_threaded`` rebuilds and waits on a wait set of every
 #: entity (services, QoS event handlers, timers) after each callback.
 EXECUTORS = ('events', 'single_threaded')
-SOURCE_ROOT = Path(__file__).resolve().parents[1]
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
 #: Spellings of a boolean launch argument (compared case-insensitively).
 TRUE_WORDS = ('true', '1', 'yes', 'on')
 FALSE_WORDS = ('false', '0', 'no', 'off')
