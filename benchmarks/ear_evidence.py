@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from result_files import write_results  # noqa: E402  (beside this script)
 from synergy_control.evaluation import evaluate  # noqa: E402
-from synergy_control.methods.ear.tasks import blend, velocity_task  # noqa: E402
 from synergy_control.runtime import PolicyRuntime, read_card  # noqa: E402
+from synergy_control.task_embedding import blend, velocity_task  # noqa: E402
 
 RESULTS = ROOT / 'docs' / 'results'
 

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from synergy_control.card import CardError, PolicyCard
-from synergy_control.methods.ear.tasks import command_for_task, parse_task
 from synergy_control.robots import Task, get_robot, variant_names
 from synergy_control.ros.topics import (CLOCK_TOPIC, DEFAULT_COMMAND_TOPIC, JOINT_STATES_TOPIC,
                                         ODOM_TOPIC, SYNERGY_MARKERS_TOPIC)
 from synergy_control.runtime import PolicyLoadError, read_card
+from synergy_control.task_embedding import command_for_task, parse_task
 
 PACKAGE = 'synergy_control'
 DEFAULT_POLICY = 'walker_td3'
@@ -212,7 +212,7 @@ def _task(policy: str, card: PolicyCard, task: str) -> tuple[str, str]:
     """Split ``task`` into the simulator's task and the controller's task command.
 
     An environment task (``vel:4.5``) is both the simulator's reward and, through
-    :func:`~synergy_control.methods.ear.tasks.command_for_task`, the policy's command; a
+    :func:`~synergy_control.task_embedding.command_for_task`, the policy's command; a
     blend or a vector only commands the policy. ValueError names the argument.
     """
     if not task:
