@@ -15,8 +15,8 @@ import importlib
 from pathlib import Path
 from typing import Callable
 
-from synergy_control.launch_plan import EXECUTORS, MODES as SIM_MODES
 from synergy_control.observation import MODES as OBSERVATION_MODES
+from synergy_control.ros.launch_plan import EXECUTORS, MODES as SIM_MODES
 
 
 def number(kind: Callable[[str], float] = float, minimum: float | None = None, *,
@@ -120,7 +120,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         if args.source is None:
             raise SystemExit('export needs RUN_DIR|CHECKPOINT or --untrained ROBOT')
-        from synergy_control.training.export import export_checkpoint
+        from synergy_control.export import export_checkpoint
         card = export_checkpoint(args.source, args.out, name=args.name, robot=args.robot)
     print(f"wrote {args.out} (+ card) for {card.robot}: parity "
           f"{card.training.get('export_parity_max_abs_diff', float('nan')):.2e}")
@@ -172,9 +172,17 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def chosen_columns(args: argparse.Namespace) -> tuple[str, ...]:
+    """Return the columns of ``plot``'s ``--column``s, or ``SPLIT`` for ``--split``."""
+    from synergy_control.training.plot import SPLIT
+    if args.split and args.column:
+        raise ValueError('plot takes --split or --column, not both')
+    return SPLIT if args.split else tuple(args.column or ('eval_mean',))
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     """Plot learning curves (mean and 95% CI across seeds)."""
-    from synergy_control.training.plot import chosen_columns, plot_runs
+    from synergy_control.training.plot import plot_runs
     plot_runs([Path(p) for p in args.runs], Path(args.out), columns=chosen_columns(args))
     print(f'wrote {args.out}')
     return 0

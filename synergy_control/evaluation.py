@@ -9,10 +9,10 @@ import gymnasium
 import numpy as np
 
 from synergy_control.envs import LocomotionEnv
-from synergy_control.methods.ear.tasks import command_for_task
 from synergy_control.robots import Robot, get_robot
 from synergy_control.rollout import Episode, Policy, rollout
 from synergy_control.runtime import PolicyRuntime
+from synergy_control.task_embedding import command_for_task
 
 
 def runtime_policy(runtime: PolicyRuntime, env: LocomotionEnv) -> Policy:
@@ -52,7 +52,7 @@ def evaluate(policy: str | Path, robot: str | None = None, episodes: int = 10,
 
     ``task`` is the environment's task (its reward, e.g. ``vel:4.5``); a multi-task policy
     is commanded by ``command`` (a task command), by default the one for ``task``
-    (:func:`~synergy_control.methods.ear.tasks.command_for_task`). ``world`` simulates another
+    (:func:`~synergy_control.task_embedding.command_for_task`). ``world`` simulates another
     variant of the same body (a terrain) under the policy made for ``robot``: how a
     flat-ground policy transfers, which the card's model hash refuses on the robot itself.
     """

@@ -12,10 +12,10 @@ from typing import Literal
 
 from torch import nn
 
+from synergy_control.policies.networks import (DeterministicActor, DeterministicPolicy,
+                                               GaussianActor, TwinCritic)
 from synergy_control.policies.registry import ActorKind, PolicyBuilder, register_policy
-from synergy_control.training.agent import DeterministicPolicy
-from synergy_control.training.config import WIDTHS, ConfigError, option
-from synergy_control.training.networks import DeterministicActor, GaussianActor, TwinCritic
+from synergy_control.settings import WIDTHS, ConfigError, option
 
 
 @register_policy('mlp')

@@ -11,32 +11,16 @@ import math
 import re
 import types
 import typing
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
-Check = tuple[str, Callable[[Any], bool]]
-NONNEG: Check = ('>= 0', lambda v: v >= 0)
-POSITIVE: Check = ('> 0', lambda v: v > 0)
-UNIT: Check = ('in [0, 1]', lambda v: 0 <= v <= 1)
-TAU: Check = ('in (0, 1]', lambda v: 0 < v <= 1)
-WIDTHS: Check = ('each > 0 (non-empty)', lambda v: len(v) > 0 and min(v) > 0)
+from synergy_control.settings import NONNEG, POSITIVE, TAU, UNIT, WIDTHS, ConfigError, option
+
 # YAML 1.1 (PyYAML) reads 3e-4 as a string; accept such plain decimal/scientific numbers
 NUMBER = re.compile(r'[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?')
-
-
-class ConfigError(ValueError):
-    """A configuration value that would make training fail or misbehave."""
-
-
-def option(default: Any, check: Check | None = None) -> Any:
-    """Declare a field with a default and an optional range check (description, test)."""
-    kwargs = {'default_factory': lambda: list(default)} if isinstance(default, list) else {
-        'default': default}
-    return field(metadata={'check': check}, **kwargs)
 
 
 @dataclass

@@ -27,7 +27,7 @@ from torch import nn
 from synergy_control.policies.registry import PolicyContext
 from synergy_control.training.agent import OffPolicyAgent, adam
 from synergy_control.training.config import Config
-from synergy_control.training.networks import mlp
+from synergy_control.policies.networks import mlp
 from synergy_control.training.normalizer import RunningNormalizer
 from synergy_control.training.vec_env import FinishedEpisode, VectorEnv
 

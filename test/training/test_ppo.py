@@ -8,7 +8,7 @@ import torch
 
 from synergy_control.training import make_agent, train
 from synergy_control.training.checkpoint import agent_from_checkpoint
-from synergy_control.training.export import export_checkpoint
+from synergy_control.export.trained import export_checkpoint
 from synergy_control.training.ppo import (adapted_learning_rate, bootstrap_truncated, gae,
                                           gaussian_kl, gaussian_log_prob, ppo_losses)
 

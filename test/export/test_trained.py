@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from synergy_control.export.trained import export_checkpoint
 from synergy_control.training import train
-from synergy_control.training.export import export_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 
