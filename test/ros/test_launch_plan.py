@@ -58,7 +58,7 @@ def test_sim_plan_policy_defaults_to_the_robots_shipped_policy():
         'walker_7_main': 'walker_td3',  # a policy for the robot alone comes first
         **{f'walker_{n}_main': 'walker_solar' for n in range(2, 7)},
         'hopper_4': 'hopper_td3', 'half_cheetah': 'half_cheetah_vel_ear',
-        'humanoid': 'humanoid_sar'}
+        'humanoid': 'humanoid_ppo'}
     _, controller = sim_plan('hopper_4')
     assert controller.parameters['policy'] == str(shipped['hopper_4'])
     assert sim_plan()[1].parameters['policy'] == str(default_policy())
