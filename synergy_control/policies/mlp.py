@@ -7,13 +7,14 @@ robot's observation), one output ``action``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from torch import nn
 
 from synergy_control.policies.networks import (DeterministicActor, DeterministicPolicy,
-                                               GaussianActor, TwinCritic)
+                                               GaussianActor, RenormTwinCritic, TwinCritic)
 from synergy_control.policies.registry import ActorKind, PolicyBuilder, register_policy
 from synergy_control.settings import WIDTHS, ConfigError, option
 
@@ -44,6 +45,11 @@ class MLPPolicy(PolicyBuilder):
         """Twin Q MLPs in one batched module."""
         ctx = self.context
         return TwinCritic(ctx.obs_dim, ctx.act_dim, self.settings.hidden_sizes)
+
+    def make_renorm_critic(self, hidden: Sequence[int], warmup_steps: int) -> nn.Module:
+        """Twin batch-renormalised Q MLPs of widths ``hidden`` (CrossQ's critics)."""
+        ctx = self.context
+        return RenormTwinCritic(ctx.obs_dim, ctx.act_dim, hidden, warmup_steps=warmup_steps)
 
     def export_module(self, actor: nn.Module, normalizer: nn.Module, robot: int) -> nn.Module:
         """``obs`` of one robot → its ``action``: pad, normalise, act, drop padded columns."""

@@ -152,6 +152,72 @@ class TwinCritic(nn.Module):
         return self.layers[-1](x).squeeze(-1)
 
 
+class BatchRenorm(nn.Module):
+    """Batch renormalisation (Ioffe 2017) of ``n`` ensemble members' features [n, B, width].
+
+    What CrossQ's critics need: in training, batch statistics corrected toward the running
+    ones by r = σ_B/σ (clipped to [1/r_max, r_max]) and d = (μ_B − μ)/σ (clipped to ±d_max),
+    both without gradient, so the joint (s, a) / (s', a') batch and single evaluations agree;
+    plain batch normalisation for the first ``warmup_steps`` updates, as sb3-contrib's CrossQ
+    does. In eval mode it is the fixed affine map of the running statistics.
+    """
+
+    def __init__(self, n: int, width: int, momentum: float = 0.01, eps: float = 1e-3,
+                 warmup_steps: int = 100_000, r_max: float = 3.0, d_max: float = 5.0):
+        super().__init__()
+        self.momentum, self.eps, self.warmup_steps = momentum, eps, warmup_steps
+        self.r_max, self.d_max = r_max, d_max
+        self.weight = nn.Parameter(torch.ones(n, 1, width))
+        self.bias = nn.Parameter(torch.zeros(n, 1, width))
+        self.register_buffer('running_mean', torch.zeros(n, 1, width))
+        self.register_buffer('running_var', torch.ones(n, 1, width))
+        self.register_buffer('steps', torch.zeros((), dtype=torch.long))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        running_std = (self.running_var + self.eps).sqrt()
+        if not self.training:
+            return (x - self.running_mean) / running_std * self.weight + self.bias
+        mean = x.mean(1, keepdim=True)
+        var = x.var(1, unbiased=False, keepdim=True)
+        std = (var + self.eps).sqrt()
+        normalised = (x - mean) / std
+        if self.steps >= self.warmup_steps:
+            r = (std.detach() / running_std).clamp(1 / self.r_max, self.r_max)
+            d = ((mean.detach() - self.running_mean) / running_std).clamp(-self.d_max,
+                                                                          self.d_max)
+            normalised = normalised * r + d
+        with torch.no_grad():
+            self.running_mean.lerp_(mean, self.momentum)
+            self.running_var.lerp_(var, self.momentum)
+            self.steps += 1
+        return normalised * self.weight + self.bias
+
+
+class RenormTwinCritic(nn.Module):
+    """CrossQ's twin critics: batch-renormalised input and hidden layers; returns [n, B].
+
+    Input → BatchRenorm, then per hidden layer Linear → BatchRenorm → ReLU, then a Linear.
+    Without target networks the caller runs (s, a) and (s', a') as one batch in train mode.
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int], n: int = 2,
+                 warmup_steps: int = 100_000):
+        super().__init__()
+        dims = [obs_dim + act_dim, *hidden, 1]
+        self.n = n
+        self.layers = nn.ModuleList(EnsembleLinear(n, a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.norms = nn.ModuleList(BatchRenorm(n, width, warmup_steps=warmup_steps)
+                                   for width in dims[:-1])
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor,
+                robot: torch.Tensor | None = None) -> torch.Tensor:
+        x = torch.cat([obs, action], -1)
+        x = self.norms[0](x.unsqueeze(0).expand(self.n, *x.shape))
+        for layer, norm in zip(self.layers[:-1], self.norms[1:]):
+            x = F.relu(norm(layer(x)))
+        return self.layers[-1](x).squeeze(-1)
+
+
 class DeterministicPolicy(nn.Module):
     """Raw observation batch [B, obs] → deterministic action [B, act] in [-1, 1].
 

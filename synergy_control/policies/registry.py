@@ -32,6 +32,7 @@ from synergy_control.envs import split_env_id
 from synergy_control.observation import ObservationBuilder
 from synergy_control.registry import Registry
 from synergy_control.robots import Robot, get_robot
+from synergy_control.settings import ConfigError
 
 ActorKind = Literal['deterministic', 'gaussian']
 
@@ -136,6 +137,11 @@ class PolicyBuilder:
     def make_critic(self) -> nn.Module:
         """Return new twin critics."""
         raise NotImplementedError
+
+    def make_renorm_critic(self, hidden: Sequence[int], warmup_steps: int) -> nn.Module:
+        """Return twin critics with batch renormalisation (CrossQ's; no target copy)."""
+        raise ConfigError(f"config key 'algorithm': policy '{type(self).__name__}' has no "
+                          'batch-renormalised critic for crossq')
 
     def sampled_dims(self) -> list[int]:
         """Each entry's size of the space its Gaussian actor samples in (default: its actions).

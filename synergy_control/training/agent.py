@@ -40,9 +40,10 @@ def no_param_grad(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(True)
 
 
-def adam(params: Iterable[torch.Tensor], lr: float) -> torch.optim.Adam:
+def adam(params: Iterable[torch.Tensor], lr: float,
+         betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Adam:
     """Adam with the fused kernel (one launch for all tensors, ~3x faster steps on CPU too)."""
-    return torch.optim.Adam(params, lr=lr, fused=True)
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
 
 
 def frozen_copy(module: nn.Module) -> nn.Module:

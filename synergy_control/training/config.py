@@ -43,6 +43,23 @@ class SACConfig:
 
 
 @dataclass
+class CrossQConfig:
+    """CrossQ specifics (Bhatt et al. 2024; sb3-contrib's defaults but for the critic width).
+
+    SAC's entropy settings (``sac:``) apply. The critics are batch-renormalised MLPs of
+    ``critic_hidden_sizes`` (the paper's 2048 x 2, sb3-contrib's 1024 x 2: wide layers are
+    slow on 2 CPU cores), plain batch normalisation for ``bn_warmup_steps`` updates; no target
+    networks; the actor is updated every ``policy_delay`` critic updates; Adam's β1 is
+    ``adam_beta1`` for actor and critic.
+    """
+
+    critic_hidden_sizes: list[int] = option([1024, 1024], WIDTHS)
+    policy_delay: int = option(3, POSITIVE)
+    adam_beta1: float = option(0.5, UNIT)
+    bn_warmup_steps: int = option(100_000, NONNEG)
+
+
+@dataclass
 class PPOConfig:
     """PPO specifics, rsl_rl / rl_games habits (their MuJoCo humanoid settings by default).
 
@@ -106,7 +123,7 @@ class Config:
     robot: str | None = None
     robots: str | list[str] | None = None
     tasks: str | list[str] | None = None
-    algorithm: Literal['td3', 'sac', 'ppo'] = 'td3'
+    algorithm: Literal['td3', 'sac', 'crossq', 'ppo'] = 'td3'
     name: str = ''
     obs_mode: Literal['flat', 'modular'] = 'flat'
     seed: int = option(0, NONNEG)
@@ -133,6 +150,7 @@ class Config:
     num_envs: int = option(1, POSITIVE)
     td3: TD3Config = field(default_factory=TD3Config)
     sac: SACConfig = field(default_factory=SACConfig)
+    crossq: CrossQConfig = field(default_factory=CrossQConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
 
     def to_dict(self) -> dict:

@@ -43,6 +43,7 @@ class SAC(OffPolicyAgent):
     """Soft Actor-Critic with one actor and target-critic update per step."""
 
     metric_names = ('critic_loss', 'actor_loss', 'q_mean', 'alpha', 'alpha_loss', 'entropy')
+    adam_betas = (0.9, 0.999)  # of the actor's and the critic's optimisers
 
     def __init__(self, context: PolicyContext, config: Config,
                  device: str | torch.device = 'cpu'):
@@ -59,16 +60,20 @@ class SAC(OffPolicyAgent):
         self.register_buffer('robot_target_entropy', -torch.tensor(sizes, dtype=torch.float32)
                              if per_robot else None, persistent=False)
         self.actor = self.builder.make_actor('gaussian')
-        self.critic = self.builder.make_critic()
-        self.critic_target = frozen_copy(self.critic)
+        self.critic, self.critic_target = self.make_critics()
         self.log_alpha = nn.Parameter(torch.tensor(math.log(hp.init_alpha)),
                                       requires_grad=hp.autotune)
         self.to(device)
         self.optimizers = {
-            'actor': adam(self.actor.parameters(), lr=config.actor_lr),
-            'critic': adam(self.critic.parameters(), lr=config.critic_lr)}
+            'actor': adam(self.actor.parameters(), lr=config.actor_lr, betas=self.adam_betas),
+            'critic': adam(self.critic.parameters(), lr=config.critic_lr, betas=self.adam_betas)}
         if hp.autotune:
             self.optimizers['alpha'] = adam([self.log_alpha], lr=config.actor_lr)
+
+    def make_critics(self) -> tuple[nn.Module, nn.Module | None]:
+        """Return the twin critics and their target copy (the builder's plain critics)."""
+        critic = self.builder.make_critic()
+        return critic, frozen_copy(critic)
 
     def explore(self, obs: torch.Tensor, robot: torch.Tensor | None = None) -> torch.Tensor:
         """Sample the tanh-Gaussian policy."""
@@ -96,18 +101,21 @@ class SAC(OffPolicyAgent):
 
         metrics = {'critic_loss': critic_loss.detach(), 'actor_loss': actor_loss.detach(),
                    'q_mean': q.detach().mean(), 'alpha': alpha,
-                   'entropy': -log_prob.detach().mean()}
-        if self.autotune:
-            target_entropy = (self.target_entropy if self.robot_target_entropy is None
-                              or robot is None else self.robot_target_entropy[robot])
-            alpha_loss = sac_alpha_loss(self.log_alpha, log_prob, target_entropy)
-            self.optimizers['alpha'].zero_grad(set_to_none=True)
-            alpha_loss.backward()
-            self.optimizers['alpha'].step()
-            metrics['alpha_loss'] = alpha_loss.detach()
-        else:
-            metrics['alpha_loss'] = torch.zeros((), device=alpha.device)
-
+                   'entropy': -log_prob.detach().mean(),
+                   'alpha_loss': self.temperature_step(log_prob, robot)}
         polyak_update(self.critic_target, self.critic, self.tau)
         self.updates += 1
         return metrics
+
+    def temperature_step(self, log_prob: torch.Tensor,
+                         robot: torch.Tensor | None) -> torch.Tensor:
+        """Tune α toward the target entropy (when autotuned); return the detached loss."""
+        if not self.autotune:
+            return torch.zeros((), device=log_prob.device)
+        target_entropy = (self.target_entropy if self.robot_target_entropy is None
+                          or robot is None else self.robot_target_entropy[robot])
+        alpha_loss = sac_alpha_loss(self.log_alpha, log_prob, target_entropy)
+        self.optimizers['alpha'].zero_grad(set_to_none=True)
+        alpha_loss.backward()
+        self.optimizers['alpha'].step()
+        return alpha_loss.detach()
