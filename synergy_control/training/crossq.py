@@ -21,10 +21,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from synergy_control.policies.registry import PolicyContext
-from synergy_control.training.agent import no_param_grad
 from synergy_control.training.buffers import Batch
 from synergy_control.training.config import Config
-from synergy_control.training.sac import SAC, sac_actor_loss, sac_target
+from synergy_control.training.sac import SAC, sac_target
 
 
 class CrossQ(SAC):
@@ -64,12 +63,7 @@ class CrossQ(SAC):
 
         self.updates += 1
         if self.updates % self.crossq.policy_delay == 0 or not self._actor_metrics:
-            action, log_prob = self.actor.sample(obs, robot)
-            with no_param_grad(self.critic):
-                actor_loss = sac_actor_loss(self.critic(obs, action, robot), log_prob, alpha)
-            self.optimizers['actor'].zero_grad(set_to_none=True)
-            actor_loss.backward()
-            self.optimizers['actor'].step()
+            actor_loss, log_prob = self.actor_step(obs, robot, alpha)
             self._actor_metrics = {'actor_loss': actor_loss.detach(),
                                    'entropy': -log_prob.detach().mean(),
                                    'alpha_loss': self.temperature_step(log_prob, robot)}

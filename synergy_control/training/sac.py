@@ -91,14 +91,7 @@ class SAC(OffPolicyAgent):
                                 alpha, self.gamma)
 
         critic_loss, q = self.critic_step(obs, batch, target)
-
-        action, log_prob = self.actor.sample(obs, robot)
-        with no_param_grad(self.critic):
-            actor_loss = sac_actor_loss(self.critic(obs, action, robot), log_prob, alpha)
-        self.optimizers['actor'].zero_grad(set_to_none=True)
-        actor_loss.backward()
-        self.optimizers['actor'].step()
-
+        actor_loss, log_prob = self.actor_step(obs, robot, alpha)
         metrics = {'critic_loss': critic_loss.detach(), 'actor_loss': actor_loss.detach(),
                    'q_mean': q.detach().mean(), 'alpha': alpha,
                    'entropy': -log_prob.detach().mean(),
@@ -106,6 +99,17 @@ class SAC(OffPolicyAgent):
         polyak_update(self.critic_target, self.critic, self.tau)
         self.updates += 1
         return metrics
+
+    def actor_step(self, obs: torch.Tensor, robot: torch.Tensor | None,
+                   alpha: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One actor update on reparameterised actions; return (loss, their log-probability)."""
+        action, log_prob = self.actor.sample(obs, robot)
+        with no_param_grad(self.critic):
+            actor_loss = sac_actor_loss(self.critic(obs, action, robot), log_prob, alpha)
+        self.optimizers['actor'].zero_grad(set_to_none=True)
+        actor_loss.backward()
+        self.optimizers['actor'].step()
+        return actor_loss, log_prob
 
     def temperature_step(self, log_prob: torch.Tensor,
                          robot: torch.Tensor | None) -> torch.Tensor:
