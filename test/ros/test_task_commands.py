@@ -28,6 +28,7 @@ def test_lockstep_return_on_a_task_equals_the_offline_return(ear_policy, local_d
         assert offline['command'] == command
         (episode,) = summary['episodes']
         assert episode['length'] == offline['mean_length'] == 200  # the vel task's length
+        assert episode['task'] == task  # the simulator's task scored it
         assert episode['return'] == pytest.approx(offline['mean_return'], rel=1e-6)
 
 
