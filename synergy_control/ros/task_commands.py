@@ -53,6 +53,25 @@ TIMEOUT_CHECKS = 5
 LOG_THROTTLE = 1.0
 
 
+class Throttle:
+    """At most one True per ``period`` seconds: a log line's gate, checked before logging.
+
+    Not rclpy's ``throttle_duration_sec``: that finds its caller's frame on every call, even
+    a suppressed one, which made a flood of task commands spend most of its time in logging.
+    """
+
+    def __init__(self, period: float = LOG_THROTTLE):
+        self.period = period
+        self._next = -float('inf')
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now < self._next:
+            return False
+        self._next = now + self.period
+        return True
+
+
 class TaskCommands:
     """Owns the task inputs of a controller node; attached while a policy is configured."""
 
@@ -77,6 +96,7 @@ class TaskCommands:
         self._entities: list = []
         self._timer = None
         self._cmd_vel: tuple[str, float] | None = None  # (task it set, when: monotonic s)
+        self._log_change, self._log_refusal = Throttle(), Throttle()
         node.add_on_set_parameters_callback(self._check_parameters)
         node.add_post_set_parameters_callback(self._apply_parameters)
 
@@ -159,8 +179,8 @@ class TaskCommands:
         previous = self.runtime.task
         described = self.runtime.set_task(command)
         if described != previous:
-            self.node.get_logger().info(f'task: {quoted(described)}',
-                                        throttle_duration_sec=LOG_THROTTLE)
+            if self._log_change():
+                self.node.get_logger().info(f'task: {quoted(described)}')
             self._announce()
 
     # ------------------------------------------------------------------ topics
@@ -206,9 +226,9 @@ class TaskCommands:
 
     def _refuse(self, reason: str) -> None:
         self.refused += 1
-        keeping = f'; keeping task {quoted(self.runtime.task)}' if self.runtime else ''
-        self.node.get_logger().warning(f'refusing {reason}{keeping}',
-                                       throttle_duration_sec=LOG_THROTTLE)
+        if self._log_refusal():
+            keeping = f'; keeping task {quoted(self.runtime.task)}' if self.runtime else ''
+            self.node.get_logger().warning(f'refusing {reason}{keeping}')
 
     def _announce(self) -> None:
         msg = Float64MultiArray(data=self.runtime.task_embedding.tolist())
