@@ -17,16 +17,43 @@ class TaskEmbeddingError(ValueError):
     """A task embedding that cannot be used: wrong length, non-finite, or zero."""
 
 
+#: Characters of a refused command quoted in an error (a 10 kB string must not become a
+#: 10 kB log line).
+QUOTE_LIMIT = 60
+#: Below this norm a vector has no direction (also what is left of two cancelling tasks).
+ZERO_NORM = 1e-9
+#: Largest component whose squares are summed as they are: above it the sum of squares can
+#: overflow (``[1e154] * 3`` already does), so the vector is first scaled by it.
+LARGEST_UNSCALED = 1e100
+
+
+def quoted(text: object) -> str:
+    """``text`` as an error quotes it: cut to :data:`QUOTE_LIMIT` characters, length said."""
+    text = str(text)
+    if len(text) <= QUOTE_LIMIT:
+        return text
+    return f'{text[:QUOTE_LIMIT]}... ({len(text)} characters)'
+
+
 def normalise(vector: np.ndarray, dim: int | None = None) -> np.ndarray:
-    """Project onto the unit sphere, refusing what has no direction (EAR's f(·))."""
+    """Project onto the unit sphere, refusing what has no direction (EAR's f(·)).
+
+    Overflow-safe: a vector with a component above :data:`LARGEST_UNSCALED` is divided by
+    its largest magnitude before the norm (which would otherwise be inf and turn the vector
+    into zeros); ordinary vectors take the direct path, bit for bit as before.
+    """
     vector = np.asarray(vector, dtype=np.float64)
     if vector.ndim != 1 or (dim is not None and vector.shape != (dim,)):
         raise TaskEmbeddingError(f'task embedding must have {dim} values, got shape '
                                  f'{vector.shape}')
     if not np.all(np.isfinite(vector)):
-        raise TaskEmbeddingError(f'task embedding has non-finite values: {vector.tolist()}')
+        raise TaskEmbeddingError(f'task embedding has non-finite values: '
+                                 f'{quoted(vector.tolist())}')
+    magnitude = float(np.max(np.abs(vector), initial=0.0))
+    if magnitude > LARGEST_UNSCALED:
+        vector = vector / magnitude
     norm = float(np.linalg.norm(vector))
-    if norm < 1e-9:
+    if norm < ZERO_NORM:
         raise TaskEmbeddingError('task embedding is zero: it has no direction on the sphere')
     return vector / norm
 
@@ -48,24 +75,22 @@ def parse_task(text: str, embeddings: dict[str, list[float]], dim: int) -> np.nd
     - ``vel:3`` — a named task of the policy (its card's ``tasks.embeddings``);
     - ``vel:3 vel:5 0.25`` — normalise(0.25 z(vel:3) + 0.75 z(vel:5)): interpolation within a
       family, composition across families (``vel:5 jump:5 0.5``);
-    - ``[0.1, 0.9, -0.2]`` — a raw vector, normalised onto the sphere.
-    Raises :class:`TaskEmbeddingError` naming what is wrong.
+    - ``[0.1, 0.9, -0.2]`` — a raw vector, normalised onto the sphere (strictly a list:
+      brackets at both ends, one number between each pair of commas).
+    Raises :class:`TaskEmbeddingError` naming what is wrong (the command quoted, cut to
+    :data:`QUOTE_LIMIT` characters).
     """
     text = text.strip()
     if text.startswith('['):
-        try:
-            values = [float(v) for v in text.strip('[]').split(',') if v.strip()]
-        except ValueError:
-            raise TaskEmbeddingError(f"task vector '{text}' is not a list of numbers") from None
-        return normalise(np.array(values), dim)
+        return normalise(parse_vector(text), dim)
     words = text.split()
     if len(words) not in (1, 3):
-        raise TaskEmbeddingError(f"task '{text}': expected NAME, 'FIRST SECOND BETA' or "
-                                 '[x, y, ...]')
+        raise TaskEmbeddingError(f"task '{quoted(text)}': expected NAME, 'FIRST SECOND BETA' "
+                                 'or [x, y, ...]')
 
     def named(name: str) -> np.ndarray:
         if name not in embeddings:
-            raise TaskEmbeddingError(f"unknown task '{name}'; known: "
+            raise TaskEmbeddingError(f"unknown task '{quoted(name)}'; known: "
                                      f"{', '.join(sorted(embeddings))}")
         return normalise(np.array(embeddings[name]), dim)
 
@@ -74,9 +99,33 @@ def parse_task(text: str, embeddings: dict[str, list[float]], dim: int) -> np.nd
     try:
         beta = float(words[2])
     except ValueError:
-        raise TaskEmbeddingError(f"task '{text}': blend weight '{words[2]}' is not a number") \
-            from None
+        raise TaskEmbeddingError(f"task '{quoted(text)}': blend weight '{quoted(words[2])}' "
+                                 'is not a number') from None
     return blend(named(words[0]), named(words[1]), beta)
+
+
+def parse_vector(text: str) -> np.ndarray:
+    """Read ``'[x, y, ...]'`` strictly: ``'[1,,0,0]'``, ``'[1, 0'`` or ``'[1_0, 0]'`` are refused.
+
+    Each value is what ``float`` reads (``nan`` and ``inf`` too, so that :func:`normalise`
+    refuses them as non-finite), without digit-group underscores.
+    """
+    text = text.strip()
+    if not (text.startswith('[') and text.endswith(']')):
+        raise TaskEmbeddingError(f"task vector '{quoted(text)}' must be one list "
+                                 "'[x, y, ...]'")
+    values = []
+    for index, item in enumerate(text[1:-1].split(','), start=1):
+        item = item.strip()
+        try:
+            if not item or '_' in item:  # float('') fails, float('1_0') would read 10
+                raise ValueError(item)
+            values.append(float(item))
+        except ValueError:
+            what = 'is empty' if not item else f"'{quoted(item)}' is not a number"
+            raise TaskEmbeddingError(f"task vector '{quoted(text)}' is not a list of numbers: "
+                                     f'value {index} {what}') from None
+    return np.array(values)
 
 
 def velocity_task(speed: float, embeddings: dict[str, list[float]], *,

@@ -112,7 +112,36 @@ MALFORMED = [
 ]
 
 
-@pytest.mark.parametrize('edit, message', MALFORMED, ids=[m for _, m in MALFORMED])
+# ---------------------------------------------------------------------- structures that can drive
+DEAD_FOOT = [[1, 0], [1, 0], [0, 0], [0, 1], [0, 1], [0, 1]]
+SHARED_FOOT = [[1, 0], [1, 0], [1, 1], [0, 1], [0, 1], [0, 1]]
+
+
+def _membership_only(membership):
+    """An edit that drops the labels and centres and sets the membership alone."""
+    def edit(data):
+        for key in ('labels', 'centres'):
+            data['synergy'].pop(key)
+        data['synergy']['membership'] = membership
+    return edit
+
+
+#: Cluster structures that cannot drive the robot (SAR's soft basis is exempt).
+UNDRIVABLE = [
+    (_set('synergy.centres', [4, 1]),
+     r"key 'synergy.centres': expected each synergy centred on one of its own actuators"),
+    (_set('synergy.labels', [0] * 6), r"key 'synergy.labels': synergy \[1\] has no actuator"),
+    (_membership_only([[0, 0]] * 6), "key 'synergy.membership' is all zero"),
+    (_membership_only(DEAD_FOOT),
+     r"key 'synergy.membership': actuator 2 \('foot_joint'\) belongs to no synergy"),
+    (_membership_only(SHARED_FOOT),
+     r"key 'synergy.membership': actuator 2 \('foot_joint'\) is in several synergies"),
+    (_membership_only([[1, 0]] * 6), r"synergy \[1\] has no actuator"),
+]
+
+
+@pytest.mark.parametrize('edit, message', MALFORMED + UNDRIVABLE,
+                         ids=[m for _, m in MALFORMED + UNDRIVABLE])
 def test_malformed_card_names_the_key_and_the_file(edit, message):
     with pytest.raises(CardError, match=message) as error:
         PolicyCard.from_yaml(edited(synergy_card(), edit), source=SOURCE)
@@ -332,3 +361,30 @@ def test_size_names_need_variants():
                                         r"sizes \('batch'"):
         PolicyCard.from_yaml(edited(synergy_card(), _set('onnx.inputs.0.shape',
                                                          ['batch', 'observation_size'])))
+
+
+def test_a_variant_whose_centres_are_not_its_members_is_refused_naming_it():
+    """The structure SynergyStructure refused inside the node's configure, found on load."""
+    edit = _set('synergy.variants.walker_3_main.centres', [1, 0])
+    with pytest.raises(CardError, match=r"robot 'walker_3_main': key 'synergy.centres': "
+                                        r'expected each synergy centred'):
+        PolicyCard.from_yaml(edited(set_card(), edit), source=SOURCE)
+
+
+def test_a_soft_basis_may_load_every_actuator_or_none():
+    """SAR's loadings are a soft basis: a zero column (an actuator at its offset) is valid."""
+    def basis(data):
+        data['synergy'] = {'method': 'sar', 'count': 2, 'basis': [[0.5, -0.1, 0.0] * 2] * 2,
+                           'offset': [0.0] * 6}
+        data['onnx']['inputs'][2] = {'name': 'basis', 'shape': [2, 6], 'source': 'synergy.basis'}
+    PolicyCard.from_yaml(edited(synergy_card(), basis))
+
+
+SHIPPED_CARDS = sorted((ROOT / 'models').rglob('*.card.yaml'))
+
+
+@pytest.mark.parametrize('path', SHIPPED_CARDS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_shipped_card_and_model_validates(path):
+    from synergy_control.runtime import read_card
+    PolicyCard.from_yaml(path.read_text(), source=path)
+    read_card(path.with_name(path.name.replace('.card.yaml', '.onnx')))

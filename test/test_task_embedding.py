@@ -24,6 +24,22 @@ def test_malformed_embeddings_are_refused(vector, match):
         normalise(np.array(vector), 3)
 
 
+@pytest.mark.parametrize('magnitude', [1e308, 1e154, 1e101, -1e200])
+def test_huge_vectors_keep_their_direction(magnitude):
+    """The norm of [1e154] * 3 overflows; a naive normalise returns zeros for it."""
+    direction = np.array([1.0, 1.0, -0.5])
+    np.testing.assert_allclose(normalise(magnitude * direction), np.sign(magnitude) * direction
+                               / np.linalg.norm(direction), rtol=1e-12)
+    np.testing.assert_allclose(normalise(np.array([magnitude, 1.0, 0.0])), [np.sign(magnitude),
+                               0.0, 0.0], atol=1e-12)
+
+
+def test_ordinary_vectors_normalise_bit_for_bit_as_before():
+    rng = np.random.default_rng(3)
+    for vector in rng.normal(size=(100, 3)) * 10.0 ** rng.integers(-5, 5, size=(100, 1)):
+        assert np.array_equal(normalise(vector), vector / np.linalg.norm(vector))
+
+
 def test_opposite_tasks_do_not_blend_at_the_midpoint_and_beta_is_checked():
     with pytest.raises(TaskEmbeddingError, match='zero'):
         blend(np.array([1.0, 0, 0]), np.array([-1.0, 0, 0]), 0.5)
@@ -47,7 +63,11 @@ def test_task_commands_name_blend_or_give_a_vector():
     ('vel:9', "unknown task 'vel:9'; known: jump:5, vel:1, vel:2, vel:4"),
     ('vel:1 vel:2', 'expected NAME'), ('vel:1 vel:2 x', "'x' is not a number"),
     ('vel:1 vel:2 1.5', r'beta must be in \[0, 1\]'), ('[1, a, 2]', 'not a list of numbers'),
-    ('[1, 2]', '3 values'), ('[0, 0, 0]', 'zero'), ('[nan, 0, 1]', 'non-finite')])
+    ('[1, 2]', '3 values'), ('[0, 0, 0]', 'zero'), ('[nan, 0, 1]', 'non-finite'),
+    ('[1,,0,0]', 'value 2 is empty'), ('[1, 0, 0,]', 'value 4 is empty'),
+    ('[1, 0, 0', "must be one list"), ('[1, 0] 0]', "value 2 '0] 0' is not a number"),
+    ('[1_0, 0, 0]', "value 1 '1_0' is not a number"), ('[]', 'value 1 is empty'),
+    ('[[1, 0, 0]]', "value 1 '\\[1' is not a number")])
 def test_malformed_task_commands_are_refused_naming_the_fault(text, match):
     from synergy_control.task_embedding import parse_task
     with pytest.raises(TaskEmbeddingError, match=match):
@@ -69,3 +89,15 @@ def test_speed_commands_blend_the_two_nearest_trained_speeds():
         velocity_task(float('nan'), CARD_TASKS, clamp=True)
     with pytest.raises(TaskEmbeddingError, match='no velocity tasks'):
         velocity_task(1.0, {'jump:5': [1.0, 0, 0]})
+
+
+def test_refusals_quote_at_most_a_short_cut_of_the_command():
+    from synergy_control.task_embedding import QUOTE_LIMIT, parse_task
+    for text in ('x' * 10_000, '[' + '1, ' * 5000 + 'a]', 'vel:1 vel:2 ' + 'x' * 10_000):
+        with pytest.raises(TaskEmbeddingError) as refused:
+            parse_task(text, CARD_TASKS, 3)
+        assert f'({len(text)} characters)' in str(refused.value)
+        assert len(str(refused.value)) < 3 * QUOTE_LIMIT + 100
+    with pytest.raises(TaskEmbeddingError) as refused:
+        normalise(np.full(5000, np.nan))
+    assert len(str(refused.value)) < 2 * QUOTE_LIMIT + 100

@@ -16,7 +16,8 @@ def parse_episode(status: DiagnosticStatus) -> dict:
     return {'episode': int(values['episode']), 'seed': int(values['seed']),
             'return': float(values['return']), 'length': int(values['length']),
             'terminated': values['terminated'] == 'True',
-            'truncated': values['truncated'] == 'True', 'end': values['end']}
+            'truncated': values['truncated'] == 'True', 'end': values['end'],
+            'task': values['task']}
 
 
 class SimMonitor(Node):

@@ -168,12 +168,18 @@ class SimBridge(Node):
         self.episode_length = 0
 
     def _end_episode(self, end: str, terminated: bool, truncated: bool) -> None:
+        """Publish the episode's statistics, naming the task its return was scored on.
+
+        That is the bridge's own ``task`` (fixed at start-up): a controller whose task is
+        changed at run time (``~/task``, ``cmd_vel``) is still scored on it.
+        """
+        task = str(self.env.task)
         values = {'episode': self.episode, 'seed': self.seed + self.episode,
                   'return': self.episode_return, 'length': self.episode_length,
-                  'terminated': terminated, 'truncated': truncated, 'end': end}
+                  'terminated': terminated, 'truncated': truncated, 'end': end, 'task': task}
         self._episode_pub.publish(diagnostic_status(
-            f'{self.get_fully_qualified_name()}: episode', DiagnosticStatus.OK, end, values,
-            self.robot.name))
+            f'{self.get_fully_qualified_name()}: episode', DiagnosticStatus.OK,
+            f'{end}; return scored on task {task}', values, self.robot.name))
         self.counters['episodes'] += 1
         self.episode += 1
         self._reset_episode()

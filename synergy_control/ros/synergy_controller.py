@@ -128,21 +128,30 @@ class SynergyController(LifecycleNode):
 
     # ------------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Load the policy and check it against the robot; create the topics."""
+        """Load the policy and check it against the robot; create the topics.
+
+        FAILURE, whatever the reason (a bad file, card, structure or ``task``): the reason is
+        logged and kept for /diagnostics (ERROR), and nothing is created. Every exception is
+        caught here because rclpy turns one raised in a transition into an error transition
+        without a word.
+        """
         try:
-            path = self.policy_path or str(default_policy())
-            self.runtime = PolicyRuntime(path, self.robot_override or None)
-        except (PolicyLoadError, FileNotFoundError) as error:
-            self.last_error = str(error)
-            self.get_logger().error(f'cannot configure: {error}')
+            runtime = PolicyRuntime(self.policy_path or str(default_policy()),
+                                    self.robot_override or None)
+            structure = structure_of(runtime.card.synergy) if runtime.synergy_count else None
+            markers = (SynergyMarkers(runtime.robot, structure)
+                       if structure is not None and self.markers_rate > 0 else None)
+            reader = StateReader(runtime.robot)
+            reason = self.tasks.attach(runtime)  # last: on success it opens the task topics
+        except Exception as error:  # any: see the docstring
+            reason = (str(error) if isinstance(error, (PolicyLoadError, FileNotFoundError))
+                      else f'{type(error).__name__}: {error}')
+        if reason:
+            self.last_error = reason
+            self.get_logger().error(f'cannot configure: {reason}')
             return TransitionCallbackReturn.FAILURE
-        task_error = self.tasks.attach(self.runtime)
-        if task_error:
-            self.last_error, self.runtime = task_error, None
-            self.get_logger().error(f'cannot configure: {task_error}')
-            return TransitionCallbackReturn.FAILURE
-        robot = self.runtime.robot
-        self._reader = StateReader(robot)
+        self.runtime, self._reader, self._markers, robot = runtime, reader, markers, runtime.robot
+        self.last_error = ''
         self._zero = np.zeros(robot.model.nu)
         self._command_msg = Float64MultiArray()  # refilled per command
         self._synergy_msg = Float64MultiArray()
@@ -150,10 +159,6 @@ class SynergyController(LifecycleNode):
                                                   qos.COMMAND)
         self._synergy_pub = self.create_publisher(Float64MultiArray, '~/synergy_activations',
                                                   qos.EVENTS)
-        structure = structure_of(self.runtime.card.synergy) if self.runtime.synergy_count \
-            else None
-        self._markers = (SynergyMarkers(robot, structure)
-                         if structure is not None and self.markers_rate > 0 else None)
         self._marker_pub = (self.create_publisher(MarkerArray, '~/synergy_markers', qos.MARKERS)
                             if self._markers is not None else None)
         self._inputs = [

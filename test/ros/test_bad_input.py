@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
-from diagnostic_msgs.msg import DiagnosticArray
+import yaml
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -16,6 +19,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import SetBool
 
+from synergy_control.card import METADATA_KEY
 from synergy_control.envs import LocomotionEnv
 from synergy_control.ros import qos
 from synergy_control.ros.conversions import (command_msg, joint_state_msg, odometry_msg,
@@ -26,6 +30,7 @@ from synergy_control.ros.topics import DEFAULT_COMMAND_TOPIC
 from synergy_control.runtime import PolicyRuntime
 
 ROBOT = 'walker_7_main'
+ROOT = Path(__file__).resolve().parents[2]
 ALL = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
 
 
@@ -333,6 +338,45 @@ def test_controller_with_an_unusable_policy_stays_up_and_says_why(ros_graph, pol
     assert ros_graph.spin_until(lambda: any(d.get('state') == 'unconfigured'
                                             for d in probe.diagnostics), 5.0)
     assert probe.commands == []
+
+
+def _solar_policy_with_centres(tmp_path, robot: str, centres: list[int]) -> Path:
+    """The shipped SOLAR policy with ``robot``'s synergy centres edited in its card."""
+    model = onnx.load(ROOT / 'models' / 'walker_solar.onnx')
+    (entry,) = [e for e in model.metadata_props if e.key == METADATA_KEY]
+    card = yaml.safe_load(entry.value)
+    card['synergy']['variants'][robot]['centres'] = centres
+    entry.value = yaml.safe_dump(card, sort_keys=False)
+    path = tmp_path / 'walker_solar_bad_centres.onnx'
+    onnx.save(model, path)
+    return path
+
+
+def test_a_policy_that_cannot_configure_reports_error_and_opens_nothing(ros_graph, tmp_path):
+    """labels [0, 1], centres [1, 0] used to pass the card, then fail configure unlogged."""
+    path = _solar_policy_with_centres(tmp_path, 'walker_3_main', [1, 0])
+    controller = ros_graph.add(SynergyController(
+        context=ros_graph.context, parameter_overrides=_overrides(
+            policy=str(path), robot='walker_3_main', diagnostics_period=0.1)))
+    statuses: list[DiagnosticStatus] = []
+    listener = ros_graph.add(Node('listener', context=ros_graph.context))
+    listener.create_subscription(DiagnosticArray, '/diagnostics',
+                                 lambda m: statuses.extend(m.status), ALL)
+    assert controller.lifecycle_state == 'unconfigured'
+    assert "robot 'walker_3_main': key 'synergy.centres'" in controller.last_error
+    assert ros_graph.spin_until(lambda: statuses, 5.0)
+    assert statuses[-1].level == DiagnosticStatus.ERROR
+    assert statuses[-1].message == controller.last_error
+    assert {p.topic_name for p in controller.publishers} <= {
+        '/diagnostics', '/rosout', '/parameter_events', '/synergy_controller/transition_event'}
+
+
+def test_sim_names_the_reason_a_policy_cannot_run(tmp_path, capsys, local_dds):
+    from synergy_control.cli import main
+    path = _solar_policy_with_centres(tmp_path, 'walker_3_main', [1, 0])
+    code = main(['sim', '--robot', 'walker_3_main', '--policy', str(path), '--duration', '1'])
+    err = capsys.readouterr().err
+    assert code == 2 and "robot 'walker_3_main': key 'synergy.centres'" in err, err
 
 
 def _bridge(graph, **parameters) -> SimBridge:

@@ -45,5 +45,6 @@ def test_bridge_topics_and_reset_service(ros_graph):
                                             for e in seen['episode']))
     reset = next(parse_episode(e) for e in seen['episode'] if parse_episode(e)['end'] == 'reset')
     assert reset['seed'] == 11 + reset['episode']
+    assert reset['task'] == 'forward'  # the task that scored the return: the family's default
     assert bridge.episode == reset['episode'] + 1
     assert f'seed {11 + bridge.episode}' in future.result().message

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import rclpy
@@ -27,6 +29,7 @@ def test_lockstep_return_on_a_task_equals_the_offline_return(ear_policy, local_d
         assert offline['command'] == command
         (episode,) = summary['episodes']
         assert episode['length'] == offline['mean_length'] == 200  # the vel task's length
+        assert episode['task'] == task  # the simulator's task scored it
         assert episode['return'] == pytest.approx(offline['mean_return'], rel=1e-6)
 
 
@@ -105,7 +108,7 @@ def test_task_follows_parameter_topic_and_velocity_command(ear_policy, ros_graph
 
 @pytest.mark.parametrize('which, task, message', [
     ('ear', 'vel:9', "parameter 'task': unknown task 'vel:9'"),
-    ('plain', 'vel:3', "parameter 'task' is 'vel:3' but the policy takes no task")])
+    ('plain', 'vel:3', "parameter 'task': 'vel:3' given, but the policy takes no task")])
 def test_a_bad_task_parameter_fails_configuration_naming_it(ear_policy, policies, ros_graph,
                                                             which, task, message):
     policy = ear_policy if which == 'ear' else policies['half_cheetah']
@@ -136,14 +139,167 @@ def test_a_velocity_command_moves_the_measured_speed_toward_it(ros_graph):
         (t0, x0), *_, (t1, x1) = [(t, x) for t, x in track if start <= t <= end]
         return (x1 - x0) / (t1 - t0)
 
+    def commanding(done) -> bool:
+        """A commander repeats its speed (else cmd_vel_timeout falls back to the slowest)."""
+        probe.speed(4.0)
+        return done()
+
     assert ros_graph.spin_until(lambda: track and track[-1][0] >= 5.0, 60.0)
     assert controller.runtime.task == 'vel:1'
-    probe.speed(4.0)
-    assert ros_graph.spin_until(lambda: controller.runtime.task == 'vel:4', 10.0)
+    assert ros_graph.spin_until(lambda: commanding(lambda: controller.runtime.task == 'vel:4'),
+                                10.0)
     assert track[-1][0] < 6.0  # the command took effect in the first half of the second half
-    assert ros_graph.spin_until(lambda: track[-1][0] >= 9.5, 60.0)
+    assert ros_graph.spin_until(lambda: commanding(lambda: track[-1][0] >= 9.5), 60.0)
     assert bridge.episode == 0
     slow, fast = speed(2.5, 5.0), speed(7.0, 9.5)
     print(f'measured {slow:.2f} m/s at 1 m/s, {fast:.2f} m/s at 4 m/s')
     assert abs(slow - 1.0) < 0.5
     assert abs(fast - 4.0) < 1.0 and fast - slow > 2.0
+
+
+def _controller(ros_graph, policy, **parameters):
+    _, spec = sim_plan(policy=policy, mode='lockstep')
+    spec.parameters.update(parameters)
+    return ros_graph.add(instantiate(spec, ros_graph.context))
+
+
+def _set(controller, **parameters):
+    return controller.set_parameters_atomically(
+        [Parameter(name, value=value) for name, value in parameters.items()])
+
+
+def test_every_ros_path_normalises_huge_vectors_and_refuses_malformed_ones(
+        ear_policy, ros_graph):
+    """[1e308] * 3 used to become the zero embedding; '[1,,0,0]' used to be read as [1, 0, 0]."""
+    controller = _controller(ros_graph, ear_policy)
+    probe = Probe(ros_graph)
+    direction = [3 ** -0.5] * 3
+    probe.task.publish(String(data='[1e308, 1e308, 1e308]'))
+    assert ros_graph.spin_until(lambda: probe.announced and probe.announced[-1][0].startswith('['))
+    np.testing.assert_allclose(probe.announced[-1][1], direction, rtol=1e-6)
+    assert controller.set_parameters([Parameter('task', value='vel:5')])[0].successful
+    result = controller.set_parameters([Parameter('task', value='[-1e308, -1e308, -1e308]')])[0]
+    assert result.successful
+    np.testing.assert_allclose(controller.runtime.task_embedding, np.negative(direction),
+                               rtol=1e-6)
+
+    result = controller.set_parameters([Parameter('task', value='[1,,0,0]')])[0]
+    assert not result.successful and 'value 2 is empty' in result.reason
+    refused = controller.tasks.refused
+    probe.task.publish(String(data='[1,,0]'))
+    assert ros_graph.spin_until(lambda: controller.tasks.refused == refused + 1)
+    assert controller.runtime.task == '[-1e308, -1e308, -1e308]'
+
+
+def test_task_is_refused_at_set_time_on_a_policy_without_tasks(policies, ros_graph):
+    controller = _controller(ros_graph, policies['half_cheetah'])
+    assert controller.lifecycle_state == 'active'
+    result = controller.set_parameters([Parameter('task', value='bogus')])[0]
+    assert not result.successful and 'takes no task' in result.reason
+    assert controller.get_parameter('task').value == ''
+    assert controller.set_parameters([Parameter('task', value='')])[0].successful
+
+
+def test_a_refused_parameter_set_changes_nothing(ear_policy, ros_graph):
+    controller = _controller(ros_graph, ear_policy)
+    probe = Probe(ros_graph)
+    result = _set(controller, clamp_speed=True, task='bogus')
+    assert not result.successful and "unknown task 'bogus'" in result.reason
+    assert controller.tasks.clamp_speed is False
+    assert controller.get_parameter('clamp_speed').value is False
+    refused = controller.tasks.refused
+    probe.speed(100.0)  # not clamped: refused
+    assert ros_graph.spin_until(lambda: controller.tasks.refused == refused + 1)
+    assert controller.runtime.task == 'vel:3'
+
+    result = controller.set_parameters_atomically([Parameter('task', value='vel:5'),
+                                                   Parameter('task', value='bogus')])
+    assert not result.successful
+    assert controller.runtime.task == 'vel:3' and controller.get_parameter('task').value == ''
+    assert _set(controller, clamp_speed=True, task='vel:5').successful
+    assert controller.tasks.clamp_speed and controller.runtime.task == 'vel:5'
+
+
+def test_the_task_parameter_names_the_task_in_use(ear_policy, ros_graph):
+    embeddings = read_card(ear_policy).tasks['embeddings']
+    controller = _controller(ros_graph, ear_policy)
+    probe = Probe(ros_graph)
+    parameter = lambda: controller.get_parameter('task').value  # noqa: E731
+    assert parameter() == '' and controller.runtime.task == 'vel:3'  # '': the default
+    probe.task.publish(String(data='vel:1 vel:5 0.5'))
+    assert ros_graph.spin_until(lambda: parameter() == 'vel:1 vel:5 0.5')
+    assert controller.runtime.task == 'vel:1 vel:5 0.5'
+    probe.speed(2.0)
+    assert ros_graph.spin_until(lambda: parameter() == 'vel:1 vel:3 0.5')
+    assert controller.runtime.task == 'vel:1 vel:3 0.5'
+    assert controller.set_parameters([Parameter('task', value='')])[0].successful
+    assert controller.runtime.task == 'vel:3'  # '' restores the default
+    np.testing.assert_allclose(controller.runtime.task_embedding, embeddings['vel:3'],
+                               atol=1e-6)
+    assert ros_graph.spin_until(lambda: probe.announced and probe.announced[-1][0] == 'vel:3')
+
+
+def test_changes_are_logged_repeats_are_not_and_payloads_are_cut(ear_policy, ros_graph, capfd):
+    controller = _controller(ros_graph, ear_policy)
+    probe = Probe(ros_graph)
+    ros_graph.spin_until(lambda: probe.cmd_vel.get_subscription_count() > 0)
+    capfd.readouterr()
+    for _ in range(50):  # a 50 Hz cmd_vel stream holding one speed
+        probe.speed(2.0)
+        ros_graph.spin_for(0.005)
+    assert ros_graph.spin_until(lambda: controller.runtime.task == 'vel:1 vel:3 0.5')
+    ros_graph.spin_for(0.2)
+    started = time.monotonic()
+    for i in range(100):  # a flood of changes
+        probe.task.publish(String(data=('vel:1', 'vel:5')[i % 2]))
+        ros_graph.spin_for(0.005)
+    ros_graph.spin_for(0.2)
+    elapsed = time.monotonic() - started
+    refused = controller.tasks.refused
+    probe.task.publish(String(data='x' * 10_000))
+    assert ros_graph.spin_until(lambda: controller.tasks.refused == refused + 1)
+    ros_graph.spin_for(1.1)  # past the throttle of refusals
+    assert not controller.set_parameters([Parameter('task', value='y' * 10_000)])[0].successful
+    lines = capfd.readouterr().err.splitlines()
+    changes = [line for line in lines if ']: task: ' in line]
+    assert changes[0].endswith('task: vel:1 vel:3 0.5')  # logged once, not 50 times
+    assert 2 <= len(changes) <= 2 + elapsed / 1.0, changes
+    refusals = [line for line in lines if 'refusing' in line]
+    assert len(refusals) == 2 and all(len(line) < 400 for line in refusals), refusals
+    assert '(10000 characters)' in refusals[0]
+
+
+def test_cmd_vel_falls_back_to_the_slowest_speed_when_the_commander_stops(ear_policy,
+                                                                          ros_graph):
+    controller = _controller(ros_graph, ear_policy, cmd_vel_timeout=0.3)
+    probe = Probe(ros_graph)
+    probe.speed(4.0)
+    assert ros_graph.spin_until(lambda: controller.runtime.task == 'vel:3 vel:5 0.5')
+    started = time.monotonic()
+    assert ros_graph.spin_until(lambda: controller.runtime.task == 'vel:1', 2.0)
+    assert 0.3 <= time.monotonic() - started <= 0.3 * (1 + 1 / 5) + 0.2
+    assert controller.get_parameter('task').value == 'vel:1'
+    assert ros_graph.spin_until(lambda: probe.announced and probe.announced[-1][0] == 'vel:1')
+
+    refused = controller.tasks.refused
+    probe.speed(4.0)
+    assert ros_graph.spin_until(lambda: controller.runtime.task == 'vel:3 vel:5 0.5')
+    probe.speed(0.0)  # stop: the slowest trained speed, not a refusal
+    assert ros_graph.spin_until(lambda: controller.runtime.task == 'vel:1')
+    assert controller.tasks.refused == refused
+
+    probe.speed(4.0)  # a task set since by another input is not the commander's to drop
+    assert ros_graph.spin_until(lambda: controller.runtime.task == 'vel:3 vel:5 0.5')
+    probe.task.publish(String(data='vel:5'))
+    assert ros_graph.spin_until(lambda: controller.runtime.task == 'vel:5')
+    ros_graph.spin_for(0.8)
+    assert controller.runtime.task == 'vel:5'
+
+
+def test_a_zero_cmd_vel_timeout_keeps_the_last_speed(ear_policy, ros_graph):
+    controller = _controller(ros_graph, ear_policy, cmd_vel_timeout=0.0)
+    probe = Probe(ros_graph)
+    probe.speed(4.0)
+    assert ros_graph.spin_until(lambda: controller.runtime.task == 'vel:3 vel:5 0.5')
+    ros_graph.spin_for(1.0)
+    assert controller.runtime.task == 'vel:3 vel:5 0.5'

@@ -54,17 +54,18 @@ def blend_table(policy: str, first: str, second: str, betas: list[float], episod
     """Forward speed, root height and embedding of normalise(β z_first + (1 − β) z_second).
 
     Episodes run on the environment task ``task`` (default: ``first``, so that they last
-    as long as the training episodes did).
+    as long as the training episodes did). Every blend is parsed before the first episode
+    runs, so a bad task name costs no rollout.
     """
     from synergy_control.evaluation import evaluate
     from synergy_control.task_embedding import parse_task
     tasks = task_section(policy)
+    commands = [f'{first} {second} {beta:g}' for beta in betas]
+    embeddings = [parse_task(command, tasks['embeddings'], tasks['dim']) for command in commands]
     rows = []
-    for beta in betas:
-        command = f'{first} {second} {beta:g}'
+    for beta, command, embedding in zip(betas, commands, embeddings):
         result = evaluate(policy, robot, episodes=episodes, seed=seed, task=task or first,
                           command=command)
-        embedding = parse_task(command, tasks['embeddings'], tasks['dim'])
         rows.append({'beta': beta, 'command': command, 'embedding': embedding.tolist(),
                      'mean_speed': result['mean_speed'],
                      'mean_height': float(np.mean([r['mean_height']

@@ -71,3 +71,27 @@ def test_bad_blend_weights_are_refused_naming_the_option(ear_policy, capsys, arg
 def test_a_policy_without_tasks_is_refused(capsys):
     code, _, err = run_cli(capsys, 'tasks', 'list', '--policy', 'models/walker_td3.onnx')
     assert code == 2 and 'takes no task embedding' in err
+
+
+def test_a_huge_task_vector_commands_its_direction_not_zero(ear_policy, capsys):
+    """[1e308] * 3 overflowed the norm and became the zero embedding: another policy input."""
+    returns = {}
+    for vector in ('[1e308, 1e308, 1e308]', '[1, 1, 1]'):
+        code, out, _ = run_cli(capsys, 'evaluate', '--policy', str(ear_policy), '--command',
+                               vector, '--episodes', '1', '--json')
+        assert code == 0
+        returns[vector] = json.loads(out)['mean_return']
+    assert returns['[1e308, 1e308, 1e308]'] == returns['[1, 1, 1]']
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['evaluate', '--command', '[1,,0,0]'], "task vector '[1,,0,0]' is not a list of numbers: "
+     'value 2 is empty'),
+    (['evaluate', '--command', '[1, 0, 0'], 'must be one list'),
+    (['tasks', 'interpolate', 'vel:1', 'vel:9'], "unknown task 'vel:9'"),
+    (['tasks', 'compose', '[1,,0]', 'vel:1'], 'must be one list'),
+    (['tasks', 'adapt', '--task', '[1e308, 1e308, 1e308]'], 'unknown task')])
+def test_every_task_path_refuses_a_malformed_command_naming_it(ear_policy, capsys, argv,
+                                                               message):
+    code, _, err = run_cli(capsys, *argv, '--policy', str(ear_policy))
+    assert code == 2 and message in err
