@@ -13,29 +13,7 @@ subcommands (``synergies``, ``tasks``).
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-
-SCRIPT = textwrap.dedent('''
-    import importlib.abc
-    import sys
-
-    BLOCKED = 'synergy_control.methods'
-
-
-    class Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name == BLOCKED or name.startswith(BLOCKED + '.'):
-                raise ImportError(f'{name} is blocked: the deploy path must not import methods/')
-            return None
-
-
-    sys.meta_path.insert(0, Block())
-
+SCRIPT = '''
     import pkgutil
 
     import numpy as np
@@ -67,14 +45,10 @@ SCRIPT = textwrap.dedent('''
     summary = run_sim(robot='half_cheetah', mode='lockstep', duration=0.5, status=False,
                       task='vel:4.5')
     assert summary['controller']['policy_commands'] > 0, summary
-    loaded = sorted(m for m in sys.modules if m == BLOCKED or m.startswith(BLOCKED + '.'))
-    assert not loaded, loaded
+    assert not blocked_modules(), blocked_modules()
     print('deployed without methods/')
-''')
+'''
 
 
-def test_deploy_path_imports_no_method_package(local_dds):
-    result = subprocess.run([sys.executable, '-c', SCRIPT], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert 'deployed without methods/' in result.stdout
+def test_deploy_path_imports_no_method_package(run_blocking):
+    run_blocking(('synergy_control.methods',), SCRIPT, 'deployed without methods/')
