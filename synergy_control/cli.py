@@ -7,49 +7,14 @@ Heavy imports (torch, rclpy) happen inside the subcommands that need them, so th
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import sys
 import importlib
 from pathlib import Path
-from typing import Callable
 
+from synergy_control.arguments import non_negative_int, positive_float, positive_int, print_json
 from synergy_control.observation import MODES as OBSERVATION_MODES
 from synergy_control.ros.launch_plan import EXECUTORS, MODES as SIM_MODES
-
-
-def number(kind: Callable[[str], float] = float, minimum: float | None = None, *,
-           above: bool = False) -> Callable[[str], float]:
-    """Make an argparse type: a finite ``kind`` at least ``minimum`` (above it with ``above``).
-
-    argparse prefixes its error with the option's name, so a refused value names the option
-    (``float`` alone accepts 'nan', 'inf' and negative durations).
-    """
-    bound = '' if minimum is None else f" {'>' if above else '>='} {minimum:g}"
-    wanted = f"{'an integer' if kind is int else 'a finite number'}{bound}"
-
-    def parse(text: str) -> float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f'must be {wanted}, got {text!r}') from None
-        if not math.isfinite(value) or (minimum is not None and (
-                value <= minimum if above else value < minimum)):
-            raise argparse.ArgumentTypeError(f'must be {wanted}, got {text!r}')
-        return value
-    return parse
-
-
-positive_float = number(float, 0, above=True)
-positive_int = number(int, 0, above=True)
-non_negative_int = number(int, 0)
-
-
-def print_json(data: object) -> None:
-    """Print ``data`` as indented JSON (the ``--json`` output of every command)."""
-    json.dump(data, sys.stdout, indent=2)
-    sys.stdout.write('\n')
 
 
 def cmd_robots(args: argparse.Namespace) -> int:

@@ -34,7 +34,11 @@ class NonFiniteError(ValueError):
 
 @dataclass
 class PolicyOutput:
-    """One control step: effort commands (clipped, finite), raw action, synergy activations."""
+    """One control step: effort commands (finite, within the card's limits), raw action, synergies.
+
+    The commands are clipped here, in :meth:`PolicyRuntime.act_on_observation`: the one clip
+    on every path (``evaluate``, ``sim``, the policy node, which publishes them as they are).
+    """
 
     commands: np.ndarray
     action: np.ndarray
@@ -193,6 +197,7 @@ class PolicyRuntime:
         if not (np.isfinite(action).all() and np.isfinite(synergy).all()):
             raise NonFiniteError(f'policy output {action.tolist()} / synergy '
                                  f'{synergy.tolist()} is not finite')
+        # the one clip of a command (minimum/maximum: a quarter of np.clip's cost on six values)
         commands = np.minimum(np.maximum(self.scaling.action_to_command(action),
                                          self.command_low), self.command_high)
         return PolicyOutput(commands, action, synergy)

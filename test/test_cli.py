@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from synergy_control.card import METADATA_KEY
-from synergy_control.cli import main, non_negative_int, number, positive_float, positive_int
+from synergy_control.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,11 +65,6 @@ def test_bad_numbers_are_refused_naming_the_option(capsys, argv, option):
         main(argv)
     assert exit_info.value.code == 2
     assert f'argument {option}: must be' in capsys.readouterr().err
-
-
-def test_number_accepts_what_it_promises():
-    assert positive_float('0.5') == 0.5 and positive_int('3') == 3
-    assert non_negative_int('0') == 0 and number(float, -1.0)('-1') == -1.0
 
 
 def test_malformed_card_is_one_line_naming_the_key_not_a_traceback(tmp_path, capsys):

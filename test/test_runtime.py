@@ -7,6 +7,7 @@ import pytest
 import torch
 import yaml
 
+from synergy_control.actions import ActionScaling
 from synergy_control.card import METADATA_KEY, PolicyCard
 from synergy_control.envs import make_env
 from synergy_control.evaluation import evaluate
@@ -30,6 +31,34 @@ def test_commands_are_finite_and_within_limits(walker_policy):
     out = runtime.act(env.data.qpos, env.data.qvel)
     assert out.commands.shape == (6,) and np.all(np.abs(out.commands) <= 100.0)
     assert out.synergy.size == 0
+
+
+class FullReverse(torch.nn.Module):
+    """A policy that always asks for action -1 on every actuator (a saturated tanh)."""
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs[:, :1] * 0.0 - torch.ones(1, 6)
+
+
+def test_the_runtime_clips_rounding_onto_the_card_limits(tmp_path):
+    """The one clip of a command (the node publishes it as it is) catches rounding.
+
+    With a control range whose ends are not exact in binary ([0.1, 0.7] here), the affine
+    map of action -1 lands 1 ulp below the lowest command; only the runtime's clip puts it
+    back on the card's limit.
+    """
+    path = tmp_path / 'reverse.onnx'
+    card = PolicyCard.for_robot(get_robot('walker_7_main'), name='reverse', method='test',
+                                obs_mode='flat')
+    export_policy(FullReverse(), card, path)
+    runtime = PolicyRuntime(path)
+    runtime.scaling = ActionScaling(np.full(6, 0.1), np.full(6, 0.7), np.full(6, 3.0))
+    runtime.command_low, runtime.command_high = runtime.scaling.command_limits
+    assert np.any(runtime.scaling.action_to_command(-np.ones(6)) < runtime.command_low)
+    out = runtime.act(runtime.robot.model.qpos0, np.zeros(runtime.robot.model.nv))
+    np.testing.assert_array_equal(out.action, -np.ones(6))
+    assert np.all(out.commands >= runtime.command_low)
+    assert np.all(out.commands <= runtime.command_high)
 
 
 def test_non_finite_state_is_refused(walker_policy):

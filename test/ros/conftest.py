@@ -7,6 +7,9 @@ developer's graph, whatever the shell exports.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,6 +36,46 @@ def local_dds() -> dict[str, str]:
     values = ensure_local_dds()
     assert values['ROS_AUTOMATIC_DISCOVERY_RANGE'] == 'LOCALHOST'
     return values
+
+
+#: Prepended to a deploy-path script: refuses to import any module of BLOCKED (or under it).
+BLOCKER = textwrap.dedent('''
+    import importlib.abc
+    import sys
+
+
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if any(name == blocked or name.startswith(blocked + '.') for blocked in BLOCKED):
+                raise ImportError(f'{name} is blocked: the deployment path must not need it')
+            return None
+
+
+    sys.meta_path.insert(0, Block())
+
+
+    def blocked_modules():
+        return sorted(m for m in sys.modules
+                      if any(m == b or m.startswith(b + '.') for b in BLOCKED))
+''')
+
+
+@pytest.fixture
+def run_blocking(local_dds) -> Callable[[tuple[str, ...], str, str], None]:
+    """Run a script in a fresh interpreter, imports of ``blocked`` refused; expect ``done``.
+
+    The script runs in the repository root, in this run's loopback DDS domain, and can call
+    ``blocked_modules()`` to list what of ``blocked`` got loaded anyway.
+    """
+    root = Path(__file__).resolve().parents[2]
+
+    def run(blocked: tuple[str, ...], script: str, done: str) -> None:
+        source = f'BLOCKED = {blocked!r}\n' + BLOCKER + textwrap.dedent(script)
+        result = subprocess.run([sys.executable, '-c', source], cwd=root, capture_output=True,
+                                text=True, timeout=300)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        assert done in result.stdout
+    return run
 
 
 class Graph:

@@ -8,29 +8,7 @@ It inherits this run's loopback DDS domain.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-
-SCRIPT = textwrap.dedent('''
-    import importlib.abc
-    import sys
-
-    BLOCKED = ('torch', 'onnx')
-
-
-    class Block(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name.split('.')[0] in BLOCKED:
-                raise ImportError(f'{name} is blocked: the deployment path must not need it')
-            return None
-
-
-    sys.meta_path.insert(0, Block())
-
+SCRIPT = '''
     import pkgutil
 
     import numpy as np
@@ -53,14 +31,10 @@ SCRIPT = textwrap.dedent('''
     assert controller.parameters['robot'] == 'walker_7_main'
     assert main(['evaluate', '--policy', 'models/walker_td3.onnx', '--episodes', '1']) == 0
     assert main(['sim', '--mode', 'lockstep', '--duration', '0.5', '--json']) == 0
-    loaded = sorted(m for m in sys.modules if m.split('.')[0] in BLOCKED)
-    assert not loaded, loaded
+    assert not blocked_modules(), blocked_modules()
     print('deployed without torch')
-''')
+'''
 
 
-def test_deployment_path_imports_no_torch(local_dds):
-    result = subprocess.run([sys.executable, '-c', SCRIPT], cwd=ROOT, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert 'deployed without torch' in result.stdout
+def test_deployment_path_imports_no_torch(run_blocking):
+    run_blocking(('torch', 'onnx'), SCRIPT, 'deployed without torch')

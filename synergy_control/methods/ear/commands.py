@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synergy_control.cli import non_negative_int, positive_float, positive_int, print_json
+from synergy_control.arguments import non_negative_int, positive_float, positive_int, print_json
 
 
 def parse_betas(text: str) -> list[float]:

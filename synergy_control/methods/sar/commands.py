@@ -124,7 +124,7 @@ def percent(text: str) -> float:
 
 def add_commands(groups: dict[str, argparse._SubParsersAction]) -> None:
     """Add ``synergies extract``."""
-    from synergy_control.cli import non_negative_int, number, positive_int
+    from synergy_control.arguments import non_negative_int, number, positive_int
     p = groups['synergies'].add_parser(
         'extract', help="SAR: fit a synergy basis (PCA -> FastICA -> [-1, 1]) to a policy's "
         'actuator activations')

@@ -89,7 +89,7 @@ def cmd_timeline(args: argparse.Namespace) -> int:
 
 def add_commands(groups: dict[str, argparse._SubParsersAction]) -> None:
     """Add ``synergies show`` and ``synergies timeline``."""
-    from synergy_control.cli import non_negative_int, positive_int
+    from synergy_control.arguments import non_negative_int, positive_int
     p = groups['synergies'].add_parser(
         'show', help="print a robot's synergies and draw them on its body (SOLAR)")
     p.add_argument('--robot', help="robot variant, or a morphology set such as walker++ (each "

@@ -4,7 +4,8 @@ Each actuator is a data point. The similarity between two actuators is ``exp(-D)
 hop distance ``D`` in the limb tree (morphological context, fixed for a robot); the diagonal
 (the *preference*: how likely an actuator is to become a cluster centre) is the softmax of
 ``ΔQ_k``, the drop in the critic's value when actuator ``k``'s action is zeroed (functional
-importance, re-estimated as the critic learns). A cluster is a synergy.
+importance, re-estimated as the critic learns). A cluster is a synergy; the structure found
+is a :class:`~synergy_control.synergy.SynergyStructure`, the type the card and the nodes read.
 
 Affinity propagation may not converge; then the previous structure is kept (SOLAR's
 released code would go on with whatever labels scikit-learn returned, ``-1`` included).
