@@ -48,6 +48,8 @@ LOOPBACK = '127.0.0.1'
 #: A task polls the stop flag (and a queued task checks it before starting) this often.
 POLL_SECONDS = 0.5
 PR_SET_PDEATHSIG = 1
+#: How long a node whose runs directory exists waits for the driver's marker to show there.
+MARKER_WAIT_SECONDS = 10.0
 
 
 def import_ray(local: bool) -> Any:
@@ -125,6 +127,22 @@ def prepare_run_process() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def sees(marker: Path) -> bool:
+    """Whether this node sees the driver's marker file in the runs directory.
+
+    Listed rather than looked up, and for a few seconds where the directory exists: a network
+    filesystem may cache a negative lookup of a file that is new on another machine.
+    """
+    deadline = time.monotonic() + MARKER_WAIT_SECONDS
+    while marker.parent.is_dir():
+        if marker.name in os.listdir(marker.parent):
+            return True
+        if time.monotonic() > deadline:
+            break
+        time.sleep(POLL_SECONDS)
+    return False
+
+
 def run_task(run: SweepRun, marker: Path, device: str | None, total_steps: int | None,
              threads: int, control: Any) -> dict:
     """Body of a run's Ray task, on the node Ray chose: train the run, return its exit code.
@@ -137,7 +155,7 @@ def run_task(run: SweepRun, marker: Path, device: str | None, total_steps: int |
     node = ray.util.get_node_ip_address()
     if ray.get(control.stopping.remote()):
         return {'started': False}
-    if not marker.exists():
+    if not sees(marker):
         return {'started': True, 'code': 2,
                 'why': f': {marker.parent} is not visible on node {node}; --backend ray keeps '
                        'run directories on a filesystem every node shares (docs/training.md)'}
@@ -229,6 +247,9 @@ def sweep_on_ray(configs: Sequence[str | Path], seeds: Sequence[int], *,
                 running.pop(run.run_dir.name, None)
                 try:
                     outcome = ray.get(ref)
+                except ray.exceptions.RayTaskError as error:  # the task raised, on its node
+                    outcome = {'started': True, 'code': 1,
+                               'why': f' (its task failed: {error.cause!r})'}
                 except ray.exceptions.RayError as error:
                     outcome = {'started': True, 'code': 1,
                                'why': f' ({type(error).__name__}: its Ray worker ended; run the '
