@@ -32,6 +32,8 @@ setup(
          sorted(glob('models/*.onnx') + glob('models/*.card.yaml') + ['models/README.md'])),
     ],
     install_requires=['setuptools'],
+    # `pip install .[cluster]`: sweeps on Ray (requirements/cluster.txt holds the same pin).
+    extras_require={'cluster': ['ray==2.60.0']},
     zip_safe=True,
     maintainer='synergy_control maintainers',
     maintainer_email='maintainers@synergy-control.dev',

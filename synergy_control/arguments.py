@@ -39,6 +39,7 @@ def number(kind: Callable[[str], float] = float, minimum: float | None = None, *
 positive_float = number(float, 0, above=True)
 positive_int = number(int, 0, above=True)
 non_negative_int = number(int, 0)
+non_negative_float = number(float, 0)
 
 
 def print_json(data: object) -> None:

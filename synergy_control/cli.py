@@ -12,7 +12,8 @@ import sys
 import importlib
 from pathlib import Path
 
-from synergy_control.arguments import non_negative_int, positive_float, positive_int, print_json
+from synergy_control.arguments import (non_negative_float, non_negative_int, positive_float,
+                                       positive_int, print_json)
 from synergy_control.observation import MODES as OBSERVATION_MODES
 from synergy_control.ros.launch_plan import EXECUTORS, MODES as SIM_MODES
 
@@ -115,12 +116,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+RAY_OPTIONS = ('address', 'cpus_per_run', 'gpus_per_run')
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Train several seeds (and configs) in parallel, resuming each where it stopped."""
-    from synergy_control.training.sweep import sweep
-    results = sweep(args.configs, args.seeds, jobs=args.jobs, runs_dir=args.runs_dir,
-                    device=args.device, total_steps=args.total_steps,
-                    status_every=args.status_every)
+    common = dict(runs_dir=args.runs_dir, device=args.device, total_steps=args.total_steps,
+                  status_every=args.status_every)
+    if args.backend == 'ray':
+        if args.jobs is not None:
+            raise ValueError('--jobs is for --backend local: Ray places the runs by '
+                             '--cpus-per-run and --gpus-per-run')
+        from synergy_control.training.ray_sweep import sweep_on_ray
+        results = sweep_on_ray(args.configs, args.seeds, address=args.address,
+                               cpus_per_run=args.cpus_per_run or 1.0,
+                               gpus_per_run=args.gpus_per_run or 0.0, **common)
+    else:
+        given = [f"--{name.replace('_', '-')}" for name in RAY_OPTIONS
+                 if getattr(args, name) is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)}: only with --backend ray")
+        from synergy_control.training.sweep import sweep
+        results = sweep(args.configs, args.seeds, jobs=args.jobs or os.cpu_count() or 1,
+                        **common)
     failed = {name: code for name, code in results.items() if code != 0}
     print(f'{len(results) - len(failed)} of {len(results)} runs ended normally'
           + (f'; failed: {failed}' if failed else ''))
@@ -240,13 +258,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser('sweep', help='train seeds x configs in parallel, resumable')
     p.add_argument('configs', nargs='+', help='config/train/*.yaml')
     p.add_argument('--seeds', type=non_negative_int, nargs='+', default=[0, 1, 2])
-    p.add_argument('--jobs', type=positive_int, default=os.cpu_count() or 1,
-                   help='runs at once (default: one per CPU core)')
+    p.add_argument('--jobs', type=positive_int,
+                   help='runs at once, local backend (default: one per CPU core)')
     p.add_argument('--runs-dir', default='runs', help='runs go to RUNS_DIR/<config>_<seed>')
     p.add_argument('--device', help="cpu or cuda (default: each config's)")
     p.add_argument('--total-steps', type=positive_int, help="override every config's budget")
     p.add_argument('--status-every', type=positive_float, default=60.0,
                    help='seconds between status lines')
+    p.add_argument('--backend', choices=('local', 'ray'), default='local',
+                   help='local: processes on this machine; ray: Ray tasks on a cluster '
+                   '(pip install -r requirements/cluster.txt)')
+    p.add_argument('--address', metavar='HOST:PORT',
+                   help='join the Ray cluster of `ray start --head` (default: a local Ray '
+                   'instance on loopback)')
+    p.add_argument('--cpus-per-run', type=positive_float,
+                   help="CPUs Ray reserves for each run, also its thread count (default 1)")
+    p.add_argument('--gpus-per-run', type=non_negative_float,
+                   help='GPUs Ray reserves for each run (default 0; > 0 trains on cuda)')
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser('render', help='render a policy rollout to .mp4 or .gif')

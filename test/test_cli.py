@@ -79,3 +79,16 @@ def test_malformed_card_is_one_line_naming_the_key_not_a_traceback(tmp_path, cap
     assert main(['evaluate', '--policy', str(policy)]) == 2
     assert capsys.readouterr().err == (f"synergy-control evaluate: error: policy card {policy}: "
                                        "key 'action': expected a mapping, got [1, 2]\n")
+
+
+@pytest.mark.parametrize('options, named', [
+    (['--address', '127.0.0.1:6379'], '--address: only with --backend ray'),
+    (['--cpus-per-run', '2', '--gpus-per-run', '1'],
+     '--cpus-per-run, --gpus-per-run: only with --backend ray'),
+    (['--backend', 'ray', '--jobs', '2'], '--jobs is for --backend local'),
+])
+def test_sweep_refuses_the_options_of_the_other_backend(tmp_path, capsys, options, named):
+    config = str(ROOT / 'config/train/smoke_td3.yaml')
+    assert main(['sweep', config, '--runs-dir', str(tmp_path / 'runs'), *options]) == 2
+    assert named in capsys.readouterr().err
+    assert not (tmp_path / 'runs').exists()

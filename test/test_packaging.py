@@ -82,20 +82,47 @@ def test_requirement_sets_nest_and_keep_torch_off_the_runtime():
     assert {'mujoco', 'onnxruntime', 'numpy', 'pyyaml', 'gymnasium'} <= runtime.keys()
 
 
-def test_deployment_imports_nothing_only_the_training_set_installs():
-    """What a robot computer runs (nodes, launch plan, sim, evaluate) needs only runtime.txt."""
-    train_only = _requirements('train.txt').keys() - _requirements('runtime.txt').keys()
+#: What a robot computer runs: the nodes, the launch plan, ``sim`` and ``evaluate``.
+DEPLOY_MODULES = ('synergy_control.cli', 'synergy_control.ros.launch_plan',
+                  'synergy_control.sim_runner', 'synergy_control.evaluation',
+                  'synergy_control.ros.sim_bridge', 'synergy_control.ros.synergy_controller')
+
+
+def _loaded_by(modules: tuple[str, ...], then: str = '') -> set[str]:
+    """Every module a fresh interpreter holds after importing ``modules`` and running ``then``."""
     code = ('import importlib, json, sys\n'
-            'from importlib.metadata import packages_distributions\n'
-            "for m in ('synergy_control.cli', 'synergy_control.ros.launch_plan', "
-            "'synergy_control.sim_runner', 'synergy_control.evaluation', "
-            "'synergy_control.ros.sim_bridge', 'synergy_control.ros.synergy_controller'):\n"
+            f'for m in {modules!r}:\n'
             '    importlib.import_module(m)\n'
-            'owners = packages_distributions()\n'
-            "print(json.dumps(sorted({d.lower() for m in list(sys.modules) "
-            "for d in owners.get(m.split('.')[0], [])})))")
+            f'{then}\n'
+            'print(json.dumps(sorted(sys.modules)))')
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                             timeout=120, check=True)
-    loaded = set(json.loads(result.stdout.splitlines()[-1]))
+    return set(json.loads(result.stdout.splitlines()[-1]))
+
+
+def test_deployment_imports_nothing_only_the_training_set_installs():
+    """What a robot computer runs (nodes, launch plan, sim, evaluate) needs only runtime.txt."""
+    from importlib.metadata import packages_distributions
+    train_only = _requirements('train.txt').keys() - _requirements('runtime.txt').keys()
+    owners = packages_distributions()
+    loaded = {d.lower() for m in _loaded_by(DEPLOY_MODULES)
+              for d in owners.get(m.split('.')[0], [])}
     assert {'mujoco', 'onnxruntime'} <= loaded
     assert loaded & train_only == set()
+
+
+def test_ray_is_an_extra_the_default_install_and_deploy_path_never_import():
+    """`pip install .[cluster]` pins what requirements/cluster.txt pins; nothing else loads it."""
+    cluster = _requirements('cluster.txt')
+    assert 'ray' in cluster and 'ray' not in _requirements('train.txt') | _requirements('ros.txt')
+    assert cluster.items() <= _requirements('dev.txt').items()  # CI runs the Ray tests
+    setup = ast.parse((ROOT / 'setup.py').read_text())
+    (extras,) = [keyword.value for node in ast.walk(setup) if isinstance(node, ast.Call)
+                 for keyword in node.keywords if keyword.arg == 'extras_require']
+    assert ast.literal_eval(extras) == {'cluster': [f'{d}=={v}' for d, v in cluster.items()]}
+    loaded = _loaded_by(
+        (*DEPLOY_MODULES, 'synergy_control.training.sweep', 'synergy_control.training.runner'),
+        "from synergy_control.cli import build_parser\n"
+        "build_parser().parse_args(['sweep', 'a.yaml', '--backend', 'ray'])")
+    assert 'synergy_control.training.runner' in loaded
+    assert {m for m in loaded if m.split('.')[0] == 'ray'} == set()

@@ -11,6 +11,9 @@ fill the machine's cores; a config that leaves ``num_threads`` at 0 gets the cor
 run oversubscribes the machine, and its spinning threads made a SAC run 4× slower. Output of
 each run goes to ``RUNS/<config>_<seed>/train.log``; a status line per run is printed every
 ``--status-every`` seconds. Ctrl-C or SIGTERM stops every run with a final checkpoint.
+
+``--backend ray`` runs the same plan as Ray tasks on a cluster (``ray_sweep.py``); what a run
+is, how it is skipped, started, reported and summarised lives here, shared by both backends.
 """
 
 from __future__ import annotations
@@ -61,6 +64,13 @@ class SweepRun:
             argv += ['--total-steps', str(total_steps)]
         return argv
 
+    def finished(self) -> bool:
+        """Whether the run already reached its budget (and says so: a sweep skips it)."""
+        if self.steps_done() < self.total_steps:
+            return False
+        print(f'{self.run_dir.name}: finished ({self.total_steps} steps), skipped', flush=True)
+        return True
+
     def progress(self) -> str:
         """Return a short status: the latest logged step of the budget, the latest evaluation."""
         metrics = self.run_dir / 'metrics.csv'
@@ -74,16 +84,26 @@ class SweepRun:
                         evaluation = f", eval {float(row['eval_mean']):.1f}"
         return f'{self.run_dir.name}: {step}/{self.total_steps}{evaluation}'
 
+    def ended(self, code: int, why: str = '') -> None:
+        """Print the run's end line: its progress and exit code (and why, when it was lost)."""
+        print(f'{self.progress()} -- exit code {code}{why}', flush=True)
+
+
+def print_status(runs: Sequence[SweepRun]) -> None:
+    """Print one status line over the runs in progress."""
+    print(' | '.join(run.progress() for run in runs), flush=True)
+
 
 def plan(configs: Sequence[str | Path], seeds: Sequence[int], runs_dir: str | Path,
          total_steps: int | None = None) -> list[SweepRun]:
     """Every (config, seed) pair with its run directory; configs are validated first.
 
     Seed-major order (every config's seed 0, then every config's seed 1, ...): a sweep cut short
-    leaves the arms of a comparison with equal numbers of seeds.
+    leaves the arms of a comparison with equal numbers of seeds. Paths are made absolute: a run
+    may start in another working directory (a Ray worker's).
     """
-    loaded = [(Path(path), load_config(path)) for path in configs]
-    return [SweepRun(path, int(seed), Path(runs_dir) / f'{config.name}_{seed}',
+    loaded = [(Path(path).resolve(), load_config(path)) for path in configs]
+    return [SweepRun(path, int(seed), Path(runs_dir).resolve() / f'{config.name}_{seed}',
                      total_steps or config.total_steps)
             for seed in seeds for path, config in loaded]
 
@@ -122,9 +142,7 @@ def sweep(configs: Sequence[str | Path], seeds: Sequence[int], *, jobs: int,
         while pending or running:
             while pending and len(running) < jobs and not stopping:
                 run = pending.pop(0)
-                if run.steps_done() >= run.total_steps:
-                    print(f'{run.run_dir.name}: finished ({run.total_steps} steps), skipped',
-                          flush=True)
+                if run.finished():
                     results[run.run_dir.name] = 0
                     continue
                 run.run_dir.mkdir(parents=True, exist_ok=True)
@@ -141,10 +159,10 @@ def sweep(configs: Sequence[str | Path], seeds: Sequence[int], *, jobs: int,
                 if process.poll() is not None:
                     results[name] = process.returncode
                     del running[name]
-                    print(f'{run.progress()} -- exit code {process.returncode}', flush=True)
+                    run.ended(process.returncode)
             if running and time.monotonic() - last_status >= status_every:
                 last_status = time.monotonic()
-                print(' | '.join(run.progress() for run, _ in running.values()), flush=True)
+                print_status([run for run, _ in running.values()])
             time.sleep(0.2)
     finally:
         for sig, handler in previous.items():
