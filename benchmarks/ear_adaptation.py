@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import sys
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from result_files import write_results  # noqa: E402  (beside this script)
 from synergy_control.methods.ear.commands import adapt  # noqa: E402
 from synergy_control.training.plot import mean_ci  # noqa: E402
 
@@ -86,16 +86,11 @@ def main() -> None:
         methods['SAC from scratch'] = run_curves(args.scratch_runs)
     summary = {name: summarise(curves) for name, curves in methods.items()}
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.with_suffix('.csv'), 'w', newline='') as f:
-        writer = csv.writer(f)
-        writer.writerow(['method', 'step', 'mean', 'ci95', 'n'])
-        for name, rows in summary.items():
-            writer.writerows([name, r['step'], r['mean'], r['ci95'], r['n']] for r in rows)
-    out.with_suffix('.json').write_text(json.dumps(
-        {'policy': args.policy, 'task': args.task, 'cem_seeds': args.seeds,
-         'gradient_runs': args.gradient_runs, 'scratch_runs': args.scratch_runs,
-         'command': ' '.join(sys.argv), 'curves': summary}, indent=2) + '\n')
+    write_results(out, [{'method': name, **r} for name, rows in summary.items() for r in rows],
+                  {'policy': args.policy, 'task': args.task, 'cem_seeds': args.seeds,
+                   'gradient_runs': args.gradient_runs, 'scratch_runs': args.scratch_runs,
+                   'command': ' '.join(sys.argv), 'curves': summary},
+                  columns=('method', 'step', 'mean', 'ci95', 'n'))
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, rows in summary.items():
         steps = np.array([r['step'] for r in rows])

@@ -12,8 +12,6 @@ height above rest, over ``--episodes`` 200-step episodes on the run task's envir
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import sys
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from result_files import write_results  # noqa: E402  (beside this script)
 from synergy_control.methods.ear.commands import blend_table  # noqa: E402
 from synergy_control.runtime import read_card  # noqa: E402
 
@@ -54,15 +53,9 @@ def main() -> None:
                       f"{row['mean_speed']:5.2f} m/s, height mean {row['mean_height']:6.3f} "
                       f"peak {row['max_height']:6.3f} m", flush=True)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.with_suffix('.csv'), 'w', newline='') as f:
-        writer = csv.DictWriter(f, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    out.with_suffix('.json').write_text(json.dumps(
-        {'policy': args.policy, 'episodes': args.episodes, 'seed': args.seed,
-         'command': ' '.join(sys.argv), 'training': read_card(args.policy).training,
-         'rows': rows}, indent=2) + '\n')
+    write_results(out, rows, {'policy': args.policy, 'episodes': args.episodes,
+                              'seed': args.seed, 'command': ' '.join(sys.argv),
+                              'training': read_card(args.policy).training, 'rows': rows})
     pairs = [(run, jump) for run in args.runs for jump in args.jumps]
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for (run, jump), color in zip(pairs, plt.cm.tab10.colors):

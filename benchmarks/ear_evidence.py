@@ -16,8 +16,6 @@ Everything runs through the ONNX runtime, as deployed (no torch).
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import sys
 from pathlib import Path
 
@@ -26,9 +24,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from result_files import write_results  # noqa: E402  (beside this script)
 from synergy_control.evaluation import evaluate  # noqa: E402
-from synergy_control.methods.ear.tasks import blend, velocity_task  # noqa: E402
 from synergy_control.runtime import PolicyRuntime, read_card  # noqa: E402
+from synergy_control.task_embedding import blend, velocity_task  # noqa: E402
 
 RESULTS = ROOT / 'docs' / 'results'
 
@@ -59,11 +58,6 @@ def speeds(args: argparse.Namespace) -> None:
         print(f"{target:5.2f} m/s ({kind:7s}): measured {rows[-1]['speed_mean']:5.2f} ± "
               f"{rows[-1]['speed_std']:.2f}, |error| {rows[-1]['abs_error']:.2f}", flush=True)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out.with_suffix('.csv'), 'w', newline='') as f:
-        writer = csv.DictWriter(f, list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
     summary = {'policy': args.policy, 'episodes_per_speed': args.episodes, 'seed': args.seed,
                'command': ' '.join(sys.argv),
                'mae_trained': float(np.mean([r['abs_error'] for r in rows
@@ -71,7 +65,7 @@ def speeds(args: argparse.Namespace) -> None:
                'mae_unseen': float(np.mean([r['abs_error'] for r in rows
                                             if r['kind'] == 'unseen'])),
                'training': read_card(args.policy).training, 'rows': rows}
-    out.with_suffix('.json').write_text(json.dumps(summary, indent=2) + '\n')
+    write_results(out, rows, summary)
     fig, ax = plt.subplots(figsize=(5, 4.2))
     top = max(trained) * 1.1
     ax.plot([0, top], [0, top], color='0.7', lw=1, label='measured = target')

@@ -24,10 +24,9 @@ import torch
 from synergy_control.card import PolicyCard
 from synergy_control.envs import make_env
 from synergy_control.export import export_policy
+from synergy_control.policies.networks import DeterministicActor, DeterministicPolicy
 from synergy_control.robots import get_robot
 from synergy_control.runtime import PolicyRuntime
-from synergy_control.training.agent import DeterministicPolicy
-from synergy_control.training.networks import DeterministicActor
 from synergy_control.training.normalizer import Standardize
 
 RESULTS = Path(__file__).parent / 'results' / 'inference_latency.json'

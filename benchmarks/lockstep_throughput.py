@@ -10,7 +10,7 @@ offline rollout
 ROS lockstep
     ``run_sim(mode='lockstep')``: sim_bridge + synergy_controller in one process over
     loopback DDS, one state and one command per step (what ``synergy-control sim`` runs),
-    once on each executor of :data:`~synergy_control.launch_plan.EXECUTORS`.
+    once on each executor of :data:`~synergy_control.ros.launch_plan.EXECUTORS`.
 
     .venv/bin/python benchmarks/lockstep_throughput.py --sim-seconds 40
 """
@@ -33,9 +33,9 @@ import numpy as np
 from synergy_control.envs import LocomotionEnv
 from synergy_control.evaluation import runtime_policy
 from synergy_control.export import export_untrained
-from synergy_control.launch_plan import EXECUTORS, default_policy
 from synergy_control.robots import get_robot
 from synergy_control.rollout import rollout_steps
+from synergy_control.ros.launch_plan import EXECUTORS, default_policy
 from synergy_control.runtime import PolicyRuntime
 from synergy_control.sim_runner import run_sim
 

@@ -46,8 +46,9 @@ import numpy as np
 
 from synergy_control.envs import LocomotionEnv
 from synergy_control.export import export_untrained
-from synergy_control.launch_plan import DEFAULT_COMMAND_TOPIC, default_policy
 from synergy_control.ros.environment import ensure_local_dds, run_domain_id
+from synergy_control.ros.launch_plan import default_policy
+from synergy_control.ros.topics import DEFAULT_COMMAND_TOPIC
 
 RESULTS = Path(__file__).resolve().parent / 'results'
 SETUPS = ('separate', 'sim')

@@ -6,13 +6,13 @@ Start the robot's controller_manager with config/ros2_control/effort_controllers
 ros2 launch synergy_control robot.launch.py policy:=walker.onnx
 
 The topic arguments become remappings of the controller's relative topic names. The
-arguments, the node and its parameters come from ``synergy_control.launch_plan``
+arguments, the node and its parameters come from ``synergy_control.ros.launch_plan``
 (``robot_plan``); a bad argument or a policy that does not fit the robot stops the launch
 with a message before the node starts.
 """
 
-from synergy_control.launch_plan import (ROBOT_ARGUMENTS, launch_description,
-                                         robot_plan_from_arguments)
+from synergy_control.ros.launch_plan import (ROBOT_ARGUMENTS, launch_description,
+                                             robot_plan_from_arguments)
 
 
 def generate_launch_description():

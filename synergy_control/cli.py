@@ -15,8 +15,8 @@ import importlib
 from pathlib import Path
 from typing import Callable
 
-from synergy_control.launch_plan import EXECUTORS, MODES as SIM_MODES
 from synergy_control.observation import MODES as OBSERVATION_MODES
+from synergy_control.ros.launch_plan import EXECUTORS, MODES as SIM_MODES
 
 
 def number(kind: Callable[[str], float] = float, minimum: float | None = None, *,
@@ -82,7 +82,20 @@ def cmd_robots(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Offline rollouts in MuJoCo through the ONNX runtime."""
-    from synergy_control.evaluation import evaluate
+    from synergy_control.evaluation import evaluate, judge_in_gymnasium
+    if args.gymnasium is not None:
+        if args.robot or args.task or args.task_command or args.world:
+            raise ValueError('--gymnasium judges the policy in gymnasium\'s environment as '
+                             'it is: no --robot, --task, --command or --world')
+        result = judge_in_gymnasium(args.policy, args.gymnasium, args.episodes, args.seed)
+        if args.json:
+            print_json(result)
+        else:
+            print(f"{result['policy']} in gymnasium's {result['gymnasium']}: return "
+                  f"{result['mean_return']:.1f} ± {result['std_return']:.1f} over "
+                  f"{result['episodes']} episodes (min {result['min_return']:.1f}, max "
+                  f"{result['max_return']:.1f}), mean length {result['mean_length']:.0f}")
+        return 0
     result = evaluate(args.policy, args.robot, episodes=args.episodes, seed=args.seed,
                       task=args.task, command=args.task_command, world=args.world)
     if args.json:
@@ -107,7 +120,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         if args.source is None:
             raise SystemExit('export needs RUN_DIR|CHECKPOINT or --untrained ROBOT')
-        from synergy_control.training.export import export_checkpoint
+        from synergy_control.export import export_checkpoint
         card = export_checkpoint(args.source, args.out, name=args.name, robot=args.robot)
     print(f"wrote {args.out} (+ card) for {card.robot}: parity "
           f"{card.training.get('export_parity_max_abs_diff', float('nan')):.2e}")
@@ -159,9 +172,17 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def chosen_columns(args: argparse.Namespace) -> tuple[str, ...]:
+    """Return the columns of ``plot``'s ``--column``s, or ``SPLIT`` for ``--split``."""
+    from synergy_control.training.plot import SPLIT
+    if args.split and args.column:
+        raise ValueError('plot takes --split or --column, not both')
+    return SPLIT if args.split else tuple(args.column or ('eval_mean',))
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     """Plot learning curves (mean and 95% CI across seeds)."""
-    from synergy_control.training.plot import chosen_columns, plot_runs
+    from synergy_control.training.plot import plot_runs
     plot_runs([Path(p) for p in args.runs], Path(args.out), columns=chosen_columns(args))
     print(f'wrote {args.out}')
     return 0
@@ -210,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--world', metavar='VARIANT',
                    help="simulate this variant of the policy's body instead, e.g. a terrain "
                    '(walker_7_stairs for a walker_7_main policy)')
+    p.add_argument('--gymnasium', metavar='ENV_ID',
+                   help="judge in gymnasium's own environment instead, e.g. Humanoid-v5 "
+                   '(its observation, dynamics and reward; full-body flat policies)')
     p.add_argument('--json', action='store_true')
     p.set_defaults(func=cmd_evaluate)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+import gymnasium
 import numpy as np
 
 from synergy_control.envs import LocomotionEnv
-from synergy_control.methods.ear.tasks import command_for_task
 from synergy_control.robots import Robot, get_robot
 from synergy_control.rollout import Episode, Policy, rollout
 from synergy_control.runtime import PolicyRuntime
+from synergy_control.task_embedding import command_for_task
 
 
 def runtime_policy(runtime: PolicyRuntime, env: LocomotionEnv) -> Policy:
@@ -51,7 +52,7 @@ def evaluate(policy: str | Path, robot: str | None = None, episodes: int = 10,
 
     ``task`` is the environment's task (its reward, e.g. ``vel:4.5``); a multi-task policy
     is commanded by ``command`` (a task command), by default the one for ``task``
-    (:func:`~synergy_control.methods.ear.tasks.command_for_task`). ``world`` simulates another
+    (:func:`~synergy_control.task_embedding.command_for_task`). ``world`` simulates another
     variant of the same body (a terrain) under the policy made for ``robot``: how a
     flat-ground policy transfers, which the card's model hash refuses on the robot itself.
     """
@@ -73,3 +74,47 @@ def evaluate(policy: str | Path, robot: str | None = None, episodes: int = 10,
             'min_return': float(returns.min()), 'max_return': float(returns.max()),
             'mean_speed': float(speeds.mean()),
             'results': [{**asdict(r), 'speed': float(v)} for r, v in zip(results, speeds)]}
+
+
+def judge_in_gymnasium(policy: str | Path, gym_id: str, episodes: int = 10,
+                       seed: int = 0) -> dict:
+    """Roll ``episodes`` episodes out in gymnasium's own environment ``gym_id``.
+
+    An independent judge of the project's environments: gymnasium computes the observation,
+    the step, the reward and the episode's end; the policy sees that observation through the
+    runtime (ONNX Runtime, the card's scaling and limits) and its effort commands become
+    gymnasium's actions (controls) in gymnasium's actuator order. Only for policies whose
+    observation is gymnasium's (the flat observation of the full walker, hopper, half-cheetah,
+    humanoid).
+    """
+    runtime = PolicyRuntime(policy)
+    try:
+        env = gymnasium.make(gym_id)
+    except gymnasium.error.Error as error:
+        raise ValueError(f"gymnasium environment '{gym_id}': {error}") from None
+    model = env.unwrapped.model
+    names = [model.joint(joint).name for joint in model.actuator_trnid[:, 0]]
+    ours = list(runtime.robot.joint_names)  # the joints its actuators drive, in its order
+    if sorted(names) != sorted(ours):
+        raise ValueError(f"gymnasium environment '{gym_id}' actuates joints {names}, policy "
+                         f"{policy} actuates {ours}")
+    if env.observation_space.shape[0] != runtime.observe.size:
+        raise ValueError(f"gymnasium environment '{gym_id}' observes "
+                         f"{env.observation_space.shape[0]} values, policy {policy} expects "
+                         f'{runtime.observe.size}')
+    order = [ours.index(name) for name in names]
+    returns, lengths = [], []
+    for episode in range(episodes):
+        obs, _ = env.reset(seed=seed + episode)
+        total, steps, done = 0.0, 0, False
+        while not done:
+            ctrl = runtime.scaling.command_to_ctrl(runtime.act_on_observation(obs).commands)
+            obs, reward, terminated, truncated, _ = env.step(ctrl[order])
+            total, steps, done = total + float(reward), steps + 1, terminated or truncated
+        returns.append(total)
+        lengths.append(steps)
+    env.close()
+    return {'policy': str(policy), 'gymnasium': gym_id, 'episodes': episodes, 'seed': seed,
+            'mean_return': float(np.mean(returns)), 'std_return': float(np.std(returns)),
+            'min_return': float(np.min(returns)), 'max_return': float(np.max(returns)),
+            'mean_length': float(np.mean(lengths)), 'returns': returns, 'lengths': lengths}

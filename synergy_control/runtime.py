@@ -15,10 +15,10 @@ import onnxruntime as ort
 
 from synergy_control.actions import ActionScaling
 from synergy_control.card import METADATA_KEY, SYNERGY_SOURCE, CardError, PolicyCard
-from synergy_control.methods.ear.tasks import normalise, parse_task
 from synergy_control.observation import ObservationBuilder
 from synergy_control.robots import Robot, get_robot
 from synergy_control.state import with_unit_root_quaternion
+from synergy_control.task_embedding import normalise, parse_task
 
 
 FLOAT = 'tensor(float)'
@@ -158,7 +158,7 @@ class PolicyRuntime:
         """Condition the policy on a task: a command string or an embedding vector.
 
         A string is a named task of the card, a blend ``'vel:3 vel:5 0.25'`` or a vector
-        ``'[x, y, z]'`` (:func:`~synergy_control.methods.ear.tasks.parse_task`); every vector
+        ``'[x, y, z]'`` (:func:`~synergy_control.task_embedding.parse_task`); every vector
         is projected onto the unit sphere. Raises ValueError naming what is wrong and keeps
         the previous task; returns a description of the task now fed.
         """

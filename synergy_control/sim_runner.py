@@ -1,6 +1,6 @@
 """``synergy-control sim``: the sim launch graph in one process, with a live status line.
 
-The nodes are built from :func:`synergy_control.launch_plan.sim_plan` with the plan's
+The nodes are built from :func:`synergy_control.ros.launch_plan.sim_plan` with the plan's
 parameters, so this is the graph ``ros2 launch synergy_control sim.launch.py`` starts, minus
 rviz. They talk over DDS on loopback in a domain of their own. Episode returns are read from
 ``/sim/episode`` (measured in the ROS loop), latencies from the controller.
@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from synergy_control.launch_plan import NodeSpec, sim_plan
 from synergy_control.ros.environment import ensure_local_dds, run_domain_id
+from synergy_control.ros.launch_plan import NodeSpec, sim_plan
 from synergy_control.runtime import PolicyLoadError
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def run_sim(robot: str | None = None, policy: str | Path | None = None,
     Stops after ``duration`` simulated seconds, after ``episodes`` finished episodes, or on
     Ctrl-C (whichever comes first; with neither limit it runs until Ctrl-C). ``json_output``
     is a file for the summary ('-': stdout). ``status`` prints a live line and the summary
-    on stderr. ``executor`` is one of :data:`~synergy_control.launch_plan.EXECUTORS`;
+    on stderr. ``executor`` is one of :data:`~synergy_control.ros.launch_plan.EXECUTORS`;
     ``task`` commands a multi-task policy (``sim_plan``).
     Raises PolicyLoadError if the controller cannot load the policy.
     """

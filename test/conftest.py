@@ -71,7 +71,7 @@ def small_ear_config():
 def ear_policy(tmp_path_factory) -> Path:
     """Path of the exported small EAR policy (default task vel:3)."""
     from synergy_control.training import config_from_dict
-    from synergy_control.training.export import export_checkpoint
+    from synergy_control.export.trained import export_checkpoint
     from synergy_control.training.runner import StopRequest, Trainer
     run_dir = tmp_path_factory.mktemp('ear_run')
     trainer = Trainer(config_from_dict(ear_config()), run_dir, 'cpu', progress=False)

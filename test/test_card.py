@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from synergy_control.card import CARD_FORMAT, CardError, PolicyCard, variable_signature
-from synergy_control.methods.solar.synergies import SynergyStructure
 from synergy_control.robots import get_robot
+from synergy_control.synergy import SynergyStructure
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = 'models/x.onnx'

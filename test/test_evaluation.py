@@ -25,3 +25,18 @@ def test_a_world_of_another_body_is_refused():
     with pytest.raises(ValueError, match="world 'hopper_4' is not robot 'walker_7_main'.*"
                                          'joint_names'):
         evaluate(WALKER, episodes=1, world='hopper_4')
+
+
+def test_the_gymnasium_judge_agrees_with_evaluate_on_the_walker():
+    """Walker2d-v5 is our walker bit for bit: gymnasium's own loop gives the same returns."""
+    from synergy_control.evaluation import judge_in_gymnasium
+    judged = judge_in_gymnasium(WALKER, 'Walker2d-v5', episodes=1)
+    ours = evaluate(WALKER, episodes=1)
+    assert judged['returns'][0] == pytest.approx(ours['results'][0]['episode_return'], rel=1e-9)
+    assert judged['lengths'][0] == ours['results'][0]['length']
+
+
+def test_the_gymnasium_judge_refuses_another_body_naming_the_joints():
+    from synergy_control.evaluation import judge_in_gymnasium
+    with pytest.raises(ValueError, match="'Hopper-v5' actuates joints .*thigh_left_joint"):
+        judge_in_gymnasium(WALKER, 'Hopper-v5', episodes=1)

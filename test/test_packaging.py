@@ -87,7 +87,7 @@ def test_deployment_imports_nothing_only_the_training_set_installs():
     train_only = _requirements('train.txt').keys() - _requirements('runtime.txt').keys()
     code = ('import importlib, json, sys\n'
             'from importlib.metadata import packages_distributions\n'
-            "for m in ('synergy_control.cli', 'synergy_control.launch_plan', "
+            "for m in ('synergy_control.cli', 'synergy_control.ros.launch_plan', "
             "'synergy_control.sim_runner', 'synergy_control.evaluation', "
             "'synergy_control.ros.sim_bridge', 'synergy_control.ros.synergy_controller'):\n"
             '    importlib.import_module(m)\n'

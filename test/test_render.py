@@ -32,7 +32,7 @@ def _without_gl_choice() -> dict[str, str]:
 
 
 def test_importing_the_package_nodes_and_launch_plan_loads_no_opengl():
-    modules = ['synergy_control', 'synergy_control.cli', 'synergy_control.launch_plan',
+    modules = ['synergy_control', 'synergy_control.cli', 'synergy_control.ros.launch_plan',
                'synergy_control.render', 'synergy_control.sim_runner',
                'synergy_control.ros.sim_bridge', 'synergy_control.ros.synergy_controller']
     code = (f'import importlib, json, os, sys\nfor m in {modules!r}: importlib.import_module(m)\n'

@@ -10,7 +10,8 @@ import yaml
 from synergy_control.card import METADATA_KEY, PolicyCard
 from synergy_control.envs import make_env
 from synergy_control.evaluation import evaluate
-from synergy_control.export import export_policy, export_untrained, export_untrained_set
+from synergy_control.export import export_policy, export_untrained
+from synergy_control.methods.solar.untrained import export_untrained_set
 from synergy_control.robots import get_robot
 from synergy_control.runtime import NonFiniteError, PolicyLoadError, PolicyRuntime
 

@@ -10,8 +10,8 @@ import importlib
 from typing import Any
 
 _LAZY = {'ExportError': 'onnx_export', 'card_path': 'onnx_export',
-         'export_policy': 'onnx_export', 'export_untrained': 'untrained',
-         'export_untrained_set': 'untrained'}
+         'export_checkpoint': 'trained', 'export_policy': 'onnx_export',
+         'export_untrained': 'untrained'}
 
 __all__ = sorted(_LAZY)
 

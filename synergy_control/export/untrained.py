@@ -4,24 +4,18 @@ It exercises the whole export → runtime → ROS path before a trained policy e
 gives tests a policy of any robot without training. With ``synergies`` and ``tasks`` it is a
 policy of contract v2's full shape: inputs ``obs``, ``task`` (a task embedding) and
 ``membership`` (a constant of the card), outputs ``action`` and ``synergy`` (activations).
-:func:`export_untrained_set` exports SOLAR's export graph (``SynergyPolicyGraph``) untrained:
-one graph for several robots, each with its own synergy structure (discovered from the limb
-graph alone).
+SOLAR's untrained graph for several robots is :mod:`synergy_control.methods.solar.untrained`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from synergy_control.card import BATCH, OPSET, PolicyCard, variable_signature
+from synergy_control.card import BATCH, OPSET, PolicyCard
 from synergy_control.export.onnx_export import export_policy
-from synergy_control.methods.solar.networks import SynergyActor
-from synergy_control.methods.solar.policy import SynergyPolicyGraph
-from synergy_control.methods.solar.synergies import discover
 from synergy_control.robots import get_robot
 
 
@@ -39,7 +33,7 @@ class SynergyTaskPolicy(torch.nn.Module):
         return torch.tanh(z @ membership.T), z
 
 
-def _seeded(module: torch.nn.Module, seed: int, scale: float = 0.3) -> torch.nn.Module:
+def seeded(module: torch.nn.Module, seed: int, scale: float = 0.3) -> torch.nn.Module:
     """Fill every parameter with seeded normal noise (the same policy from the same seed)."""
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -87,32 +81,5 @@ def export_untrained(robot: str, out_path: str | Path, *, obs_mode: str = 'flat'
     else:
         module = torch.nn.Sequential(torch.nn.Linear(size, hidden), torch.nn.Tanh(),
                                      torch.nn.Linear(hidden, actuators), torch.nn.Tanh())
-    export_policy(_seeded(module, seed), card, out_path)
-    return card
-
-
-def export_untrained_set(robots: Sequence[str], out_path: str | Path, *, seed: int = 0,
-                         d_model: int = 16) -> PolicyCard:
-    """Export one random SOLAR-shaped graph serving every robot of ``robots``; return its card.
-
-    The first robot is the card's default; each robot's synergies are found by affinity
-    propagation on its limb graph (no value preference).
-    """
-    variants = [get_robot(name) for name in robots]
-    sections = {robot.name: discover(robot.hop_distances, seed=seed).structure.to_card()
-                for robot in variants}
-    default = variants[0]
-    onnx = {'opset': OPSET, 'inputs': [
-        {'name': 'obs', 'shape': [BATCH, 1], 'source': 'observation'},
-        {'name': 'membership', 'shape': [1, 1], 'source': 'synergy.membership'}],
-        'outputs': [{'name': 'action', 'shape': [BATCH, 1], 'role': 'action'},
-                    {'name': 'synergy', 'shape': [BATCH, 1], 'role': 'synergy_activations'}]}
-    card = PolicyCard.for_robots(
-        variants, name=Path(out_path).stem, method='untrained', obs_mode='modular',
-        onnx=variable_signature(onnx),
-        synergy={**sections[default.name], 'variants': sections},
-        training={'note': 'untrained: random initial weights', 'seed': seed})
-    actor = SynergyActor(d_model, heads=2, feedforward=2 * d_model, loading_hidden=8)
-    graph = SynergyPolicyGraph(torch.nn.Identity(), _seeded(actor, seed, 0.2), True)
-    export_policy(graph, card, out_path)
+    export_policy(seeded(module, seed), card, out_path)
     return card

@@ -8,13 +8,14 @@ robot's observation), one output ``action``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from torch import nn
 
+from synergy_control.policies.networks import (DeterministicActor, DeterministicPolicy,
+                                               GaussianActor, TwinCritic)
 from synergy_control.policies.registry import ActorKind, PolicyBuilder, register_policy
-from synergy_control.training.agent import DeterministicPolicy
-from synergy_control.training.config import WIDTHS, option
-from synergy_control.training.networks import DeterministicActor, GaussianActor, TwinCritic
+from synergy_control.settings import WIDTHS, ConfigError, option
 
 
 @register_policy('mlp')
@@ -23,15 +24,21 @@ class MLPPolicy(PolicyBuilder):
 
     @dataclass
     class Settings:
-        """Hidden layer widths of the actor and of each critic."""
+        """Hidden layer widths of the actor and of each critic; the actor's activation."""
 
         hidden_sizes: list[int] = option([256, 256], WIDTHS)
+        activation: Literal['relu', 'elu'] = 'relu'
 
     def make_actor(self, kind: ActorKind) -> nn.Module:
-        """Tanh-squashed deterministic (TD3) or Gaussian (SAC) MLP actor."""
-        cls = DeterministicActor if kind == 'deterministic' else GaussianActor
-        ctx = self.context
-        return cls(ctx.obs_dim, ctx.act_dim, self.settings.hidden_sizes, ctx.act_mask)
+        """Tanh-squashed deterministic (TD3, PPO's mean) or Gaussian (SAC) MLP actor."""
+        ctx, settings = self.context, self.settings
+        if kind == 'deterministic':
+            return DeterministicActor(ctx.obs_dim, ctx.act_dim, settings.hidden_sizes,
+                                      ctx.act_mask, settings.activation)
+        if settings.activation != 'relu':
+            raise ConfigError("config key 'policy.activation': the Gaussian (SAC) MLP actor "
+                              f"is ReLU only, got {settings.activation!r}")
+        return GaussianActor(ctx.obs_dim, ctx.act_dim, settings.hidden_sizes, ctx.act_mask)
 
     def make_critic(self) -> nn.Module:
         """Twin Q MLPs in one batched module."""

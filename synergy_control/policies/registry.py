@@ -20,50 +20,20 @@ Network conventions (what TD3/SAC call), for batches padded to the largest robot
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal
 
 import numpy as np
 from torch import nn
 
 from synergy_control.envs import split_env_id
 from synergy_control.observation import ObservationBuilder
+from synergy_control.registry import Registry
 from synergy_control.robots import Robot, get_robot
 
-T = TypeVar('T')
 ActorKind = Literal['deterministic', 'gaussian']
-
-
-class Registry(Generic[T]):
-    """Named entries, registered by decorator; built-in names import their module on demand."""
-
-    def __init__(self, kind: str, builtin: dict[str, str]):
-        self.kind, self.builtin = kind, builtin
-        self.entries: dict[str, T] = {}
-
-    def register(self, name: str) -> Callable[[T], T]:
-        """Return a decorator that registers its class under ``name`` (a name is taken once)."""
-        def add(entry: T) -> T:
-            if name in self.entries and self.entries[name] is not entry:
-                raise ValueError(f"{self.kind} '{name}' is already registered")
-            self.entries[name] = entry
-            return entry
-        return add
-
-    def get(self, name: str) -> T:
-        """Return the entry of ``name``; ValueError naming the known ones otherwise."""
-        if name not in self.entries and name in self.builtin:
-            importlib.import_module(self.builtin[name])
-        if name not in self.entries:
-            raise ValueError(f"unknown {self.kind} '{name}' (known: {', '.join(self.names())})")
-        return self.entries[name]
-
-    def names(self) -> list[str]:
-        """Return the registered and built-in names."""
-        return sorted(set(self.entries) | set(self.builtin))
 
 
 @dataclass(frozen=True)
@@ -149,7 +119,7 @@ class PolicyBuilder:
 
     ``Settings`` is a dataclass of the architecture's options, validated like the rest of the
     config (errors name ``policy.<field>``); declare ranges with
-    :func:`synergy_control.training.config.option`.
+    :func:`synergy_control.settings.option`.
     """
 
     @dataclass

@@ -15,10 +15,9 @@ from geometry_msgs.msg import Point, Vector3
 from std_msgs.msg import ColorRGBA
 from visualization_msgs.msg import Marker, MarkerArray
 
-from synergy_control.methods.solar.show import TORSO, body_colours, body_synergies
-from synergy_control.methods.solar.synergies import SynergyStructure
 from synergy_control.robots import Robot
 from synergy_control.ros.conversions import WORLD_FRAME, GeomMarkers
+from synergy_control.synergy import TORSO, SynergyStructure, body_colours, body_synergies
 
 #: Brightness of an idle synergy (activation 0); |tanh(activation)| lights it up to 1.
 IDLE_BRIGHTNESS = 0.25

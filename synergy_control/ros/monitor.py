@@ -7,7 +7,7 @@ from rclpy.node import Node
 
 from synergy_control.ros import qos
 from synergy_control.ros.conversions import status_values
-from synergy_control.ros.sim_bridge import EPISODE_TOPIC
+from synergy_control.ros.topics import EPISODE_TOPIC
 
 
 def parse_episode(status: DiagnosticStatus) -> dict:

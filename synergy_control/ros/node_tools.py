@@ -26,8 +26,8 @@ from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
 from rclpy.subscription import MessageInfo
 
-from synergy_control.launch_plan import EXECUTORS
 from synergy_control.ros.environment import ensure_local_dds
+from synergy_control.ros.launch_plan import EXECUTORS
 
 
 class ParameterError(ValueError):

@@ -43,19 +43,19 @@ from std_srvs.srv import Trigger
 from visualization_msgs.msg import MarkerArray
 
 from synergy_control.envs import LocomotionEnv
-from synergy_control.launch_plan import (CLOCK_TOPIC, DEFAULT_COMMAND_TOPIC, JOINT_STATES_TOPIC,
-                                         MODES, ODOM_TOPIC)
 from synergy_control.robots import get_robot, variant_names
 from synergy_control.ros import qos
 from synergy_control.ros.conversions import (CommandError, GeomMarkers, answered_stamp,
                                              clock_msg, diagnostic_array, diagnostic_status,
                                              joint_state_msg, odometry_msg, parse_command,
                                              stamp_from_ns)
+from synergy_control.ros.launch_plan import MODES
 from synergy_control.ros.node_tools import (MessageInfoCallback, ParameterError, TickSamples,
                                             declare, percentiles, publisher_names, spin_main,
                                             steady_clock)
+from synergy_control.ros.topics import (CLOCK_TOPIC, DEFAULT_COMMAND_TOPIC, EPISODE_TOPIC,
+                                        JOINT_STATES_TOPIC, ODOM_TOPIC)
 
-EPISODE_TOPIC = 'sim/episode'
 #: Realtime mode steps at most this many control periods per timer tick to catch up.
 MAX_CATCH_UP = 5
 

@@ -37,21 +37,21 @@ from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import SetBool
 from visualization_msgs.msg import MarkerArray
 
-from synergy_control.launch_plan import (DEFAULT_COMMAND_TOPIC, HOLD_MODES, JOINT_STATES_TOPIC,
-                                         MODES, ODOM_TOPIC, default_policy)
-from synergy_control.methods.solar.show import structure_of
 from synergy_control.robots import variant_names
 from synergy_control.ros import qos
 from synergy_control.ros.conversions import (command_msg, ctrl_from_msg, diagnostic_array,
                                              diagnostic_status, float_array_msg,
                                              robot_state_from_msgs, stamp_to_ns)
+from synergy_control.ros.launch_plan import HOLD_MODES, MODES, default_policy
 from synergy_control.ros.markers import SynergyMarkers
 from synergy_control.ros.node_tools import (MessageInfoCallback, TickSamples, declare,
                                             percentiles, publisher_names, spin_main,
                                             steady_clock)
 from synergy_control.ros.task_commands import TaskCommands
+from synergy_control.ros.topics import DEFAULT_COMMAND_TOPIC, JOINT_STATES_TOPIC, ODOM_TOPIC
 from synergy_control.runtime import NonFiniteError, PolicyLoadError, PolicyRuntime
 from synergy_control.state import StateError, StateReader
+from synergy_control.synergy import structure_of
 
 #: Counters that are faults (reported in diagnostics and in the sim summary).
 FAULTS = ('invalid_states', 'non_finite_outputs', 'watchdog_trips')

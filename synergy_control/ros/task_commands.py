@@ -2,7 +2,7 @@
 
 EAR policies take a task embedding as a graph input; this is how a running controller
 chooses, blends and adapts it (one syntax everywhere, see
-:func:`~synergy_control.methods.ear.tasks.parse_task`):
+:func:`~synergy_control.task_embedding.parse_task`):
 
 - parameter ``task`` (settable at run time) and topic ``~/task`` (std_msgs/String): a named
   task (``vel:3``), a blend (``vel:3 vel:5 0.25``) or a raw vector (``[0.1, 0.9, -0.2]``);
@@ -26,9 +26,9 @@ from rclpy.parameter import Parameter
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension, String
 
-from synergy_control.methods.ear.tasks import TaskEmbeddingError, velocity_task
 from synergy_control.ros import qos
 from synergy_control.runtime import PolicyRuntime
+from synergy_control.task_embedding import TaskEmbeddingError, velocity_task
 
 #: The task in use: the newest one, kept for subscribers that join later.
 TASK_STATE = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,

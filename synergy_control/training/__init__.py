@@ -6,7 +6,7 @@ Networks come from :mod:`synergy_control.policies` (``policy:``); periodic work 
 :mod:`synergy_control.training.hooks` (``hooks:``).
 """
 
-from synergy_control.training.agent import DeterministicPolicy, OffPolicyAgent
+from synergy_control.training.agent import OffPolicyAgent
 from synergy_control.training.buffers import Batch, MultiReplayBuffer, ReplayBuffer
 from synergy_control.training.checkpoint import (CheckpointError, agent_from_checkpoint,
                                                  load_checkpoint, make_agent, policy_module)
@@ -18,7 +18,7 @@ from synergy_control.training.sac import SAC
 from synergy_control.training.td3 import TD3
 
 __all__ = ['SAC', 'TD3', 'Batch', 'CheckpointError', 'Config', 'ConfigError',
-           'DeterministicPolicy', 'Hook', 'MultiReplayBuffer', 'OffPolicyAgent', 'ReplayBuffer',
+           'Hook', 'MultiReplayBuffer', 'OffPolicyAgent', 'ReplayBuffer',
            'RunningNormalizer', 'Standardize', 'TrainingDiverged', 'agent_from_checkpoint',
            'config_from_dict', 'load_checkpoint', 'load_config', 'main', 'make_agent',
            'policy_module', 'register_hook', 'train']

@@ -52,27 +52,6 @@ def frozen_copy(module: nn.Module) -> nn.Module:
     return target
 
 
-class DeterministicPolicy(nn.Module):
-    """Raw observation batch [B, obs] → deterministic action [B, act] in [-1, 1].
-
-    For one robot of a set, the observation is zero-padded by ``pad`` columns to the network's
-    input and the action cut to the robot's ``act_dim`` (no extra ops for a single robot).
-    """
-
-    def __init__(self, normalizer: nn.Module, actor: nn.Module, pad: int = 0,
-                 act_dim: int | None = None):
-        super().__init__()
-        self.normalizer = normalizer
-        self.actor = actor
-        self.pad, self.act_dim = pad, act_dim
-
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        if self.pad:
-            obs = F.pad(obs, (0, self.pad))
-        action = self.actor.deterministic(self.normalizer(obs))
-        return action if self.act_dim in (None, action.shape[-1]) else action[..., :self.act_dim]
-
-
 class OffPolicyAgent(nn.Module):
     """Base of the actor-critic learners; subclasses define ``update`` and noise.
 
@@ -83,6 +62,7 @@ class OffPolicyAgent(nn.Module):
 
     metric_names: tuple[str, ...] = ()
     actor: nn.Module
+    critic: nn.Module
 
     def __init__(self, context: PolicyContext, config: Config):
         super().__init__()
@@ -139,6 +119,19 @@ class OffPolicyAgent(nn.Module):
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         """One gradient step on a batch of raw transitions."""
         raise NotImplementedError
+
+    def critic_step(self, obs: torch.Tensor, batch: Batch,
+                    target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One critic update: MSE of every Q head toward ``target``; return (loss, Q [n, B]).
+
+        ``obs`` is the batch's normalised observation; TD3 and SAC differ only in ``target``.
+        """
+        q = self.critic(obs, batch.action, batch.robot)
+        critic_loss = F.mse_loss(q, target.expand_as(q), reduction='none').mean(1).sum()
+        self.optimizers['critic'].zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.optimizers['critic'].step()
+        return critic_loss, q
 
     def _robot(self, robot: str | int | None) -> int:
         if robot is None:

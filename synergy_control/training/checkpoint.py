@@ -13,10 +13,11 @@ from torch import nn
 from synergy_control.policies.registry import PolicyContext
 from synergy_control.training.agent import OffPolicyAgent
 from synergy_control.training.config import Config, config_from_dict
+from synergy_control.training.ppo import PPO
 from synergy_control.training.sac import SAC
 from synergy_control.training.td3 import TD3
 
-ALGORITHMS: dict[str, type[OffPolicyAgent]] = {'td3': TD3, 'sac': SAC}
+ALGORITHMS: dict[str, type[OffPolicyAgent]] = {'td3': TD3, 'sac': SAC, 'ppo': PPO}
 REQUIRED_KEYS = ('format', 'config', 'agent', 'optimizers', 'counters')
 FORMAT = 1
 

@@ -11,32 +11,16 @@ import math
 import re
 import types
 import typing
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
-Check = tuple[str, Callable[[Any], bool]]
-NONNEG: Check = ('>= 0', lambda v: v >= 0)
-POSITIVE: Check = ('> 0', lambda v: v > 0)
-UNIT: Check = ('in [0, 1]', lambda v: 0 <= v <= 1)
-TAU: Check = ('in (0, 1]', lambda v: 0 < v <= 1)
-WIDTHS: Check = ('each > 0 (non-empty)', lambda v: len(v) > 0 and min(v) > 0)
+from synergy_control.settings import NONNEG, POSITIVE, TAU, UNIT, WIDTHS, ConfigError, option
+
 # YAML 1.1 (PyYAML) reads 3e-4 as a string; accept such plain decimal/scientific numbers
 NUMBER = re.compile(r'[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?')
-
-
-class ConfigError(ValueError):
-    """A configuration value that would make training fail or misbehave."""
-
-
-def option(default: Any, check: Check | None = None) -> Any:
-    """Declare a field with a default and an optional range check (description, test)."""
-    kwargs = {'default_factory': lambda: list(default)} if isinstance(default, list) else {
-        'default': default}
-    return field(metadata={'check': check}, **kwargs)
 
 
 @dataclass
@@ -56,6 +40,35 @@ class SACConfig:
     init_alpha: float = option(1.0, POSITIVE)
     autotune: bool = True
     target_entropy: float | None = None
+
+
+@dataclass
+class PPOConfig:
+    """PPO specifics, rsl_rl / rl_games habits (their MuJoCo humanoid settings by default).
+
+    One iteration collects ``rollout_steps`` steps of each of the run's ``num_envs``
+    environments, then runs ``epochs`` passes of ``minibatches`` minibatches over them.
+    ``desired_kl`` adapts the learning rate to the measured KL divergence (rsl_rl's
+    schedule; null keeps ``learning_rate`` fixed). Rewards are multiplied by
+    ``reward_scale`` for learning only (logged returns stay raw); ``normalize_value`` fits the
+    value in units of the running return statistics.
+    """
+
+    rollout_steps: int = option(64, POSITIVE)
+    epochs: int = option(4, POSITIVE)
+    minibatches: int = option(4, POSITIVE)
+    learning_rate: float = option(3e-4, POSITIVE)
+    desired_kl: float | None = option(0.008, POSITIVE)
+    clip: float = option(0.2, POSITIVE)
+    gae_lambda: float = option(0.95, UNIT)
+    value_coef: float = option(1.0, NONNEG)
+    entropy_coef: float = option(0.0, NONNEG)
+    max_grad_norm: float = option(0.5, POSITIVE)
+    init_log_std: float = 0.0
+    reward_scale: float = option(0.1, POSITIVE)
+    normalize_value: bool = True
+    value_hidden_sizes: list[int] = option([512, 256, 128], WIDTHS)
+    value_activation: Literal['relu', 'elu'] = 'elu'
 
 
 @dataclass
@@ -83,12 +96,17 @@ class Config:
     variants, split into training and zero-shot robots by their families (give one of them).
     ``tasks`` (with ``robot``) trains the robot on several tasks at once, one environment,
     replay and evaluation each: a task set (``half_cheetah_vel``) or a list (``vel:3.0``).
+
+    ``num_envs`` (PPO) steps that many environments as one batch, cycling through the
+    training robots or tasks. ``num_threads`` 0 lets torch use every core; ``matmul: auto``
+    takes oneDNN's fp32 matmuls where a probe measures them exact and faster
+    (:mod:`synergy_control.training.compute`).
     """
 
     robot: str | None = None
     robots: str | list[str] | None = None
     tasks: str | list[str] | None = None
-    algorithm: Literal['td3', 'sac'] = 'td3'
+    algorithm: Literal['td3', 'sac', 'ppo'] = 'td3'
     name: str = ''
     obs_mode: Literal['flat', 'modular'] = 'flat'
     seed: int = option(0, NONNEG)
@@ -111,8 +129,11 @@ class Config:
     log_every: int = option(1_000, POSITIVE)
     device: str = 'cpu'
     num_threads: int = option(0, NONNEG)
+    matmul: Literal['auto', 'default', 'onednn'] = 'auto'
+    num_envs: int = option(1, POSITIVE)
     td3: TD3Config = field(default_factory=TD3Config)
     sac: SACConfig = field(default_factory=SACConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
 
     def to_dict(self) -> dict:
         """Return the plain nested dict (YAML / checkpoint form): settings inlined."""
@@ -309,6 +330,15 @@ def config_from_dict(data: dict, name: str = '') -> Config:
     config = _build(Config, data, '')
     config.policy, config.hooks = policy, hooks
     _check_robots(config)
+    if config.num_envs > 1 and config.algorithm != 'ppo':
+        raise ConfigError(f"config key 'num_envs': {config.algorithm} steps one environment "
+                          f'per training robot; vectorised environments are for ppo, '
+                          f'got {config.num_envs}')
+    if config.algorithm == 'ppo' and config.hooks:
+        raise ConfigError("config key 'hooks': ppo runs no hooks: the one there is, SOLAR's "
+                          're-clustering, needs an action value (ΔQ) from twin critics and a '
+                          'replay, which PPO does not learn; without it the synergies stay '
+                          "the limb graph's affinity clustering (or train with td3)")
     if config.batch_size > config.buffer_size:
         raise ConfigError(f"config key 'batch_size': expected <= buffer_size "
                           f'({config.buffer_size}), got {config.batch_size}')

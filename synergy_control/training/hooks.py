@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from synergy_control.policies.registry import Registry
+from synergy_control.registry import Registry
 
 if TYPE_CHECKING:
     from synergy_control.training.runner import Trainer

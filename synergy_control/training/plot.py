@@ -8,9 +8,7 @@ a morphology set's pair: the training robots' mean and the zero-shot ones'.
 
 from __future__ import annotations
 
-import argparse
 import csv
-import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -107,23 +105,3 @@ def plot_runs(run_dirs: Sequence[str | Path], out_png: str | Path,
     fig.savefig(out_png, dpi=120)
     plt.close(fig)
     return out_png
-
-
-def chosen_columns(args: argparse.Namespace) -> tuple[str, ...]:
-    """Return the columns of ``plot``'s ``--column``s, or ``SPLIT`` for ``--split``."""
-    if args.split and args.column:
-        raise ValueError('plot takes --split or --column, not both')
-    return SPLIT if args.split else tuple(args.column or ('eval_mean',))
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m synergy_control.training.plot RUN_DIR... --out curves.png``.
-
-    The same command as ``synergy-control plot`` (one parser, in the CLI).
-    """
-    from synergy_control.cli import main as cli_main
-    sys.exit(cli_main(['plot', *(sys.argv[1:] if argv is None else argv)]))
-
-
-if __name__ == '__main__':
-    main()

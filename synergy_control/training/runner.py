@@ -37,9 +37,12 @@ from synergy_control.training.agent import OffPolicyAgent
 from synergy_control.training.buffers import MultiReplayBuffer, ReplayBuffer, available_memory
 from synergy_control.training.checkpoint import (CheckpointError, load_checkpoint, make_agent,
                                                  remove_stale_temporaries, save_checkpoint)
+from synergy_control.training.compute import configure_cpu
 from synergy_control.training.config import (Config, ConfigError, config_from_dict, load_config,
                                              save_config)
 from synergy_control.training.hooks import HOOKS, Hook
+from synergy_control.training.ppo import PPO, collect
+from synergy_control.training.vec_env import VectorEnv
 
 EPISODE_COLUMNS = ('episode', 'episode_return', 'episode_length')
 EVAL_COLUMNS = ('eval_mean', 'eval_std', 'eval_length')
@@ -190,18 +193,16 @@ class Trainer:
     def __init__(self, config: Config, run_dir: Path, device: str, state: dict | None = None,
                  progress: bool | None = None):
         self.config, self.run_dir, self.device = config, run_dir, torch.device(device)
-        if self.device.type == 'cpu' and config.num_threads:
-            torch.set_num_threads(config.num_threads)
+        self.matmul = (configure_cpu(config.num_threads, config.matmul)
+                       if self.device.type == 'cpu' else 'default')
         self.rng = seed_everything(config.seed)
-        train_robots, zero_shot = config.robot_split()
-        self.context = PolicyContext.build(train_robots, zero_shot, config.obs_mode)
-        self.slots = [RobotSlot(name, make_env(name, config.obs_mode)) for name in train_robots]
+        self.train_names, zero_shot = config.robot_split()
+        self.context = PolicyContext.build(self.train_names, zero_shot, config.obs_mode)
         self.eval_envs = {name: make_env(name, config.obs_mode) for name in self.context.names}
         self.agent = make_agent(config, self.device, self.context)
-        self.buffer = allocate_replay(
-            {name: (o, a) for name, o, a in zip(self.context.names, self.context.obs_dims,
-                                                self.context.act_dims) if name in train_robots},
-            config.buffer_size, self.device, (self.context.obs_dim, self.context.act_dim))
+        self.slots: list[RobotSlot] = []
+        self.buffer: MultiReplayBuffer | None = None
+        self._build_collection()
         self.hooks: list[Hook] = [HOOKS.get(h.name)(h.settings) for h in config.hooks]
         self.eval_seeds = [EVAL_SEED_BASE + 1000 * config.seed + i
                            for i in range(config.eval_episodes)]
@@ -224,6 +225,16 @@ class Trainer:
                         disable=not show, dynamic_ncols=True, smoothing=0.05)
         self.t0 = time.perf_counter()
 
+    def _build_collection(self) -> None:
+        """One environment and one replay per training robot (off-policy collection)."""
+        self.slots = [RobotSlot(name, make_env(name, self.config.obs_mode))
+                      for name in self.train_names]
+        ctx = self.context
+        self.buffer = allocate_replay(
+            {name: (o, a) for name, o, a in zip(ctx.names, ctx.obs_dims, ctx.act_dims)
+             if name in self.train_names},
+            self.config.buffer_size, self.device, (ctx.obs_dim, ctx.act_dim))
+
     @property
     def is_set(self) -> bool:
         """Whether the run drives several robots (per-robot metric columns)."""
@@ -234,7 +245,7 @@ class Trainer:
             return []
         names = self.context.names
         return ['eval_zero_shot_mean',
-                *(f'episode_return/{s.name}' for s in self.slots),
+                *(f'episode_return/{n}' for n in self.train_names),
                 *(f'env_steps/{n}' for n in names),
                 *(f'{c}/{n}' for n in names for c in EVAL_COLUMNS)]
 
@@ -258,7 +269,7 @@ class Trainer:
                  'rng': rng, 'last_eval': self.last_eval, 'best_eval': self.best_eval,
                  'wall_time': self.wall_time,
                  'hooks': [hook.state_dict() for hook in self.hooks]}
-        if self.config.keep_buffer:
+        if self.config.keep_buffer and self.buffer is not None:
             state['buffer'] = self.buffer.state_dict()
         return state
 
@@ -268,7 +279,7 @@ class Trainer:
         self.agent.load_optimizer_state(state['optimizers'])
         counters = state['counters']
         self.env_steps, self.episodes = counters['env_steps'], counters['episodes']
-        self.robot_steps.update(counters.get('robot_steps', {self.slots[0].name:
+        self.robot_steps.update(counters.get('robot_steps', {self.train_names[0]:
                                                              self.env_steps}))
         self.agent.updates = counters['updates']
         self.update_credit = counters.get('update_credit', 0.0)
@@ -346,10 +357,10 @@ class Trainer:
         if not self.is_set:
             values = next(iter(results.values()))
         else:
-            train = [results[s.name] for s in self.slots]
+            train = [results[name] for name in self.train_names]
             values = {c: float(np.mean([r[c] for r in train])) for c in EVAL_COLUMNS}
             zero_shot = [r['eval_mean'] for n, r in results.items()
-                         if n not in self.buffer.keys()]
+                         if n not in self.train_names]
             if zero_shot:
                 values['eval_zero_shot_mean'] = float(np.mean(zero_shot))
             values.update({f'{c}/{n}': r[c] for n, r in results.items() for c in EVAL_COLUMNS})
@@ -382,13 +393,17 @@ class Trainer:
         slot.episode_length += 1
         self.bar.update()
         if terminated or truncated:
-            self.episodes += 1
-            row = {'episode': self.episodes, 'episode_return': slot.episode_return,
-                   'episode_length': slot.episode_length}
-            if self.is_set:
-                row[f'episode_return/{slot.name}'] = slot.episode_return
-            self.log.write('episode', self.env_steps, self.wall_time, row)
+            self._log_episode(slot.name, slot.episode_return, slot.episode_length)
             self._reset(slot)
+
+    def _log_episode(self, name: str, episode_return: float, length: int) -> None:
+        """Count and log one finished training episode of robot ``name``."""
+        self.episodes += 1
+        row = {'episode': self.episodes, 'episode_return': episode_return,
+               'episode_length': length}
+        if self.is_set:
+            row[f'episode_return/{name}'] = episode_return
+        self.log.write('episode', self.env_steps, self.wall_time, row)
 
     def _learning(self) -> bool:
         """Tell whether to update: gated on what the buffers hold, not on env_steps.
@@ -430,17 +445,26 @@ class Trainer:
                 while self.update_credit >= 1.0:
                     self.metrics = agent.update(self.buffer.sample(cfg.batch_size))
                     self.update_credit -= 1.0
+            mark = self._periodic(before, mark)
+        self._finish()
 
-            for hook, hook_config in zip(self.hooks, cfg.hooks):
-                if crossed(before, self.env_steps, hook_config.every):
-                    hook(self)
-            if crossed(before, self.env_steps, cfg.log_every) and self.metrics:
-                mark = self._log_train(mark)
-            if crossed(before, self.env_steps, cfg.eval_every):
-                self.run_evaluation()
-            if crossed(before, self.env_steps, cfg.checkpoint_every):
-                self.save('last')
+    def _periodic(self, before: int, mark: tuple[float, int]) -> tuple[float, int]:
+        """Hooks, logs, evaluation and checkpoints due since env step ``before``."""
+        cfg = self.config
+        for hook, hook_config in zip(self.hooks, cfg.hooks):
+            if crossed(before, self.env_steps, hook_config.every):
+                hook(self)
+        if crossed(before, self.env_steps, cfg.log_every) and self.metrics:
+            mark = self._log_train(mark)
+        if crossed(before, self.env_steps, cfg.eval_every):
+            self.run_evaluation()
+        if crossed(before, self.env_steps, cfg.checkpoint_every):
+            self.save('last')
+        return mark
 
+    def _finish(self) -> None:
+        """Evaluate at the end of the budget (unless just done) and write ``last.pt``."""
+        cfg = self.config
         if self.env_steps >= cfg.total_steps and self.last_eval.get('step') != self.env_steps:
             self.run_evaluation()
         self.save('last')
@@ -451,6 +475,52 @@ class Trainer:
         self.log.close()
         for env in [*(slot.env for slot in self.slots), *self.eval_envs.values()]:
             env.close()
+
+
+class OnPolicyTrainer(Trainer):
+    """A PPO run: ``num_envs`` environments stepped as one batch, a rollout, an update.
+
+    Counters, evaluation, logs, hooks and checkpoints are the off-policy trainer's; only the
+    collection differs (:func:`synergy_control.training.ppo.collect`). A set's environments
+    cycle through its training robots (or tasks).
+    """
+
+    agent: PPO
+
+    def _build_collection(self) -> None:
+        """Make the vectorised environments (no replay: a rollout lives for one update)."""
+        cfg = self.config
+        self.envs = VectorEnv(self.train_names, cfg.num_envs, cfg.obs_mode)
+        self.env_robot = (torch.as_tensor(self.envs.entry, device=self.device)
+                          if self.is_set else None)
+
+    def run(self, stop: StopRequest) -> None:
+        """Collect and update until ``total_steps`` or a stop request, then checkpoint."""
+        cfg = self.config
+        obs = torch.as_tensor(self.envs.reset(seed=cfg.seed + self.episodes), device=self.device)
+        for hook in self.hooks:
+            hook.start(self)
+        mark = (time.perf_counter(), self.agent.updates)
+        while self.env_steps < cfg.total_steps and stop.signal is None:
+            before = self.env_steps
+            collected = collect(self.agent, self.envs, obs, self.env_robot,
+                                cfg.ppo.rollout_steps)
+            obs = collected.obs
+            for t, episode in collected.episodes:  # logged at the env step it ended
+                self.env_steps = before + (t + 1) * self.envs.num_envs
+                self._log_episode(episode.name, episode.episode_return, episode.length)
+            for entry in self.envs.entry:
+                self.robot_steps[self.train_names[entry]] += cfg.ppo.rollout_steps
+            self.env_steps = before + cfg.ppo.rollout_steps * self.envs.num_envs
+            self.bar.update(self.env_steps - before)
+            self.metrics = self.agent.update(collected.rollout)
+            mark = self._periodic(before, mark)
+        self._finish()
+
+    def close(self) -> None:
+        """Release the vectorised environments too."""
+        super().close()
+        self.envs.close()
 
 
 def _new_run_dir(config: Config) -> Path:
@@ -499,7 +569,8 @@ def train(config_path: str | None = None, *, device: str | None = None,
                                   'resume it or choose another directory')
 
     # Built before anything is written: a config that cannot run leaves no run directory.
-    trainer = Trainer(config, run_path, device or config.device, state, progress)
+    trainer_class = OnPolicyTrainer if config.algorithm == 'ppo' else Trainer
+    trainer = trainer_class(config, run_path, device or config.device, state, progress)
     if state is None or total_steps is not None:
         save_config(config, run_path / 'config.yaml')
     try:

@@ -9,7 +9,6 @@ import math
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from synergy_control.policies.registry import PolicyContext
 from synergy_control.training.agent import (OffPolicyAgent, adam, frozen_copy, no_param_grad,
@@ -86,11 +85,7 @@ class SAC(OffPolicyAgent):
                                 self.critic_target(next_obs, next_action, robot), next_log_prob,
                                 alpha, self.gamma)
 
-        q = self.critic(obs, batch.action, robot)  # [2, B]
-        critic_loss = F.mse_loss(q, target.expand_as(q), reduction='none').mean(1).sum()
-        self.optimizers['critic'].zero_grad(set_to_none=True)
-        critic_loss.backward()
-        self.optimizers['critic'].step()
+        critic_loss, q = self.critic_step(obs, batch, target)
 
         action, log_prob = self.actor.sample(obs, robot)
         with no_param_grad(self.critic):

@@ -6,7 +6,6 @@ Twin critics, target policy smoothing, delayed policy and target updates.
 from __future__ import annotations
 
 import torch
-from torch.nn import functional as F
 
 from synergy_control.policies.registry import PolicyContext
 from synergy_control.training.agent import (OffPolicyAgent, adam, frozen_copy, no_param_grad,
@@ -71,11 +70,7 @@ class TD3(OffPolicyAgent):
             target = td3_target(batch.reward, batch.terminated,
                                 self.critic_target(next_obs, next_action, robot), self.gamma)
 
-        q = self.critic(obs, batch.action, robot)  # [2, B]
-        critic_loss = F.mse_loss(q, target.expand_as(q), reduction='none').mean(1).sum()
-        self.optimizers['critic'].zero_grad(set_to_none=True)
-        critic_loss.backward()
-        self.optimizers['critic'].step()
+        critic_loss, q = self.critic_step(obs, batch, target)
         self.updates += 1
 
         if self.updates % self.hp.policy_delay == 0:

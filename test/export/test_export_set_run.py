@@ -8,9 +8,9 @@ import pytest
 from synergy_control.cli import main
 from synergy_control.envs import make_env
 from synergy_control.export import ExportError
+from synergy_control.export.trained import export_checkpoint
 from synergy_control.runtime import PolicyRuntime, read_card
 from synergy_control.training.checkpoint import agent_from_checkpoint, load_checkpoint
-from synergy_control.training.export import export_checkpoint
 
 TRAIN, ZERO_SHOT = ['walker_4_main', 'walker_2_main'], ['walker_3_main']
 TINY_SOLAR = {'name': 'solar', 'd_model': 8, 'heads': 2, 'feedforward': 16, 'intra_layers': 1,

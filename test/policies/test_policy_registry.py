@@ -9,11 +9,11 @@ import torch
 from torch import nn
 
 from synergy_control.policies import POLICIES, PolicyBuilder, register_policy
+from synergy_control.policies.networks import (DeterministicActor, DeterministicPolicy,
+                                               GaussianActor)
+from synergy_control.settings import POSITIVE, option
 from synergy_control.training import (ConfigError, agent_from_checkpoint,
                                       config_from_dict, load_checkpoint, train)
-from synergy_control.training.agent import DeterministicPolicy
-from synergy_control.training.config import POSITIVE, option
-from synergy_control.training.networks import DeterministicActor, GaussianActor
 
 
 class TinyCritic(nn.Module):

@@ -12,11 +12,12 @@ from std_msgs.msg import Float64MultiArray
 
 from synergy_control.envs import LocomotionEnv
 from synergy_control.evaluation import run_episode
-from synergy_control.launch_plan import DEFAULT_COMMAND_TOPIC, EXECUTORS, default_policy, sim_plan
 from synergy_control.ros import qos
+from synergy_control.ros.launch_plan import EXECUTORS, default_policy, sim_plan
 from synergy_control.ros.monitor import SimMonitor
 from synergy_control.ros.sim_bridge import MAX_CATCH_UP
 from synergy_control.ros.synergy_controller import SynergyController
+from synergy_control.ros.topics import DEFAULT_COMMAND_TOPIC
 from synergy_control.runtime import PolicyLoadError, PolicyRuntime
 from synergy_control.sim_runner import instantiate, run_sim
 

@@ -18,10 +18,11 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 
 from synergy_control.envs import LocomotionEnv
-from synergy_control.launch_plan import DEFAULT_COMMAND_TOPIC, EXECUTORS
 from synergy_control.ros import qos
 from synergy_control.ros.conversions import joint_state_msg, odometry_msg, stamp_from_ns
+from synergy_control.ros.launch_plan import EXECUTORS
 from synergy_control.ros.node_tools import MessageInfoCallback, make_executor
+from synergy_control.ros.topics import DEFAULT_COMMAND_TOPIC
 from synergy_control.runtime import PolicyRuntime
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from synergy_control import launch_plan
-from synergy_control.launch_plan import (SYNERGY_MARKERS_TOPIC, NodeSpec, default_policy,
-                                         parse_bool, robot_plan,
-                                         robot_plan_from_arguments, sim_plan,
-                                         sim_plan_from_arguments)
 from synergy_control.robots import get_robot
+from synergy_control.ros import launch_plan
 from synergy_control.ros.environment import ensure_local_dds, run_domain_id
+from synergy_control.ros.launch_plan import (NodeSpec, default_policy, parse_bool, robot_plan,
+                                             robot_plan_from_arguments, sim_plan,
+                                             sim_plan_from_arguments)
+from synergy_control.ros.topics import SYNERGY_MARKERS_TOPIC
 from synergy_control.runtime import PolicyLoadError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 from builtin_interfaces.msg import Time
 
-from synergy_control.methods.solar.show import synergy_colour
-from synergy_control.methods.solar.synergies import SynergyStructure
 from synergy_control.robots import get_robot
 from synergy_control.ros.markers import IDLE_BRIGHTNESS, SynergyMarkers
+from synergy_control.synergy import SynergyStructure, synergy_colour
 
 ROBOT = get_robot('walker_7_main')  # right leg (thigh, leg, foot), then the left leg
 LEGS = SynergyStructure((0, 0, 0, 1, 1, 1), (1, 4))

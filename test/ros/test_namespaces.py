@@ -5,8 +5,8 @@ from __future__ import annotations
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 
-from synergy_control.launch_plan import sim_plan
 from synergy_control.ros import qos
+from synergy_control.ros.launch_plan import sim_plan
 from synergy_control.sim_runner import instantiate
 
 

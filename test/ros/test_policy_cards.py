@@ -14,8 +14,8 @@ from std_msgs.msg import Float64MultiArray
 
 from synergy_control.card import METADATA_KEY
 from synergy_control.export import export_untrained
-from synergy_control.launch_plan import sim_plan
 from synergy_control.ros import qos
+from synergy_control.ros.launch_plan import sim_plan
 from synergy_control.ros.synergy_controller import SynergyController
 from synergy_control.runtime import PolicyLoadError
 from synergy_control.sim_runner import instantiate, run_sim

@@ -18,16 +18,16 @@ import torch
 from std_msgs.msg import Float64MultiArray
 from torch import nn
 
-from synergy_control.launch_plan import sim_plan
-from synergy_control.methods.solar.synergies import SynergyStructure
+from synergy_control.export.trained import export_checkpoint
 from synergy_control.policies import POLICIES, PolicyBuilder, register_policy
+from synergy_control.policies.networks import TwinCritic
 from synergy_control.ros import qos
+from synergy_control.ros.launch_plan import sim_plan
 from synergy_control.runtime import PolicyRuntime
+from synergy_control.settings import POSITIVE, option
 from synergy_control.sim_runner import instantiate
+from synergy_control.synergy import SynergyStructure
 from synergy_control.training import train
-from synergy_control.training.config import POSITIVE, option
-from synergy_control.training.export import export_checkpoint
-from synergy_control.training.networks import TwinCritic
 
 STRUCTURE = SynergyStructure((0, 0, 0, 1, 1, 1), (0, 3))  # one synergy per walker leg
 

@@ -11,11 +11,11 @@ from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray
 
 from synergy_control.evaluation import evaluate
-from synergy_control.launch_plan import sim_plan
+from synergy_control.export.trained import export_checkpoint
 from synergy_control.ros import qos
+from synergy_control.ros.launch_plan import sim_plan
 from synergy_control.runtime import PolicyRuntime
 from synergy_control.sim_runner import instantiate, run_sim
-from synergy_control.training.export import export_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,12 +12,14 @@ from visualization_msgs.msg import MarkerArray
 
 from synergy_control.envs import LocomotionEnv
 from synergy_control.evaluation import run_episode
-from synergy_control import launch_plan
-from synergy_control.export import export_untrained, export_untrained_set
-from synergy_control.launch_plan import SYNERGY_MARKERS_TOPIC, sim_plan
+from synergy_control.export import export_untrained
+from synergy_control.methods.solar.untrained import export_untrained_set
 from synergy_control.robots import FAMILIES
+from synergy_control.ros import launch_plan
 from synergy_control.ros import qos
+from synergy_control.ros.launch_plan import sim_plan
 from synergy_control.ros.markers import brightness
+from synergy_control.ros.topics import SYNERGY_MARKERS_TOPIC
 from synergy_control.runtime import PolicyLoadError, PolicyRuntime
 from synergy_control.sim_runner import instantiate, run_sim
 

@@ -13,7 +13,8 @@ from visualization_msgs.msg import MarkerArray
 from synergy_control.ros import qos
 from synergy_control.ros.conversions import GeomMarkers, stamp_to_ns
 from synergy_control.ros.monitor import parse_episode
-from synergy_control.ros.sim_bridge import EPISODE_TOPIC, SimBridge
+from synergy_control.ros.sim_bridge import SimBridge
+from synergy_control.ros.topics import EPISODE_TOPIC
 
 
 def test_bridge_topics_and_reset_service(ros_graph):

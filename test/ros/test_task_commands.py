@@ -11,9 +11,10 @@ from rclpy.parameter import Parameter
 from std_msgs.msg import Float64MultiArray, String
 
 from synergy_control.evaluation import evaluate
-from synergy_control.launch_plan import ODOM_TOPIC, shipped_policies, sim_plan
 from synergy_control.ros import qos
+from synergy_control.ros.launch_plan import shipped_policies, sim_plan
 from synergy_control.ros.task_commands import TASK_STATE
+from synergy_control.ros.topics import ODOM_TOPIC
 from synergy_control.runtime import read_card
 from synergy_control.sim_runner import instantiate, run_sim
 

@@ -38,7 +38,7 @@ SCRIPT = textwrap.dedent('''
     import synergy_control.ros
     from synergy_control.cli import main
     from synergy_control.evaluation import evaluate
-    from synergy_control.launch_plan import default_policy, sim_plan
+    from synergy_control.ros.launch_plan import default_policy, sim_plan
     from synergy_control.runtime import PolicyRuntime
 
     for module in pkgutil.iter_modules(synergy_control.ros.__path__):

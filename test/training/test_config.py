@@ -16,7 +16,7 @@ CONFIGS = Path(__file__).resolve().parents[2] / 'config' / 'train'
     ({'gamma': 1.5}, "config key 'gamma': expected a number in [0, 1], got 1.5"),
     ({'batch_size': 0}, "config key 'batch_size': expected an integer > 0, got 0"),
     ({'seed': True}, "config key 'seed': expected an integer >= 0, got True"),
-    ({'algorithm': 'ppo'}, "config key 'algorithm': expected one of 'td3', 'sac'"),
+    ({'algorithm': 'a2c'}, "config key 'algorithm': expected one of 'td3', 'sac', 'ppo'"),
     ({'hidden_sizes': [256, -1]},
      "config key 'policy.hidden_sizes': expected a list of integers"),
     ({'policy': {'hidden_sizes': [8, 0]}}, "config key 'policy.hidden_sizes': expected a list of"),
@@ -112,7 +112,8 @@ def test_shipped_run_configs_with_top_level_hidden_sizes_still_load(path):
     config = load_config(path)
     assert config.policy.name == 'mlp'
     assert config.policy.settings.hidden_sizes == [256, 256]
-    assert config.to_dict()['policy'] == {'name': 'mlp', 'hidden_sizes': [256, 256]}
+    assert config.to_dict()['policy'] == {'name': 'mlp', 'hidden_sizes': [256, 256],
+                                          'activation': 'relu'}
 
 
 def test_a_morphology_set_trains_on_its_family_split():

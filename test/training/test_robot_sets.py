@@ -83,7 +83,7 @@ def test_resumed_set_run_continues_every_robot(finished_run):
 def test_a_set_run_exports_one_graph_per_named_robot(finished_run, tmp_path):
     from synergy_control.evaluation import evaluate
     from synergy_control.export import ExportError
-    from synergy_control.training.export import export_checkpoint
+    from synergy_control.export.trained import export_checkpoint
 
     trainer, _ = finished_run
     with pytest.raises(ExportError, match='name the robot'):

@@ -259,7 +259,8 @@ def test_shipped_run_resumes_with_the_current_code(tmp_path):
     train(resume=str(run), progress=False)
     resumed = load_checkpoint(last)
     assert resumed['counters']['robot_steps'] == {'walker_7_main': steps}
-    assert resumed['config']['policy'] == {'name': 'mlp', 'hidden_sizes': [256, 256]}
+    assert resumed['config']['policy'] == {'name': 'mlp', 'hidden_sizes': [256, 256],
+                                           'activation': 'relu'}
     assert resumed['last_eval']['eval_mean'] > 3000  # the shipped walker still walks
 
 

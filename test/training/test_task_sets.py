@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from synergy_control.export.trained import export_checkpoint
 from synergy_control.training import ConfigError, config_from_dict, load_checkpoint
-from synergy_control.training.export import export_checkpoint
 
 TASKS = ['vel:1', 'vel:3']
 IDS = [f'half_cheetah@{task}' for task in TASKS]

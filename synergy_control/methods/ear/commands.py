@@ -57,7 +57,7 @@ def blend_table(policy: str, first: str, second: str, betas: list[float], episod
     as long as the training episodes did).
     """
     from synergy_control.evaluation import evaluate
-    from synergy_control.methods.ear.tasks import parse_task
+    from synergy_control.task_embedding import parse_task
     tasks = task_section(policy)
     rows = []
     for beta in betas:
@@ -96,7 +96,7 @@ def adapt(policy: str, task: str, *, iterations: int, elites: int, samples_per_e
     """CEM over the task embedding only (EAR Algorithm 2), one episode per candidate."""
     from synergy_control.envs import LocomotionEnv
     from synergy_control.evaluation import run_episode
-    from synergy_control.methods.ear.tasks import cem_adapt
+    from synergy_control.methods.ear.adapt import cem_adapt
     from synergy_control.runtime import PolicyRuntime
     task_section(policy)
     runtime = PolicyRuntime(policy, robot)

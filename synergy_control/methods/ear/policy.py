@@ -28,10 +28,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from synergy_control.policies.networks import (LOG_STD_MAX, LOG_STD_MIN, TwinCritic, mlp,
+                                               tanh_gaussian_sample)
 from synergy_control.policies.registry import ActorKind, PolicyBuilder, register_policy
-from synergy_control.training.config import NONNEG, POSITIVE, WIDTHS, option
-from synergy_control.training.networks import (LOG_STD_MAX, LOG_STD_MIN, TwinCritic, mlp,
-                                               tanh_gaussian_log_prob)
+from synergy_control.settings import NONNEG, POSITIVE, WIDTHS, option
 
 AT_LEAST_TWO = ('>= 2', lambda v: v >= 2)
 
@@ -77,9 +77,7 @@ class TaskEmbeddingActor(nn.Module):
     def sample(self, obs: torch.Tensor,
                robot: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Reparameterised action in (-1, 1) and its log-probability, with the LTE noise."""
-        mean, log_std = self.decode(obs, self.task_embedding(obs, robot, noisy=True))
-        pre_tanh = mean + log_std.exp() * torch.randn_like(mean)
-        return torch.tanh(pre_tanh), tanh_gaussian_log_prob(mean, log_std, pre_tanh)
+        return tanh_gaussian_sample(*self.decode(obs, self.task_embedding(obs, robot, noisy=True)))
 
     def deterministic(self, obs: torch.Tensor,
                       robot: torch.Tensor | None = None) -> torch.Tensor:
@@ -154,7 +152,7 @@ class EARPolicy(PolicyBuilder):
     def _load_frozen(self, actor: TaskEmbeddingActor) -> None:
         """Load a trained EAR actor's state encoder and decoder and freeze them."""
         from synergy_control.training.checkpoint import load_checkpoint
-        from synergy_control.training.export import resolve_checkpoint
+        from synergy_control.export.trained import resolve_checkpoint
         source = resolve_checkpoint(self.settings.adapt_from)
         trained = {key.removeprefix('actor.'): value
                    for key, value in load_checkpoint(source)['agent'].items()

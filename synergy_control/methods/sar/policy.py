@@ -30,37 +30,27 @@ from functools import partial
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from synergy_control.methods.sar.basis import SynergyBasis
+from synergy_control.policies.networks import GaussianActor, TwinCritic, tanh_gaussian_sample
 from synergy_control.policies.registry import ActorKind, PolicyBuilder, register_policy
-from synergy_control.training.config import WIDTHS, option
-from synergy_control.training.networks import (LOG_STD_MAX, LOG_STD_MIN, TwinCritic, mlp,
-                                               tanh_gaussian_log_prob)
+from synergy_control.settings import WIDTHS, option
 
 UNIT_INTERVAL = ('in [0, 1]', lambda v: 0.0 <= v <= 1.0)
 GIVEN = ('a basis file (`synergy-control synergies extract`)', lambda v: bool(v))
 
 
-class SynergyActor(nn.Module):
+class SynergyActor(GaussianActor):
     """Tanh-Gaussian actor over [z, d], blended through the fixed synergy decoder."""
 
     def __init__(self, obs_dim: int, basis: SynergyBasis, phi: float, hidden: list[int]):
-        super().__init__()
-        self.count, actuators = basis.matrix.shape
-        self.sampled = self.count + (actuators if phi < 1.0 else 0)
-        self.trunk = mlp(obs_dim, hidden[:-1], hidden[-1])
-        self.mean = nn.Linear(hidden[-1], self.sampled)
-        self.log_std = nn.Linear(hidden[-1], self.sampled)
+        count, actuators = basis.matrix.shape
+        super().__init__(obs_dim, count + (actuators if phi < 1.0 else 0), hidden)
+        self.count, self.sampled = count, self.mean.out_features
         # the decoder: fixed, saved with the weights, never given to an optimiser
         self.register_buffer('basis', torch.as_tensor(basis.matrix, dtype=torch.float32))
         self.register_buffer('offset', torch.as_tensor(basis.offset, dtype=torch.float32))
         self.register_buffer('phi', torch.tensor(float(phi)))
-
-    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and clamped log-std of the pre-tanh Gaussian over [z, d]."""
-        h = F.relu(self.trunk(obs))
-        return self.mean(h), self.log_std(h).clamp(LOG_STD_MIN, LOG_STD_MAX)
 
     def blend(self, u: torch.Tensor) -> torch.Tensor:
         """Actuator action in [-1, 1] of sampled values ``u`` = [z, d] in (-1, 1)."""
@@ -72,9 +62,8 @@ class SynergyActor(nn.Module):
     def sample(self, obs: torch.Tensor,
                robot: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Blended action of a reparameterised sample, and the sample's log-probability [B]."""
-        mean, log_std = self(obs)
-        pre_tanh = mean + log_std.exp() * torch.randn_like(mean)
-        return self.blend(torch.tanh(pre_tanh)), tanh_gaussian_log_prob(mean, log_std, pre_tanh)
+        sampled, log_prob = tanh_gaussian_sample(*self(obs))
+        return self.blend(sampled), log_prob
 
     def act(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the evaluation action and its synergy values z = tanh(mean)[:L]."""

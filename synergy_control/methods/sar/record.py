@@ -79,7 +79,7 @@ def checkpoint_policy(source: str | Path, robot: str | None,
 
     from synergy_control.training.checkpoint import agent_from_checkpoint, load_checkpoint
     from synergy_control.training.config import config_from_dict
-    from synergy_control.training.export import export_robot, resolve_checkpoint
+    from synergy_control.export.trained import export_robot, resolve_checkpoint
     state = load_checkpoint(resolve_checkpoint(source))
     config = config_from_dict(state['config'])
     name = export_robot(config, robot)

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from synergy_control.methods.solar.synergies import (SynergyStructure, delta_q, discover,
-                                                     value_preference)
+from synergy_control.methods.solar.synergies import delta_q, discover, value_preference
 from synergy_control.robots import Robot
+from synergy_control.synergy import SynergyStructure
 
 log = logging.getLogger(__name__)
 

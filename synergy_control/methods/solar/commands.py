@@ -23,7 +23,7 @@ def find_structure(robot: str | None, policy: str | None, seed: int = 0) -> tupl
     ValueError names what is missing: no robot, a robot the policy does not serve, or a
     policy whose card has no actuator labels.
     """
-    from synergy_control.methods.solar.show import structure_of
+    from synergy_control.synergy import structure_of
     from synergy_control.robots import get_robot
     if policy is None:
         if robot is None:

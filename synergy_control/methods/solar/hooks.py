@@ -27,7 +27,7 @@ import torch
 
 from synergy_control.methods.solar.clustering import Reclusterer
 from synergy_control.methods.solar.policy import SolarPolicy, set_structure
-from synergy_control.training.config import POSITIVE, ConfigError, option
+from synergy_control.settings import POSITIVE, ConfigError, option
 from synergy_control.training.hooks import Hook, register_hook
 
 if TYPE_CHECKING:

@@ -29,11 +29,12 @@ import torch
 from torch import nn
 
 from synergy_control.methods.solar.networks import SynergyActor, SynergyCritic
-from synergy_control.methods.solar.synergies import SynergyStructure, discover
+from synergy_control.methods.solar.synergies import discover
 from synergy_control.observation import TOKEN_SIZE
 from synergy_control.policies.registry import (ActorKind, PolicyBuilder, PolicyContext,
                                                register_policy)
-from synergy_control.training.config import NONNEG, POSITIVE, ConfigError, option
+from synergy_control.settings import NONNEG, POSITIVE, ConfigError, option
+from synergy_control.synergy import SynergyStructure
 from synergy_control.training.normalizer import Standardize
 
 Variant = Literal['solar', 'solar_no_preference', 'amorpheus', 'amorpheus_masked']

@@ -7,38 +7,12 @@ from the morphology alone).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import mujoco
 import numpy as np
 
-from synergy_control.methods.solar.synergies import SynergyStructure
 from synergy_control.robots import Robot
-
-#: One colour per synergy (RGBA), cycled beyond ten; the torso stays grey.
-PALETTE = np.array([[0.12, 0.47, 0.71], [1.00, 0.50, 0.05], [0.17, 0.63, 0.17],
-                    [0.84, 0.15, 0.16], [0.58, 0.40, 0.74], [0.55, 0.34, 0.29],
-                    [0.89, 0.47, 0.76], [0.50, 0.50, 0.50], [0.74, 0.74, 0.13],
-                    [0.09, 0.75, 0.81]])
-TORSO_GREY = np.array([0.75, 0.75, 0.75])
-
-
-def synergy_colour(synergy: int) -> np.ndarray:
-    """RGB of synergy ``synergy`` (the rviz markers use the same colours)."""
-    return PALETTE[synergy % len(PALETTE)]
-
-
-def structure_of(section: dict[str, Any] | None) -> SynergyStructure | None:
-    """Return the structure of a card's ``synergy`` section (None: no actuator labels).
-
-    Without centres (e.g. an untrained policy's contiguous groups) each synergy's first
-    actuator stands for its centre.
-    """
-    if not section or 'labels' not in section:
-        return None
-    labels = [int(v) for v in section['labels']]
-    centres = section.get('centres') or [labels.index(s) for s in range(section['count'])]
-    return SynergyStructure(tuple(labels), tuple(int(c) for c in centres))
+from synergy_control.synergy import SynergyStructure, body_colours
 
 
 def describe(robot: Robot, structure: SynergyStructure) -> str:
@@ -53,32 +27,6 @@ def describe(robot: Robot, structure: SynergyStructure) -> str:
         lines.append(f'  synergy {synergy}: centre {actuators[centre]:<16} '
                      f"members {', '.join(members)}")
     return '\n'.join(lines)
-
-
-TORSO = -1  # the synergy of the torso and of the bodies it carries: none
-
-
-def body_synergies(robot: Robot, structure: SynergyStructure) -> dict[int, int]:
-    """Body id → synergy of each limb's body and of the unactuated bodies it carries.
-
-    The torso (and what it carries) is :data:`TORSO`.
-    """
-    synergies = {robot.limbs[0].body_id: TORSO}
-    for limb, label in zip(robot.limbs[1:], structure.labels):
-        synergies[limb.body_id] = label
-    model = robot.model
-    for body in range(1, model.nbody):  # unactuated bodies take their limb's synergy
-        parent = body
-        while parent not in synergies and parent > 0:
-            parent = int(model.body_parentid[parent])
-        synergies.setdefault(body, synergies.get(parent, TORSO))
-    return synergies
-
-
-def body_colours(robot: Robot, structure: SynergyStructure) -> dict[int, np.ndarray]:
-    """Body id → RGB: each limb's body (and the bodies it carries) in its synergy's colour."""
-    return {body: TORSO_GREY if synergy == TORSO else synergy_colour(synergy)
-            for body, synergy in body_synergies(robot, structure).items()}
 
 
 def draw(robot: Robot, structure: SynergyStructure, out: str | Path, *, width: int = 480,

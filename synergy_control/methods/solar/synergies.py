@@ -15,92 +15,10 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-METHOD = 'solar-affinity-propagation'
-
-
-@dataclass(frozen=True)
-class SynergyStructure:
-    """A clustering of a robot's K actuators into L synergies.
-
-    ``labels[k]`` is actuator k's synergy (0..L-1, numbered by first appearance in actuator
-    order, so equal clusterings compare equal); ``centres[l]`` is the actuator index of
-    synergy l's exemplar.
-    """
-
-    labels: tuple[int, ...]
-    centres: tuple[int, ...]
-
-    def __post_init__(self) -> None:
-        labels, centres = np.asarray(self.labels), np.asarray(self.centres)
-        count = len(centres)
-        if labels.ndim != 1 or len(labels) == 0 or count == 0:
-            raise ValueError('a synergy structure needs at least one actuator and one synergy')
-        if labels.min() < 0 or labels.max() >= count or len(set(labels.tolist())) != count:
-            raise ValueError(f'synergy labels {labels.tolist()} must use each of 0..{count - 1}')
-        if any(not 0 <= c < len(labels) or labels[c] != i for i, c in enumerate(centres)):
-            raise ValueError(f'synergy centres {centres.tolist()} must each be an actuator of '
-                             'their own synergy')
-
-    @classmethod
-    def from_exemplars(cls, exemplar_of: np.ndarray) -> 'SynergyStructure':
-        """Build from each actuator's exemplar index (affinity propagation's raw output)."""
-        order: dict[int, int] = {}
-        for exemplar in exemplar_of.tolist():
-            order.setdefault(int(exemplar), len(order))
-        labels = tuple(order[int(e)] for e in exemplar_of.tolist())
-        return cls(labels, tuple(order))
-
-    @classmethod
-    def single(cls, actuators: int) -> 'SynergyStructure':
-        """Every actuator in one synergy centred on the first (before any value estimate)."""
-        return cls((0,) * actuators, (0,))
-
-    @property
-    def actuators(self) -> int:
-        """K, the number of actuators."""
-        return len(self.labels)
-
-    @property
-    def count(self) -> int:
-        """L, the number of synergies."""
-        return len(self.centres)
-
-    @property
-    def membership(self) -> np.ndarray:
-        """K × L 0/1 matrix: actuator k belongs to synergy l."""
-        return np.eye(self.count)[list(self.labels)]
-
-    @property
-    def attention_mask(self) -> np.ndarray:
-        """K × K boolean: actuators may attend to each other only within one synergy."""
-        labels = np.asarray(self.labels)
-        return labels[:, None] == labels[None, :]
-
-    @property
-    def pooling(self) -> np.ndarray:
-        """L × K matrix whose product with per-actuator features averages each synergy's."""
-        membership = self.membership.T
-        return membership / membership.sum(1, keepdims=True)
-
-    def to_card(self, **fit: Any) -> dict[str, Any]:
-        """Return the card's ``synergy`` section (``fit``: how it was found, e.g. converged)."""
-        return {'method': METHOD, 'count': self.count, 'labels': list(self.labels),
-                'centres': list(self.centres), 'membership': self.membership.astype(int).tolist(),
-                'fit': dict(fit)}
-
-    @classmethod
-    def from_card(cls, section: dict[str, Any]) -> 'SynergyStructure':
-        """Rebuild from a card's ``synergy`` section (membership must agree with labels)."""
-        structure = cls(tuple(int(v) for v in section['labels']),
-                        tuple(int(v) for v in section['centres']))
-        if 'membership' in section and not np.array_equal(
-                np.asarray(section['membership']), structure.membership):
-            raise ValueError("synergy 'membership' disagrees with 'labels'")
-        return structure
+from synergy_control.synergy import SynergyStructure
 
 
 def affinity(hop_distances: np.ndarray) -> np.ndarray:

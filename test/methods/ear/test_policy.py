@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from synergy_control.export.trained import export_checkpoint
 from synergy_control.methods.ear.policy import EARPolicy, TaskEmbeddingActor
 from synergy_control.policies.registry import PolicyContext
 from synergy_control.runtime import PolicyRuntime
 from synergy_control.training import ConfigError, config_from_dict
-from synergy_control.training.export import export_checkpoint
 
 TASKS = ['vel:1', 'vel:3', 'vel:5']  # those of conftest.ear_config
 SMALL = {'state_hidden': [16], 'state_dim': 4, 'task_hidden': [8], 'task_dim': 3,

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from synergy_control.envs import LocomotionEnv
+from synergy_control.export.trained import export_checkpoint, resolve_checkpoint
 from synergy_control.methods.sar.basis import SynergyBasis
 from synergy_control.runtime import PolicyRuntime
 from synergy_control.state import with_unit_root_quaternion
 from synergy_control.training.checkpoint import agent_from_checkpoint
-from synergy_control.training.export import export_checkpoint, resolve_checkpoint
 
 from .conftest import sar_config
 

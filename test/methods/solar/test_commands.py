@@ -9,9 +9,9 @@ import imageio.v2 as imageio
 import pytest
 
 from synergy_control.cli import main
-from synergy_control.export import export_untrained_set
 from synergy_control.methods.solar.show import describe
 from synergy_control.methods.solar.synergies import discover
+from synergy_control.methods.solar.untrained import export_untrained_set
 from synergy_control.render import RenderBackendError, select_gl_backend
 from synergy_control.robots import get_robot
 from synergy_control.runtime import read_card

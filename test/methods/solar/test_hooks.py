@@ -8,8 +8,9 @@ import pytest
 
 from synergy_control.methods.solar.clustering import Reclusterer
 from synergy_control.methods.solar.hooks import HISTORY_FILE
-from synergy_control.methods.solar.synergies import SynergyStructure, discover
+from synergy_control.methods.solar.synergies import discover
 from synergy_control.robots import get_robot
+from synergy_control.synergy import SynergyStructure
 from synergy_control.training import config_from_dict, load_checkpoint
 from synergy_control.training.config import ConfigError
 from synergy_control.training.runner import StopRequest, Trainer

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from synergy_control.methods.solar.networks import SynergyActor, SynergyCritic
-from synergy_control.methods.solar.synergies import SynergyStructure
 from synergy_control.observation import ObservationBuilder, TOKEN_SIZE
 from synergy_control.robots import get_robot
+from synergy_control.synergy import SynergyStructure
 
 
 def morphology(variant: str, labels: tuple[int, ...], centres: tuple[int, ...], seed: int = 0

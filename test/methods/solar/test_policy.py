@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from synergy_control.methods.solar.policy import set_structure
-from synergy_control.methods.solar.synergies import SynergyStructure
 from synergy_control.policies.registry import PolicyContext
+from synergy_control.synergy import SynergyStructure
 from synergy_control.training.checkpoint import make_agent
 from synergy_control.training.config import ConfigError, config_from_dict
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from synergy_control.methods.solar.synergies import (SynergyStructure, affinity, delta_q,
-                                                     discover, value_preference)
+from synergy_control.methods.solar.synergies import affinity, delta_q, discover, value_preference
 from synergy_control.robots import get_robot
+from synergy_control.synergy import SynergyStructure
 
 
 def hop_distances(parents: list[int]) -> np.ndarray:
@@ -72,30 +72,6 @@ def test_bad_preference_is_refused():
         discover(TWO_LEGS, np.array([0.1, np.nan, 0.1, 0.1, 0.1, 0.1]))
     with pytest.raises(ValueError, match='non-finite'):
         value_preference(np.array([0.0, np.inf]))
-
-
-def test_structure_masks_and_pooling():
-    structure = SynergyStructure((0, 0, 1, 1, 1, 2), (1, 2, 5))
-    membership = structure.membership
-    assert membership.shape == (6, 3)
-    assert np.all(membership.sum(1) == 1)
-    np.testing.assert_array_equal(structure.attention_mask, membership @ membership.T > 0)
-    features = np.arange(12.0).reshape(6, 2)
-    np.testing.assert_allclose(structure.pooling @ features,
-                               [features[:2].mean(0), features[2:5].mean(0), features[5]])
-
-
-def test_card_section_round_trip_and_invalid_structures():
-    structure = SynergyStructure((0, 0, 1, 1), (1, 3))
-    section = structure.to_card(converged=True)
-    assert section['count'] == 2 and section['membership'][2] == [0, 1]
-    assert SynergyStructure.from_card(section) == structure
-    with pytest.raises(ValueError, match='disagrees'):
-        SynergyStructure.from_card({**section, 'membership': [[1, 0]] * 4})
-    with pytest.raises(ValueError, match='each of 0..1'):
-        SynergyStructure((0, 0, 2, 2), (0, 2))
-    with pytest.raises(ValueError, match='own synergy'):
-        SynergyStructure((0, 0, 1, 1), (0, 1))
 
 
 def test_delta_q_zeroes_one_actuator_at_a_time():

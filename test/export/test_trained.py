@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from synergy_control.export.trained import export_checkpoint
 from synergy_control.training import train
-from synergy_control.training.export import export_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -21,5 +21,6 @@ def test_export_records_the_policy_section(source, tmp_path):
     else:
         run, hidden = REPO / source, [256, 256]
     card = export_checkpoint(run, tmp_path / 'policy.onnx')
-    assert card.training['policy'] == {'name': 'mlp', 'hidden_sizes': hidden}
+    assert card.training['policy'] == {'name': 'mlp', 'hidden_sizes': hidden,
+                                       'activation': 'relu'}
     assert card.training['export_parity_max_abs_diff'] < 1e-4

@@ -17,29 +17,21 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from synergy_control.card import CardError, PolicyCard
-from synergy_control.methods.ear.tasks import command_for_task, parse_task
 from synergy_control.robots import Task, get_robot, variant_names
+from synergy_control.ros.topics import (CLOCK_TOPIC, DEFAULT_COMMAND_TOPIC, JOINT_STATES_TOPIC,
+                                        ODOM_TOPIC, SYNERGY_MARKERS_TOPIC)
 from synergy_control.runtime import PolicyLoadError, read_card
+from synergy_control.task_embedding import command_for_task, parse_task
 
 PACKAGE = 'synergy_control'
 DEFAULT_POLICY = 'walker_td3'
-#: Topic names of the graph, relative so that a namespace places them (and remapping renames
-#: them, as robot.launch.py's topic arguments do). /diagnostics stays global (ROS
-#: convention); /clock is the simulator's, remapped into the namespace of a namespaced sim.
-DEFAULT_COMMAND_TOPIC = 'effort_controller/commands'
-JOINT_STATES_TOPIC = 'joint_states'
-ODOM_TOPIC = 'odom'
-CLOCK_TOPIC = '/clock'
-#: The controller's synergy markers (its private ~/synergy_markers), as the rviz config shows
-#: them in the un-namespaced graph.
-SYNERGY_MARKERS_TOPIC = '/synergy_controller/synergy_markers'
 MODES = ('realtime', 'lockstep')
 HOLD_MODES = ('zero', 'hold')
 #: Executors the nodes can spin on: ``events`` dispatches each message or timer as the
 #: middleware reports it; ``single_threaded`` rebuilds and waits on a wait set of every
 #: entity (services, QoS event handlers, timers) after each callback.
 EXECUTORS = ('events', 'single_threaded')
-SOURCE_ROOT = Path(__file__).resolve().parents[1]
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
 #: Spellings of a boolean launch argument (compared case-insensitively).
 TRUE_WORDS = ('true', '1', 'yes', 'on')
 FALSE_WORDS = ('false', '0', 'no', 'off')
@@ -220,7 +212,7 @@ def _task(policy: str, card: PolicyCard, task: str) -> tuple[str, str]:
     """Split ``task`` into the simulator's task and the controller's task command.
 
     An environment task (``vel:4.5``) is both the simulator's reward and, through
-    :func:`~synergy_control.methods.ear.tasks.command_for_task`, the policy's command; a
+    :func:`~synergy_control.task_embedding.command_for_task`, the policy's command; a
     blend or a vector only commands the policy. ValueError names the argument.
     """
     if not task:

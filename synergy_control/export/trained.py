@@ -9,7 +9,7 @@ import numpy as np
 
 from synergy_control.card import OPSET, PolicyCard, variable_signature
 from synergy_control.envs import make_env, split_env_id
-from synergy_control.export import ExportError, export_policy
+from synergy_control.export.onnx_export import ExportError, export_policy
 from synergy_control.robots import get_robot
 from synergy_control.rollout import rollout_steps
 from synergy_control.training.checkpoint import agent_from_checkpoint, load_checkpoint

@@ -1,10 +1,9 @@
-"""EAR task embeddings: sphere projection, blends, refusals, and CEM on a known optimum."""
+"""Task embeddings: sphere projection, blends, task commands and their refusals."""
 
 import numpy as np
 import pytest
 
-from synergy_control.methods.ear.tasks import (TaskEmbeddingError, blend, cem_adapt,
-                                               normalise)
+from synergy_control.task_embedding import TaskEmbeddingError, blend, normalise
 
 
 def test_blend_stays_on_the_sphere_between_its_parts():
@@ -32,21 +31,12 @@ def test_opposite_tasks_do_not_blend_at_the_midpoint_and_beta_is_checked():
         blend(np.array([1.0, 0, 0]), np.array([0, 1.0, 0]), 1.5)
 
 
-def test_cem_finds_a_hidden_direction_with_the_reference_budget():
-    target = normalise(np.array([0.3, -0.8, 0.5]))
-    result = cem_adapt(lambda z: float(z @ target), 3, seed=1)
-    assert result.evaluations == 10 * 6 * 15
-    assert result.score > 0.99
-    assert np.linalg.norm(result.embedding) == pytest.approx(1.0)
-    assert result.history == sorted(result.history)  # elites are kept: never worse
-
-
 CARD_TASKS = {'vel:1': [1.0, 0.0, 0.0], 'vel:2': [0.0, 1.0, 0.0], 'vel:4': [0.0, 0.0, 1.0],
               'jump:5': [0.6, 0.8, 0.0]}
 
 
 def test_task_commands_name_blend_or_give_a_vector():
-    from synergy_control.methods.ear.tasks import parse_task
+    from synergy_control.task_embedding import parse_task
     np.testing.assert_allclose(parse_task('vel:2', CARD_TASKS, 3), [0, 1, 0])
     np.testing.assert_allclose(parse_task(' vel:1 vel:2 0.5 ', CARD_TASKS, 3),
                                [np.sqrt(0.5), np.sqrt(0.5), 0])
@@ -59,13 +49,13 @@ def test_task_commands_name_blend_or_give_a_vector():
     ('vel:1 vel:2 1.5', r'beta must be in \[0, 1\]'), ('[1, a, 2]', 'not a list of numbers'),
     ('[1, 2]', '3 values'), ('[0, 0, 0]', 'zero'), ('[nan, 0, 1]', 'non-finite')])
 def test_malformed_task_commands_are_refused_naming_the_fault(text, match):
-    from synergy_control.methods.ear.tasks import parse_task
+    from synergy_control.task_embedding import parse_task
     with pytest.raises(TaskEmbeddingError, match=match):
         parse_task(text, CARD_TASKS, 3)
 
 
 def test_speed_commands_blend_the_two_nearest_trained_speeds():
-    from synergy_control.methods.ear.tasks import velocity_task
+    from synergy_control.task_embedding import velocity_task
     assert velocity_task(2.0, CARD_TASKS)[0] == 'vel:2'
     command, vector = velocity_task(3.0, CARD_TASKS)
     assert command == 'vel:2 vel:4 0.5'

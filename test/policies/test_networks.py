@@ -4,7 +4,7 @@ import torch
 from torch import distributions as D
 from torch.nn import functional as F
 
-from synergy_control.training.networks import (LOG_STD_MAX, GaussianActor, TwinCritic,
+from synergy_control.policies.networks import (LOG_STD_MAX, GaussianActor, TwinCritic,
                                                tanh_gaussian_log_prob)
 
 

@@ -1,5 +1,7 @@
 """Actor and critic networks: plain Linear/ReLU/Tanh MLPs, ONNX-exportable.
 
+:class:`DeterministicPolicy` wraps a normaliser and an actor into the export graph of one robot.
+
 The twin critics are one module with stacked weights: each layer is one ``baddbmm`` over
 both Q heads, so two critics cost one kernel per layer on the GPU and one BLAS call on CPU.
 On a set of robots the MLPs are the monolithic baseline: inputs and outputs padded to the
@@ -17,13 +19,16 @@ from torch import nn
 from torch.nn import functional as F
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
+#: Hidden-layer activations by config name: ReLU (TD3/SAC), ELU (rl_games' PPO networks)
+ACTIVATIONS: dict[str, type[nn.Module]] = {'relu': nn.ReLU, 'elu': nn.ELU}
 
 
-def mlp(in_dim: int, hidden: Sequence[int], out_dim: int) -> nn.Sequential:
-    """Build a Linear-ReLU stack ending in a plain Linear."""
+def mlp(in_dim: int, hidden: Sequence[int], out_dim: int,
+        activation: str = 'relu') -> nn.Sequential:
+    """Build a Linear-activation stack ending in a plain Linear."""
     layers: list[nn.Module] = []
     for width in hidden:
-        layers += [nn.Linear(in_dim, width), nn.ReLU()]
+        layers += [nn.Linear(in_dim, width), ACTIVATIONS[activation]()]
         in_dim = width
     layers.append(nn.Linear(in_dim, out_dim))
     return nn.Sequential(*layers)
@@ -46,9 +51,9 @@ class DeterministicActor(nn.Module):
     """TD3 policy: tanh-squashed MLP, actions in [-1, 1]."""
 
     def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int],
-                 act_mask: np.ndarray | None = None):
+                 act_mask: np.ndarray | None = None, activation: str = 'relu'):
         super().__init__()
-        self.net = mlp(obs_dim, hidden, act_dim)
+        self.net = mlp(obs_dim, hidden, act_dim, activation)
         self.mask = ActionMask(act_mask)
 
     def forward(self, obs: torch.Tensor, robot: torch.Tensor | None = None) -> torch.Tensor:
@@ -76,6 +81,17 @@ def tanh_gaussian_log_prob(mean: torch.Tensor, log_std: torch.Tensor,
     return (per_dim if mask is None else per_dim * mask).sum(-1)
 
 
+def tanh_gaussian_sample(mean: torch.Tensor, log_std: torch.Tensor,
+                         mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reparameterised u ~ N(mean, std): return tanh(u) in (-1, 1) and log π(tanh(u)) [B].
+
+    Every tanh-Gaussian actor samples here (SAC's MLP, SAR's synergy actor, EAR's decoder);
+    ``mask`` as in :func:`tanh_gaussian_log_prob`.
+    """
+    pre_tanh = mean + log_std.exp() * torch.randn_like(mean)
+    return torch.tanh(pre_tanh), tanh_gaussian_log_prob(mean, log_std, pre_tanh, mask)
+
+
 class GaussianActor(nn.Module):
     """SAC policy: MLP trunk with mean and log-std heads, tanh-squashed Gaussian."""
 
@@ -95,11 +111,9 @@ class GaussianActor(nn.Module):
     def sample(self, obs: torch.Tensor,
                robot: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw a reparameterised action in (-1, 1) and its log-probability [B]."""
-        mean, log_std = self(obs)
-        pre_tanh = mean + log_std.exp() * torch.randn_like(mean)
-        action = self.mask(torch.tanh(pre_tanh), robot)  # before the log-prob: same graph order
         keep = None if self.mask.table is None or robot is None else self.mask.table[robot]
-        return action, tanh_gaussian_log_prob(mean, log_std, pre_tanh, keep)
+        action, log_prob = tanh_gaussian_sample(*self(obs), keep)
+        return self.mask(action, robot), log_prob
 
     def deterministic(self, obs: torch.Tensor,
                       robot: torch.Tensor | None = None) -> torch.Tensor:
@@ -136,3 +150,24 @@ class TwinCritic(nn.Module):
         for layer in self.layers[:-1]:
             x = F.relu(layer(x))
         return self.layers[-1](x).squeeze(-1)
+
+
+class DeterministicPolicy(nn.Module):
+    """Raw observation batch [B, obs] → deterministic action [B, act] in [-1, 1].
+
+    For one robot of a set, the observation is zero-padded by ``pad`` columns to the network's
+    input and the action cut to the robot's ``act_dim`` (no extra ops for a single robot).
+    """
+
+    def __init__(self, normalizer: nn.Module, actor: nn.Module, pad: int = 0,
+                 act_dim: int | None = None):
+        super().__init__()
+        self.normalizer = normalizer
+        self.actor = actor
+        self.pad, self.act_dim = pad, act_dim
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.pad:
+            obs = F.pad(obs, (0, self.pad))
+        action = self.actor.deterministic(self.normalizer(obs))
+        return action if self.act_dim in (None, action.shape[-1]) else action[..., :self.act_dim]

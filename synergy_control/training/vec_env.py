@@ -1,0 +1,106 @@
+"""Vectorised environments: N locomotion environments stepped as one batch, in one process.
+
+One process stepping its MuJoCo models in a loop is the design measured fastest here
+(``benchmarks/vec_env_throughput.py``): a humanoid step is ~0.2 ms, so the per-step cost of
+a worker process (a pipe round trip, pickling) would eat most of what a second core gives,
+and the learner needs that core for its update anyway. A set of robots or tasks gives each
+environment instance one entry, cycling through the training entries (env ``i`` drives entry
+``i % len(names)``); observations and actions are zero-padded to the widest entry.
+
+Auto-reset keeps what learners need apart: ``terminated`` (no bootstrap) and ``truncated``
+(time limit: bootstrap from the final observation, returned in ``final_obs``) are separate,
+and the observation returned for a finished environment is the first one of its next episode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from synergy_control.envs import LocomotionEnv, make_env
+
+
+@dataclass(frozen=True)
+class FinishedEpisode:
+    """An episode that ended in the last :meth:`VectorEnv.step`: which env, entry, return."""
+
+    env_index: int
+    name: str
+    episode_return: float
+    length: int
+
+
+@dataclass
+class VectorStep:
+    """What one batched step returns (arrays over the N environments)."""
+
+    obs: np.ndarray          # [N, obs_dim] float32: next observation (reset one where done)
+    reward: np.ndarray       # [N] float64
+    terminated: np.ndarray   # [N] bool
+    truncated: np.ndarray    # [N] bool (and not terminated)
+    final_obs: np.ndarray    # [N, obs_dim] float32: the last observation where done, else 0
+    episodes: list[FinishedEpisode]
+
+
+class VectorEnv:
+    """``num_envs`` environments of the entries ``names`` (robot variants or ``robot@task``)."""
+
+    def __init__(self, names: Sequence[str], num_envs: int, obs_mode: str = 'flat'):
+        if num_envs < 1:
+            raise ValueError(f'num_envs must be >= 1, got {num_envs}')
+        self.names = list(names)
+        self.envs: list[LocomotionEnv] = [make_env(self.names[i % len(self.names)], obs_mode)
+                                          for i in range(num_envs)]
+        self.entry = np.arange(num_envs) % len(self.names)  # each env's index into names
+        self.obs_dims = [env.observation_space.shape[0] for env in self.envs]
+        self.act_dims = [env.action_space.shape[0] for env in self.envs]
+        self.obs_dim, self.act_dim = max(self.obs_dims), max(self.act_dims)
+        self._returns = np.zeros(num_envs)
+        self._lengths = np.zeros(num_envs, dtype=np.int64)
+        self._obs = np.zeros((num_envs, self.obs_dim), np.float32)
+
+    @property
+    def num_envs(self) -> int:
+        """Number of environment instances."""
+        return len(self.envs)
+
+    def reset(self, seed: int) -> np.ndarray:
+        """Start every environment (env ``i`` seeded ``seed + 1000 i``); observations [N, obs]."""
+        for i, env in enumerate(self.envs):
+            self._obs[i] = 0.0
+            self._obs[i, :self.obs_dims[i]] = env.reset(seed=seed + 1000 * i)[0]
+        self._returns[:] = 0.0
+        self._lengths[:] = 0
+        return self._obs.copy()
+
+    def step(self, actions: np.ndarray) -> VectorStep:
+        """Step every environment with its own columns of ``actions`` [N, act_dim], auto-reset.
+
+        A finished environment's next episode continues its own random stream (no reseed).
+        """
+        n = self.num_envs
+        reward = np.zeros(n)
+        terminated = np.zeros(n, dtype=bool)
+        truncated = np.zeros(n, dtype=bool)
+        final_obs = np.zeros((n, self.obs_dim), np.float32)
+        episodes = []
+        for i, env in enumerate(self.envs):
+            obs, r, term, trunc, _ = env.step(actions[i, :self.act_dims[i]])
+            reward[i], terminated[i], truncated[i] = r, term, trunc
+            self._returns[i] += r
+            self._lengths[i] += 1
+            if term or trunc:
+                final_obs[i, :self.obs_dims[i]] = obs
+                episodes.append(FinishedEpisode(i, self.names[self.entry[i]],
+                                                float(self._returns[i]), int(self._lengths[i])))
+                self._returns[i], self._lengths[i] = 0.0, 0
+                obs = env.reset()[0]
+            self._obs[i, :self.obs_dims[i]] = obs
+        return VectorStep(self._obs.copy(), reward, terminated, truncated, final_obs, episodes)
+
+    def close(self) -> None:
+        """Release every environment."""
+        for env in self.envs:
+            env.close()

@@ -1,0 +1,52 @@
+"""The synergy structure: its checks, masks, card section, palette and the looser card reading."""
+
+import numpy as np
+import pytest
+
+from synergy_control.robots import get_robot
+from synergy_control.synergy import SynergyStructure, body_colours, structure_of, synergy_colour
+
+HUMANOID = SynergyStructure((0, 0, 1, 1, 2, 2, 3, 3), (0, 2, 5, 7))
+
+
+def test_structure_masks_and_pooling():
+    structure = SynergyStructure((0, 0, 1, 1, 1, 2), (1, 2, 5))
+    membership = structure.membership
+    assert membership.shape == (6, 3)
+    assert np.all(membership.sum(1) == 1)
+    np.testing.assert_array_equal(structure.attention_mask, membership @ membership.T > 0)
+    features = np.arange(12.0).reshape(6, 2)
+    np.testing.assert_allclose(structure.pooling @ features,
+                               [features[:2].mean(0), features[2:5].mean(0), features[5]])
+
+
+def test_card_section_round_trip_and_invalid_structures():
+    structure = SynergyStructure((0, 0, 1, 1), (1, 3))
+    section = structure.to_card(converged=True)
+    assert section['count'] == 2 and section['membership'][2] == [0, 1]
+    assert SynergyStructure.from_card(section) == structure
+    with pytest.raises(ValueError, match='disagrees'):
+        SynergyStructure.from_card({**section, 'membership': [[1, 0]] * 4})
+    with pytest.raises(ValueError, match='each of 0..1'):
+        SynergyStructure((0, 0, 2, 2), (0, 2))
+    with pytest.raises(ValueError, match='own synergy'):
+        SynergyStructure((0, 0, 1, 1), (0, 1))
+
+
+def test_each_limb_body_takes_its_synergy_colour():
+    robot = get_robot('humanoid_2d_9_full')
+    colours = body_colours(robot, HUMANOID)
+    for limb, label in zip(robot.limbs[1:], HUMANOID.labels):
+        np.testing.assert_array_equal(colours[limb.body_id], synergy_colour(label))
+    assert set(colours) == set(range(1, robot.model.nbody))
+
+
+@pytest.mark.parametrize('section, expected', [
+    (None, None),
+    ({'method': 'sar', 'count': 2, 'basis': [[1.0] * 6] * 2, 'offset': [0.0] * 6}, None),
+    ({'method': 'x', 'count': 2, 'labels': [0, 0, 1, 1, 1, 0]}, ((0, 0, 1, 1, 1, 0), (0, 2))),
+    ({'method': 'x', 'count': 2, 'labels': [0, 1, 1], 'centres': [0, 2]}, ((0, 1, 1), (0, 2))),
+])
+def test_structure_from_a_card_section(section, expected):
+    structure = structure_of(section)
+    assert (structure and (structure.labels, structure.centres)) == expected
