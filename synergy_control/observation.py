@@ -99,12 +99,13 @@ class ObservationBuilder:
             self.size = TOKEN_SIZE * len(robot.limbs)
             self._static_columns = self._static_token_part().T.copy()
             bodies = np.array([limb.body_id for limb in robot.limbs], dtype=np.int64)
-            self._limb_bodies = bodies
-            # Flat indices that gather an [nbody, k] field of MjData as columns [k, limbs]
-            self._gather = {k: (k * bodies[None, :] + np.arange(k)[:, None]).reshape(-1)
-                            for k in (3, 4, 6)}
-            self._gather_root_com = (3 * model.body_rootid[bodies][None, :]
-                                     + np.arange(3)[:, None]).reshape(-1)
+            # Flat indices that gather an MjData field [nbody, k] as columns [k, limbs] in one
+            # ``take`` (which reads the field flattened)
+            self._gather = {name: width * rows[None, :] + np.arange(width)[:, None]
+                            for name, width, rows in (
+                                ('xpos', 3, bodies), ('cvel', 6, bodies), ('xquat', 4, bodies),
+                                ('subtree_com', 3, model.body_rootid[bodies]))}
+            self._quat_rows = 4 * bodies[:, None] + np.arange(4)[None, :]  # [limbs, 4]
             joints = [robot.model.joint(limb.joint) for limb in robot.limbs[1:]]
             self._joint_qpos = np.array([j.qposadr[0] for j in joints], dtype=np.int64)
             low = np.array([j.range[0] for j in joints])
@@ -181,22 +182,22 @@ class ObservationBuilder:
         mujoco.mj_kinematics(model, data)
         mujoco.mj_comPos(model, data)
         mujoco.mj_comVel(model, data)
-        limbs = len(self._limb_bodies)
+        gather = self._gather
         columns = self._static_columns.copy()  # [19, limbs]: type one-hot and range filled
-        position = data.xpos.reshape(-1)[self._gather[3]].reshape(3, limbs)
+        position = data.xpos.take(gather['xpos'])
         columns[0:3] = position
         columns[0] -= position[0, 0]  # x relative to the torso (limb 0)
-        spatial = data.cvel.reshape(-1)[self._gather[6]].reshape(6, limbs)
+        spatial = data.cvel.take(gather['cvel'])
         angular = spatial[:3]
-        offset = position - data.subtree_com.reshape(-1)[self._gather_root_com].reshape(3, limbs)
+        offset = position - data.subtree_com.take(gather['subtree_com'])
         # mju_cross(offset, angular): component k is o[k+1] w[k+2] - o[k+2] w[k+1]
         cross = (offset.take(_NEXT, 0) * angular.take(_AFTER_NEXT, 0)
                  - offset.take(_AFTER_NEXT, 0) * angular.take(_NEXT, 0))
         np.minimum(np.maximum(spatial[3:] - cross, -VELOCITY_CLIP), VELOCITY_CLIP,
                    out=columns[3:6])
         columns[6:9] = angular
-        quat = data.xquat.reshape(-1)[self._gather[4]].reshape(4, limbs)
-        columns[9:12] = _expmap_columns(quat, _sin_half(data.xquat[self._limb_bodies]))
+        columns[9:12] = _expmap_columns(data.xquat.take(gather['xquat']),
+                                        _sin_half(data.xquat.take(self._quat_rows)))
         columns[16, 1:] = (qpos[self._joint_qpos] - self._joint_low) / self._joint_span
         return columns.T.reshape(-1)
 
