@@ -16,7 +16,10 @@ Contenders:
 
 ``raw_mujoco``
     N ``MjData`` of the same models, ``mj_step(nstep=frame_skip)`` + ``mj_rnePostConstraint``
-    per env step, random controls in the control range; no observation, reward or reset.
+    per env step, random controls in the control range; no observation or reward. A robot whose
+    torso leaves the task's height range goes back to its rest pose (``mj_resetData``), as the
+    environments reset on falling: a fallen robot's contacts make a step dearer, so without it
+    raw MuJoCo would be stepping other states than the environments (most of all the humanoid).
 ``vec_env``
     our ``VectorEnv.step`` (observation, reward, termination, auto-reset).
 ``vec_env_baseline_obs``
@@ -123,14 +126,16 @@ def raw_mujoco(names: list[str], num_envs: int) -> Contender:
         mujoco.mj_forward(robot.model, data)
     banks = [RandomActions(1, robot.model.nu, *robot.model.actuator_ctrlrange.T, seed=i)
              for i, robot in enumerate(robots)]
-    work = [(robot.model, data, robot.frame_skip, bank)
+    work = [(robot, robot.model, data, robot.frame_skip, bank, robot.task.healthy_z)
             for robot, data, bank in zip(robots, datas, banks)]
 
     def step() -> None:
-        for model, data, frame_skip, bank in work:
+        for robot, model, data, frame_skip, bank, (low, high) in work:
             data.ctrl[:] = bank.next()[0]
             mujoco.mj_step(model, data, nstep=frame_skip)
             mujoco.mj_rnePostConstraint(model, data)
+            if not low < robot.torso_height(data.qpos) < high:
+                mujoco.mj_resetData(model, data)
     return Contender(step, num_envs)
 
 
