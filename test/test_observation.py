@@ -141,3 +141,82 @@ def test_humanoid_observation_depends_on_the_state_and_ctrl_alone():
     for state, expected in zip(reversed(states), reversed(first)):
         np.testing.assert_array_equal(build(*state), expected)
     assert np.abs(np.concatenate(first)[-78:]).max() > 0  # contact forces present
+
+
+def per_limb_tokens(build: ObservationBuilder, qpos: np.ndarray,
+                    qvel: np.ndarray) -> np.ndarray:
+    """The modular observation as it was computed before it ran over the limbs at once.
+
+    One ``mj_objectVelocity`` call and one scalar exponential map per limb: the vectorised
+    builder must give exactly these values (bit for bit), since shipped SOLAR policies read them.
+    """
+    robot = build.robot
+    model, data = robot.model, mujoco.MjData(robot.model)
+    data.qpos[:], data.qvel[:] = qpos, qvel
+    mujoco.mj_kinematics(model, data)
+    mujoco.mj_comPos(model, data)
+    mujoco.mj_comVel(model, data)
+    tokens = np.zeros((len(robot.limbs), 19))
+    torso_x = data.xpos[robot.limbs[0].body_id, 0]
+    velocity = np.zeros(6)
+    for i, limb in enumerate(robot.limbs):
+        b = limb.body_id
+        mujoco.mj_objectVelocity(model, data, mujoco.mjtObj.mjOBJ_XBODY, b, velocity, 0)
+        tokens[i, 0:3] = data.xpos[b]
+        tokens[i, 0] -= torso_x
+        tokens[i, 3:6] = np.clip(velocity[3:], -10.0, 10.0)
+        tokens[i, 6:9] = velocity[:3]
+        q = data.xquat[b] if data.xquat[b, 0] >= 0 else -data.xquat[b]
+        sin_half = np.linalg.norm(q[1:])
+        if sin_half >= 1e-12:
+            tokens[i, 9:12] = q[1:] / sin_half * (2.0 * np.arctan2(sin_half, q[0]))
+        tokens[i, 12 + limb.limb_type] = 1.0
+        if limb.joint is not None:
+            joint = model.joint(limb.joint)
+            low, high = joint.range
+            tokens[i, 16] = (qpos[joint.qposadr[0]] - low) / (high - low)
+            tokens[i, 17:19] = (180.0 + np.degrees([low, high])) / 360.0
+    return tokens.reshape(-1)
+
+
+def morphology_set_variants(*sets: str) -> list[str]:
+    from synergy_control.robots import FAMILIES, MORPHOLOGY_SETS
+    return [v.name for name in sets for v in FAMILIES[MORPHOLOGY_SETS[name]].variants]
+
+
+@pytest.mark.parametrize('variant', morphology_set_variants('walker++', 'humanoid2d++'))
+def test_modular_tokens_equal_the_per_limb_computation_bit_for_bit(variant):
+    """Random states (wide poses, fast enough to clip, and states a random policy reaches)."""
+    robot = get_robot(variant)
+    build = ObservationBuilder(robot, 'modular')
+    model, data = robot.model, mujoco.MjData(robot.model)
+    rng = np.random.default_rng(5)
+    states = []
+    for _ in range(20):
+        states.append((model.qpos0 + rng.uniform(-1.5, 1.5, model.nq),
+                       rng.uniform(-15.0, 15.0, model.nv)))
+    for _ in range(20):
+        data.ctrl[:] = rng.uniform(-1, 1, model.nu)
+        mujoco.mj_step(model, data, nstep=8)
+        states.append((data.qpos.copy(), data.qvel.copy()))
+    clipped = 0
+    for qpos, qvel in states:
+        expected = per_limb_tokens(build, qpos, qvel)
+        np.testing.assert_array_equal(build(qpos, qvel), expected)
+        clipped += np.sum(np.abs(expected.reshape(-1, 19)[:, 3:6]) == 10.0)
+    assert clipped > 0  # the clip was exercised
+
+
+def test_expmap_of_rows_equals_each_row_and_keeps_non_finite_rows_non_finite():
+    rng = np.random.default_rng(4)
+    quats = rng.normal(size=(50, 4))
+    quats /= np.linalg.norm(quats, axis=1, keepdims=True)
+    quats[0] = [1.0, 0.0, 0.0, 0.0]  # no rotation: zeros
+    quats[1] = [-0.6, 0.0, 0.8, 0.0]  # w < 0: the same rotation as its negation
+    quats[2] = np.nan
+    rows = quat_to_expmap(quats)
+    np.testing.assert_array_equal(rows[0], 0.0)
+    np.testing.assert_array_equal(rows[1], quat_to_expmap(-quats[1]))
+    assert np.all(np.isnan(rows[2]))
+    for quat, row in zip(quats[3:], rows[3:]):
+        np.testing.assert_array_equal(quat_to_expmap(quat), row)
