@@ -259,7 +259,7 @@ def collect(agent: PPO, envs: VectorEnv, obs: torch.Tensor, robot: torch.Tensor 
         norm_obs[t] = agent.normalize(obs)
         actions[t], log_probs[t], means[t] = agent.sample(norm_obs[t], robot)
         values[t] = agent.state_value(norm_obs[t])
-        step = envs.step(actions[t, :, :envs.act_dim].cpu().numpy())
+        step = envs.step(actions[t].cpu().numpy())
         reward = torch.as_tensor(step.reward, dtype=torch.float32, device=device) * \
             hp.reward_scale
         truncated = torch.as_tensor(step.truncated, dtype=torch.float32, device=device)

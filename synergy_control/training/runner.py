@@ -193,8 +193,8 @@ class Trainer:
     def __init__(self, config: Config, run_dir: Path, device: str, state: dict | None = None,
                  progress: bool | None = None):
         self.config, self.run_dir, self.device = config, run_dir, torch.device(device)
-        self.matmul = (configure_cpu(config.num_threads, config.matmul)
-                       if self.device.type == 'cpu' else 'default')
+        if self.device.type == 'cpu':
+            configure_cpu(config.num_threads, config.matmul)
         self.rng = seed_everything(config.seed)
         self.train_names, zero_shot = config.robot_split()
         self.context = PolicyContext.build(self.train_names, zero_shot, config.obs_mode)
