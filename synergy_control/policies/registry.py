@@ -16,6 +16,11 @@ Network conventions (what TD3/SAC call), for batches padded to the largest robot
 - Gaussian actor: ``actor.sample(obs, robot) -> (action [B, A], log_prob [B])`` (log-prob over
   the robot's own action columns only) and ``actor.deterministic(obs, robot)``.
 - critic: ``critic(obs, action, robot) -> Q [n_critics, B]``.
+- PPO actor (:meth:`PolicyBuilder.make_ppo_actor`): its Gaussian's mean is
+  ``actor.deterministic(obs, robot)`` and it samples actions. An actor that samples in another
+  space (SAR's synergy values) defines ``sampled_mean(obs, robot) -> u [B, S]`` and
+  ``to_action(u) -> action [B, A]``, with ``to_action(sampled_mean(obs)) ==
+  deterministic(obs)``, so the exported graph is the mean of what PPO trained.
 """
 
 from __future__ import annotations
@@ -137,6 +142,14 @@ class PolicyBuilder:
     def make_critic(self) -> nn.Module:
         """Return new twin critics."""
         raise NotImplementedError
+
+    def make_ppo_actor(self) -> nn.Module:
+        """Return the actor PPO trains as its Gaussian's mean (default: the deterministic one).
+
+        PPO's log-std is its own parameter over :meth:`sampled_dims`; the actor's own log-std
+        head, where it has one, is not used.
+        """
+        return self.make_actor('deterministic')
 
     def make_renorm_critic(self, hidden: Sequence[int], warmup_steps: int) -> nn.Module:
         """Return twin critics with batch renormalisation (CrossQ's; no target copy)."""

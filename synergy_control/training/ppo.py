@@ -1,8 +1,10 @@
 """PPO (Schulman et al. 2017) with rsl_rl's habits, for every policy builder.
 
-- The mean of the Gaussian policy is the builder's deterministic actor (the same network TD3
-  trains and every builder exports), its log-std a free parameter per action column (not a
-  function of the state); the exported graph is the deterministic actor, as for TD3.
+- The mean of the Gaussian policy is the builder's PPO actor (``make_ppo_actor``: the
+  deterministic actor TD3 trains, or SAR's and EAR's Gaussian actors at tanh of their mean),
+  its log-std a free parameter per sampled column (not a function of the state); the
+  exported graph is that mean, as for TD3. SAR samples synergy values, not actions: the
+  rollout keeps the sample and its log-probability, the environment gets ``to_action`` of it.
 - The value is an MLP over the padded observation (``ppo.value_hidden_sizes``), fitted in
   units of the running return statistics (``ppo.normalize_value``), as rl_games does.
 - GAE(λ); a time-limit truncation bootstraps by adding γ·V(final observation) to its reward
@@ -111,10 +113,10 @@ class Rollout:
 
     obs: torch.Tensor          # normalised observations
     robot: torch.Tensor | None
-    action: torch.Tensor
+    action: torch.Tensor       # the samples (actions, or SAR's synergy values)
     log_prob: torch.Tensor
     mean: torch.Tensor
-    log_std: torch.Tensor      # [A]: the policy's log-std when it collected the rollout
+    log_std: torch.Tensor      # [S]: the policy's log-std when it collected the rollout
     advantage: torch.Tensor
     value_target: torch.Tensor  # in the value network's units (normalised if enabled)
 
@@ -133,12 +135,15 @@ class PPO(OffPolicyAgent):
                  device: str | torch.device = 'cpu'):
         super().__init__(context, config)
         self.hp, self.gamma = config.ppo, config.gamma
-        self.actor = self.builder.make_actor('deterministic')
+        self.actor = self.builder.make_ppo_actor()
+        self.sampled_dim = max(self.builder.sampled_dims())
         self.value = mlp(self.obs_dim, self.hp.value_hidden_sizes, 1, self.hp.value_activation)
-        self.log_std = nn.Parameter(torch.full((self.act_dim,), float(self.hp.init_log_std)))
+        self.log_std = nn.Parameter(torch.full((self.sampled_dim,),
+                                               float(self.hp.init_log_std)))
         self.value_norm = RunningNormalizer(1, clip=math.inf) if self.hp.normalize_value \
             else None
-        mask = context.act_mask
+        # padded robots sample padded actions; a sampled space of its own has no padding
+        mask = context.act_mask if self.sampled_dim == self.act_dim else None
         self.register_buffer('act_mask', None if mask is None else torch.as_tensor(mask),
                              persistent=False)
         self.to(device)
@@ -149,14 +154,25 @@ class PPO(OffPolicyAgent):
         return None if self.act_mask is None or robot is None else self.act_mask[robot]
 
     def explore(self, obs: torch.Tensor, robot: torch.Tensor | None = None) -> torch.Tensor:
-        """Sample the Gaussian around the actor's action (padded columns stay 0)."""
-        return self.sample(obs, robot)[0]
+        """Sample the Gaussian around the actor's mean: the action (padded columns stay 0)."""
+        return self.to_action(self.sample(obs, robot)[0])
+
+    def mean(self, obs: torch.Tensor, robot: torch.Tensor | None) -> torch.Tensor:
+        """The Gaussian's mean in the sampled space, for normalised observations."""
+        sampled_mean = getattr(self.actor, 'sampled_mean', None)
+        return (self.actor.deterministic(obs, robot) if sampled_mean is None
+                else sampled_mean(obs, robot))
+
+    def to_action(self, sampled: torch.Tensor) -> torch.Tensor:
+        """The action the environment gets for a sample (the sample itself by default)."""
+        decode = getattr(self.actor, 'to_action', None)
+        return sampled if decode is None else decode(sampled)
 
     @torch.no_grad()
     def sample(self, obs: torch.Tensor, robot: torch.Tensor | None = None
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Draw an action; return it, its log-probability and the policy mean (normalised obs)."""
-        mean = self.actor.deterministic(obs, robot)
+        """Draw a sample; return it, its log-probability and the mean (normalised obs)."""
+        mean = self.mean(obs, robot)
         noise = torch.randn_like(mean) * self.log_std.exp()
         mask = self._mask(robot)
         action = mean + (noise if mask is None else noise * mask)
@@ -191,7 +207,7 @@ class PPO(OffPolicyAgent):
                 idx = order[start:start + chunk]
                 robot = None if rollout.robot is None else rollout.robot[idx]
                 mask = self._mask(robot)
-                mean = self.actor.deterministic(rollout.obs[idx], robot)
+                mean = self.mean(rollout.obs[idx], robot)
                 log_prob = gaussian_log_prob(rollout.action[idx], mean, self.log_std, mask)
                 advantage = rollout.advantage[idx]
                 advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
@@ -199,7 +215,7 @@ class PPO(OffPolicyAgent):
                     log_prob, rollout.log_prob[idx], advantage,
                     self.value(rollout.obs[idx]).squeeze(-1), rollout.value_target[idx],
                     hp.clip)
-                width = self.act_dim if mask is None else mask.sum(-1)
+                width = self.sampled_dim if mask is None else mask.sum(-1)
                 entropy = (self.log_std.sum() + 0.5 * LOG_2PI_E * width if mask is None
                            else (self.log_std * mask).sum(-1) + 0.5 * LOG_2PI_E * width).mean()
                 loss = policy_loss + hp.value_coef * value_loss - hp.entropy_coef * entropy
@@ -249,17 +265,17 @@ def collect(agent: PPO, envs: VectorEnv, obs: torch.Tensor, robot: torch.Tensor 
     n = envs.num_envs
     shape = (steps, n)
     norm_obs = torch.zeros((*shape, agent.obs_dim), device=device)
-    actions = torch.zeros((*shape, agent.act_dim), device=device)
-    means = torch.zeros_like(actions)
+    samples = torch.zeros((*shape, agent.sampled_dim), device=device)
+    means = torch.zeros_like(samples)
     log_probs, values, rewards, dones = (torch.zeros(shape, device=device) for _ in range(4))
     log_std = agent.log_std.detach().clone()
     episodes: list[tuple[int, FinishedEpisode]] = []
     for t in range(steps):
         agent.observe(obs)
         norm_obs[t] = agent.normalize(obs)
-        actions[t], log_probs[t], means[t] = agent.sample(norm_obs[t], robot)
+        samples[t], log_probs[t], means[t] = agent.sample(norm_obs[t], robot)
         values[t] = agent.state_value(norm_obs[t])
-        step = envs.step(actions[t].cpu().numpy())
+        step = envs.step(agent.to_action(samples[t]).cpu().numpy())
         reward = torch.as_tensor(step.reward, dtype=torch.float32, device=device) * \
             hp.reward_scale
         truncated = torch.as_tensor(step.truncated, dtype=torch.float32, device=device)
@@ -279,6 +295,6 @@ def collect(agent: PPO, envs: VectorEnv, obs: torch.Tensor, robot: torch.Tensor 
         return x.reshape(steps * n, *x.shape[2:])
 
     rollout = Rollout(flat(norm_obs), None if robot is None else robot.repeat(steps),
-                      flat(actions), flat(log_probs), flat(means), log_std, flat(advantage),
+                      flat(samples), flat(log_probs), flat(means), log_std, flat(advantage),
                       agent.value_target(flat(returns)))
     return Collected(rollout, obs, episodes)

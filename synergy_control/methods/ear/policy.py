@@ -31,7 +31,7 @@ from torch.nn import functional as F
 from synergy_control.policies.networks import (LOG_STD_MAX, LOG_STD_MIN, TwinCritic, mlp,
                                                tanh_gaussian_sample)
 from synergy_control.policies.registry import ActorKind, PolicyBuilder, register_policy
-from synergy_control.settings import NONNEG, POSITIVE, WIDTHS, option
+from synergy_control.settings import NONNEG, POSITIVE, WIDTHS, ConfigError, option
 
 AT_LEAST_TWO = ('>= 2', lambda v: v >= 2)
 
@@ -142,12 +142,26 @@ class EARPolicy(PolicyBuilder):
     def make_actor(self, kind: ActorKind) -> nn.Module:
         """Return the Gaussian EAR actor (SAC); kept to read the embeddings at export."""
         if kind != 'gaussian':
-            raise ValueError("policy 'ear' is a SAC policy (algorithm: sac)")
+            raise ConfigError("config key 'algorithm': policy 'ear' has a Gaussian actor "
+                              '(algorithm: sac or ppo)')
         ctx = self.context
         self.actor = TaskEmbeddingActor(ctx.obs_dim, ctx.act_dim, self.num_tasks, self.settings)
         if self.settings.adapt_from:
             self._load_frozen(self.actor)
         return self.actor
+
+    def make_ppo_actor(self) -> nn.Module:
+        """The same actor, its mean tanh of the decoder's mean at the clean LTE.
+
+        PPO's ratio needs the exact log-probability of an action; with noise on the LTE that
+        reaches the decoder the policy is a mixture over the noise, which has none.
+        """
+        settings = self.settings
+        if settings.embedding_noise > 0 and settings.noise_reaches_decoder:
+            raise ConfigError("config key 'policy.embedding_noise': algorithm ppo has no "
+                              'log-probability for noise on the task embedding that reaches '
+                              'the decoder: set it to 0, or noise_reaches_decoder: false')
+        return self.make_actor('gaussian')
 
     def _load_frozen(self, actor: TaskEmbeddingActor) -> None:
         """Load a trained EAR actor's state encoder and decoder and freeze them."""

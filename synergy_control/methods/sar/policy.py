@@ -18,6 +18,11 @@ Q is the augmented space's Q restricted to what the environment sees (two ``u`` 
 same blend have the same value), so SAC's targets and actor gradients are unchanged. The clip
 is the environment's own (MuJoCo clamps the control): its gradient is zero outside [−1, 1].
 
+Under PPO (``algorithm: ppo``) the same actor is the Gaussian's mean in the sampled space:
+PPO draws ``u`` around ``tanh(mean)`` with its own state-independent std, its log-probability
+is that of ``u``, and the environment gets the blend of the draw; the exported graph blends
+the mean, as for SAC.
+
 Exported (one robot): input ``obs``; outputs ``action`` and ``synergy`` (role
 ``synergy_activations``, the mean ``z``); the card's ``synergy`` section is the basis with
 its fit statistics and φ.
@@ -34,7 +39,7 @@ from torch import nn
 from synergy_control.methods.sar.basis import SynergyBasis
 from synergy_control.policies.networks import GaussianActor, TwinCritic, tanh_gaussian_sample
 from synergy_control.policies.registry import ActorKind, PolicyBuilder, register_policy
-from synergy_control.settings import WIDTHS, option
+from synergy_control.settings import WIDTHS, ConfigError, option
 
 UNIT_INTERVAL = ('in [0, 1]', lambda v: 0.0 <= v <= 1.0)
 GIVEN = ('a basis file (`synergy-control synergies extract`)', lambda v: bool(v))
@@ -65,9 +70,17 @@ class SynergyActor(GaussianActor):
         sampled, log_prob = tanh_gaussian_sample(*self(obs))
         return self.blend(sampled), log_prob
 
+    def sampled_mean(self, obs: torch.Tensor,
+                     robot: torch.Tensor | None = None) -> torch.Tensor:
+        """The evaluation values u = tanh(mean) = [z, d]: PPO's Gaussian is centred here."""
+        return torch.tanh(self(obs)[0])
+
+    #: PPO samples u around :meth:`sampled_mean`; the robot gets the blend of the sample
+    to_action = blend
+
     def act(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the evaluation action and its synergy values z = tanh(mean)[:L]."""
-        u = torch.tanh(self(obs)[0])
+        u = self.sampled_mean(obs)
         return self.blend(u), u[..., :self.count]
 
     def deterministic(self, obs: torch.Tensor,
@@ -130,12 +143,17 @@ class SARPolicy(PolicyBuilder):
     def make_actor(self, kind: ActorKind) -> nn.Module:
         """Make the Gaussian blended actor (SAC); kept to read its decoder at export."""
         if kind != 'gaussian':
-            raise ValueError("policy 'sar' is a SAC policy (algorithm: sac)")
+            raise ConfigError("config key 'algorithm': policy 'sar' has a Gaussian actor "
+                              '(algorithm: sac or ppo)')
         self.actor = SynergyActor(self.context.obs_dim, self.basis, self.settings.phi,
                                   self.settings.hidden_sizes)
         # a partial of a function, not a bound method: copies of the actor stay light
         self.actor.register_load_state_dict_pre_hook(partial(same_decoder, self.settings.basis))
         return self.actor
+
+    def make_ppo_actor(self) -> nn.Module:
+        """The same actor: PPO samples [z, d] around tanh of its mean (its log-std head idles)."""
+        return self.make_actor('gaussian')
 
     def make_critic(self) -> nn.Module:
         """Twin Q MLPs on the blended (applied) action."""

@@ -51,11 +51,11 @@ def test_critics_see_the_task():
     assert q.shape == (2, 3) and len(set(q[0].tolist())) == 3
 
 
-def test_ear_needs_one_robot_on_tasks_and_sac():
+def test_ear_needs_one_robot_on_tasks_and_a_gaussian_actor():
     context = PolicyContext.build(['walker_2_main', 'walker_4_main'])
     with pytest.raises(ValueError, match="one robot on a set of tasks"):
         EARPolicy(context, EARPolicy.Settings())
-    with pytest.raises(ValueError, match='SAC policy'):
+    with pytest.raises(ConfigError, match="'algorithm'.*Gaussian actor"):
         builder().make_actor('deterministic')
     with pytest.raises(ConfigError, match="'policy.task_dim'"):
         config_from_dict({'robot': 'half_cheetah', 'tasks': TASKS, 'algorithm': 'sac',
@@ -104,3 +104,40 @@ def test_gradient_adaptation_learns_only_the_new_embedding(tmp_path, run_to_end,
         run_to_end(small_ear_config(tasks=['vel:2'], policy={
             **small_ear_config()['policy'], 'state_dim': 5,
             'adapt_from': str(tmp_path / 'source')}), tmp_path / 'bad')
+
+
+def ear_ppo_config(small_ear_config, **policy) -> dict:
+    """The small EAR run under PPO: one vectorised cheetah per task, two rollouts."""
+    data = {key: value for key, value in small_ear_config().items()
+            if key not in ('start_steps', 'batch_size', 'buffer_size', 'updates_per_step')}
+    data.update(algorithm='ppo', num_envs=3, total_steps=96, eval_every=96,
+                checkpoint_every=96, log_every=48,
+                policy={**data['policy'], **policy},
+                ppo={'rollout_steps': 16, 'epochs': 1, 'minibatches': 2,
+                     'value_hidden_sizes': [16]})
+    return data
+
+
+def test_ppo_trains_ear_on_its_tasks_and_exports_the_task_commanded_graph(tmp_path,
+                                                                         small_ear_config):
+    from synergy_control.training import train
+    from synergy_control.training.checkpoint import agent_from_checkpoint
+    config = config_from_dict(ear_ppo_config(small_ear_config, embedding_noise=0.0))
+    run = train(config=config, run_dir=str(tmp_path / 'run'), progress=False)
+    agent = agent_from_checkpoint(run / 'checkpoints' / 'last.pt')
+    assert agent.log_std.shape == (6,)  # the cheetah's actions: EAR samples actions
+    export_checkpoint(run, tmp_path / 'ear.onnx', robot='half_cheetah@vel:3')
+    runtime = PolicyRuntime(tmp_path / 'ear.onnx')
+    qpos, qvel = np.full(9, 0.1), np.full(9, -0.2)
+    for task in TASKS:
+        runtime.set_task(task)
+        expected = agent.act(runtime.observe(qpos, qvel), deterministic=True,
+                             robot=f'half_cheetah@{task}')
+        np.testing.assert_allclose(runtime.act(qpos, qvel).action, expected, atol=1e-5)
+
+
+def test_ppo_refuses_embedding_noise_it_has_no_log_probability_for(small_ear_config):
+    from synergy_control.training.checkpoint import make_agent
+    with pytest.raises(ConfigError, match="'policy.embedding_noise'"):
+        make_agent(config_from_dict(ear_ppo_config(small_ear_config)))
+    make_agent(config_from_dict(ear_ppo_config(small_ear_config, noise_reaches_decoder=False)))

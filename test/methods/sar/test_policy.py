@@ -1,12 +1,16 @@
-"""The 'sar' policy builder: settings, the fixed decoder, bounded actions, SAC's entropy target."""
+"""The 'sar' policy builder: settings, the fixed decoder, bounded actions, SAC's entropy target,
+and PPO sampling synergy values."""
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 import torch
 
 from synergy_control.methods.sar.basis import SynergyBasis
 from synergy_control.methods.sar.policy import SynergyActor
-from synergy_control.training.checkpoint import make_agent
+from synergy_control.export.trained import export_checkpoint
+from synergy_control.training import train
+from synergy_control.training.checkpoint import agent_from_checkpoint, make_agent
 from synergy_control.training.config import ConfigError, config_from_dict
 
 from .conftest import sar_config
@@ -63,8 +67,46 @@ def test_settings_and_basis_are_checked(humanoid_basis, tmp_path):
     with pytest.raises(ValueError, match=r'walker\.yaml decodes to 6 actuators, robot humanoid '
                        'has 17'):
         agent_of(sar_config(tmp_path / 'walker.yaml'))
-    with pytest.raises(ValueError, match='SAC policy'):
+    with pytest.raises(ConfigError, match="'algorithm'.*Gaussian actor"):
         agent_of({**sar_config(humanoid_basis), 'algorithm': 'td3'})
     with pytest.raises(ValueError, match='drives one robot'):
         agent_of({**sar_config(humanoid_basis), 'robot': None,
                   'robots': ['walker_7_main', 'walker_6_main']})
+
+
+def sar_ppo_config(basis, phi: float) -> dict:
+    """The smoke SAR-RL config under PPO: 4 humanoids, two rollouts of 16 steps."""
+    data = {key: value for key, value in sar_config(basis, phi=phi).items()
+            if key not in ('start_steps', 'batch_size', 'buffer_size', 'keep_buffer')}
+    data.update(algorithm='ppo', num_envs=4, total_steps=128, eval_every=128,
+                checkpoint_every=128, log_every=64,
+                ppo={'rollout_steps': 16, 'epochs': 1, 'minibatches': 2,
+                     'value_hidden_sizes': [16]})
+    return data
+
+
+@pytest.mark.parametrize('phi, sampled', [(1.0, 4), (0.66, 4 + 17)])
+def test_ppo_samples_synergy_values_and_exports_their_blended_mean(humanoid_basis, tmp_path,
+                                                                   phi, sampled):
+    """PPO's Gaussian lives in [z, d]; the robot gets the blend; the graph blends the mean."""
+    run = train(config=config_from_dict(sar_ppo_config(humanoid_basis, phi)),
+                run_dir=str(tmp_path / 'run'), progress=False)
+    agent = agent_from_checkpoint(run / 'checkpoints' / 'last.pt')
+    assert agent.log_std.shape == (sampled,)
+    obs = torch.randn(8, agent.obs_dim)
+    u, log_prob, mean = agent.sample(obs)
+    assert u.shape == mean.shape == (8, sampled) and torch.isfinite(log_prob).all()
+    torch.testing.assert_close(agent.to_action(mean), agent.actor.deterministic(obs))
+    torch.testing.assert_close(agent.to_action(u), agent.actor.blend(u))
+    action = agent.explore(obs)
+    assert action.shape == (8, 17) and action.abs().max() <= 1.0
+
+    export_checkpoint(run, tmp_path / 'sar.onnx')
+    session = ort.InferenceSession(str(tmp_path / 'sar.onnx'),
+                                   providers=['CPUExecutionProvider'])
+    raw = np.random.default_rng(0).normal(0.0, 2.0, (5, agent.obs_dim)).astype(np.float32)
+    onnx_action, onnx_synergy = session.run(['action', 'synergy'], {'obs': raw})
+    np.testing.assert_allclose(onnx_action, agent.act(raw, deterministic=True), atol=1e-5)
+    normalised = agent.normalize(torch.as_tensor(raw))
+    np.testing.assert_allclose(onnx_synergy, agent.mean(normalised, None)[:, :4].detach(),
+                               atol=1e-5)
