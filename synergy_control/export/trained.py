@@ -108,6 +108,8 @@ def export_checkpoint(source: str | Path, out: str | Path, *, name: str | None =
         'best_eval_mean': state.get('best_eval'),
         'policy': config['policy'], 'normalize_obs': config['normalize_obs'],
     }
+    if config['distill']['steps']:  # the experts it imitated first, then PPO
+        training['distillation'] = config['distill']
     header = {'name': name or Path(out).stem, 'method': config['algorithm'],
               'obs_mode': config['obs_mode'], 'training': training,
               'normalization': _normalization(agent)}

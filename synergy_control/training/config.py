@@ -89,6 +89,24 @@ class PPOConfig:
 
 
 @dataclass
+class DistillConfig:
+    """Expert distillation before PPO (DAgger, Ross et al. 2011; issue 20's path c).
+
+    For the first ``steps`` environment steps of a PPO run, every rollout is collected with the
+    student's own Gaussian (DAgger's states are the learner's), each state labelled with the
+    action of its robot's expert (``teachers``: exported ONNX policies, one per training
+    robot, matched by the robot their card names), and the update fits the student's mean
+    to those labels (``bc_coef`` × masked mean squared error) instead of the clipped
+    surrogate; the value function learns from the same rollouts, so PPO takes over with a
+    fitted critic. Zero-shot robots get no teacher: they stay held out.
+    """
+
+    teachers: list[str] = option([])
+    steps: int = option(0, NONNEG)
+    bc_coef: float = option(1.0, POSITIVE)
+
+
+@dataclass
 class PolicyConfig:
     """The ``policy:`` section: a registered architecture and its validated settings."""
 
@@ -152,6 +170,7 @@ class Config:
     sac: SACConfig = field(default_factory=SACConfig)
     crossq: CrossQConfig = field(default_factory=CrossQConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
 
     def to_dict(self) -> dict:
         """Return the plain nested dict (YAML / checkpoint form): settings inlined."""
@@ -357,6 +376,12 @@ def config_from_dict(data: dict, name: str = '') -> Config:
                           're-clustering, needs an action value (ΔQ) from twin critics and a '
                           'replay, which PPO does not learn; without it the synergies stay '
                           "the limb graph's affinity clustering (or train with td3)")
+    if config.distill.steps and config.algorithm != 'ppo':
+        raise ConfigError("config key 'distill.steps': distillation is the first phase of a "
+                          f'ppo run, got algorithm {config.algorithm}')
+    if config.distill.steps and not config.distill.teachers:
+        raise ConfigError("config key 'distill.teachers': distill.steps > 0 needs one exported "
+                          'expert (.onnx) per training robot')
     if config.batch_size > config.buffer_size:
         raise ConfigError(f"config key 'batch_size': expected <= buffer_size "
                           f'({config.buffer_size}), got {config.batch_size}')

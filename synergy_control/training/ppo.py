@@ -29,6 +29,7 @@ from torch import nn
 from synergy_control.policies.registry import PolicyContext
 from synergy_control.training.agent import OffPolicyAgent, adam
 from synergy_control.training.config import Config
+from synergy_control.training.distill import Teachers
 from synergy_control.policies.networks import mlp
 from synergy_control.training.normalizer import RunningNormalizer
 from synergy_control.training.vec_env import FinishedEpisode, VectorEnv
@@ -98,6 +99,15 @@ def ppo_losses(log_prob: torch.Tensor, old_log_prob: torch.Tensor, advantage: to
     return -surrogate.mean(), (value - value_target).square().mean(), clipped
 
 
+def imitation_loss(action: torch.Tensor, label: torch.Tensor,
+                   mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared error of actions against an expert's, over each robot's own columns."""
+    error = (action - label).square()
+    if mask is None:
+        return error.mean()
+    return (error * mask).sum() / mask.sum()
+
+
 def adapted_learning_rate(lr: float, kl: float, desired_kl: float) -> float:
     """rsl_rl's schedule: ÷1.5 when KL > 2·target, ×1.5 when KL < target / 2, within bounds."""
     if kl > 2.0 * desired_kl:
@@ -119,6 +129,7 @@ class Rollout:
     log_std: torch.Tensor      # [S]: the policy's log-std when it collected the rollout
     advantage: torch.Tensor
     value_target: torch.Tensor  # in the value network's units (normalised if enabled)
+    teacher_action: torch.Tensor | None = None  # distillation's labels [T·N, A]
 
 
 class PPO(OffPolicyAgent):
@@ -135,6 +146,7 @@ class PPO(OffPolicyAgent):
                  device: str | torch.device = 'cpu'):
         super().__init__(context, config)
         self.hp, self.gamma = config.ppo, config.gamma
+        self.bc_coef = config.distill.bc_coef
         self.actor = self.builder.make_ppo_actor()
         self.sampled_dim = max(self.builder.sampled_dims())
         self.value = mlp(self.obs_dim, self.hp.value_hidden_sizes, 1, self.hp.value_activation)
@@ -152,6 +164,12 @@ class PPO(OffPolicyAgent):
 
     def _mask(self, robot: torch.Tensor | None) -> torch.Tensor | None:
         return None if self.act_mask is None or robot is None else self.act_mask[robot]
+
+    def _act_mask(self, robot: torch.Tensor | None) -> torch.Tensor | None:
+        """Each sample's real action columns (None: no robot is padded)."""
+        table = self.context.act_mask
+        return None if table is None or robot is None else \
+            torch.as_tensor(table, device=robot.device)[robot]
 
     def explore(self, obs: torch.Tensor, robot: torch.Tensor | None = None) -> torch.Tensor:
         """Sample the Gaussian around the actor's mean: the action (padded columns stay 0)."""
@@ -215,6 +233,9 @@ class PPO(OffPolicyAgent):
                     log_prob, rollout.log_prob[idx], advantage,
                     self.value(rollout.obs[idx]).squeeze(-1), rollout.value_target[idx],
                     hp.clip)
+                if rollout.teacher_action is not None:  # distilling: fit the experts instead
+                    policy_loss = self.bc_coef * imitation_loss(
+                        self.to_action(mean), rollout.teacher_action[idx], self._act_mask(robot))
                 width = self.sampled_dim if mask is None else mask.sum(-1)
                 entropy = (self.log_std.sum() + 0.5 * LOG_2PI_E * width if mask is None
                            else (self.log_std * mask).sum(-1) + 0.5 * LOG_2PI_E * width).mean()
@@ -227,7 +248,7 @@ class PPO(OffPolicyAgent):
                 nn.utils.clip_grad_norm_([p for group in optimizer.param_groups
                                           for p in group['params']], hp.max_grad_norm)
                 optimizer.step()
-                if hp.desired_kl is not None:
+                if hp.desired_kl is not None and rollout.teacher_action is None:
                     lr = adapted_learning_rate(optimizer.param_groups[0]['lr'], float(kl),
                                                hp.desired_kl)
                     for group in optimizer.param_groups:
@@ -254,12 +275,13 @@ class Collected:
 
 
 def collect(agent: PPO, envs: VectorEnv, obs: torch.Tensor, robot: torch.Tensor | None,
-            steps: int) -> Collected:
+            steps: int, teachers: Teachers | None = None) -> Collected:
     """Step every environment ``steps`` times with the policy; build GAE targets.
 
     ``obs`` is the raw observation batch the environments stand at. Rewards are scaled by
     ``ppo.reward_scale`` here (learning only); each observation feeds the normaliser before it
-    is normalised, as rsl_rl does.
+    is normalised, as rsl_rl does. With ``teachers`` (distillation) each state is also
+    labelled with its robot's expert action.
     """
     hp, device = agent.hp, agent.device
     n = envs.num_envs
@@ -269,8 +291,11 @@ def collect(agent: PPO, envs: VectorEnv, obs: torch.Tensor, robot: torch.Tensor 
     means = torch.zeros_like(samples)
     log_probs, values, rewards, dones = (torch.zeros(shape, device=device) for _ in range(4))
     log_std = agent.log_std.detach().clone()
+    labels = None if teachers is None else torch.zeros((*shape, envs.act_dim), device=device)
     episodes: list[tuple[int, FinishedEpisode]] = []
     for t in range(steps):
+        if labels is not None:
+            labels[t] = torch.as_tensor(teachers.actions(envs), device=device)
         agent.observe(obs)
         norm_obs[t] = agent.normalize(obs)
         samples[t], log_probs[t], means[t] = agent.sample(norm_obs[t], robot)
@@ -296,5 +321,6 @@ def collect(agent: PPO, envs: VectorEnv, obs: torch.Tensor, robot: torch.Tensor 
 
     rollout = Rollout(flat(norm_obs), None if robot is None else robot.repeat(steps),
                       flat(samples), flat(log_probs), flat(means), log_std, flat(advantage),
-                      agent.value_target(flat(returns)))
+                      agent.value_target(flat(returns)),
+                      None if labels is None else flat(labels))
     return Collected(rollout, obs, episodes)

@@ -41,6 +41,7 @@ from synergy_control.training.compute import configure_cpu
 from synergy_control.training.config import (Config, ConfigError, config_from_dict, load_config,
                                              save_config)
 from synergy_control.training.hooks import HOOKS, Hook
+from synergy_control.training.distill import Teachers
 from synergy_control.training.ppo import PPO, collect
 from synergy_control.training.vec_env import VectorEnv
 
@@ -482,7 +483,9 @@ class OnPolicyTrainer(Trainer):
 
     Counters, evaluation, logs, hooks and checkpoints are the off-policy trainer's; only the
     collection differs (:func:`synergy_control.training.ppo.collect`). A set's environments
-    cycle through its training robots (or tasks).
+    cycle through its training robots (or tasks). With ``distill.steps`` the first iterations
+    fit the experts (``distill.teachers``) instead of the surrogate; ``policy_loss`` is then
+    the imitation loss.
     """
 
     agent: PPO
@@ -493,6 +496,8 @@ class OnPolicyTrainer(Trainer):
         self.envs = VectorEnv(self.train_names, cfg.num_envs, cfg.obs_mode)
         self.env_robot = (torch.as_tensor(self.envs.entry, device=self.device)
                           if self.is_set else None)
+        self.teachers = (Teachers(cfg.distill.teachers, self.train_names)
+                         if cfg.distill.steps else None)
 
     def run(self, stop: StopRequest) -> None:
         """Collect and update until ``total_steps`` or a stop request, then checkpoint."""
@@ -503,8 +508,9 @@ class OnPolicyTrainer(Trainer):
         mark = (time.perf_counter(), self.agent.updates)
         while self.env_steps < cfg.total_steps and stop.signal is None:
             before = self.env_steps
+            distilling = self.env_steps < cfg.distill.steps
             collected = collect(self.agent, self.envs, obs, self.env_robot,
-                                cfg.ppo.rollout_steps)
+                                cfg.ppo.rollout_steps, self.teachers if distilling else None)
             obs = collected.obs
             for t, episode in collected.episodes:  # logged at the env step it ended
                 self.env_steps = before + (t + 1) * self.envs.num_envs

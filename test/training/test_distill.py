@@ -1,0 +1,80 @@
+"""Distillation of per-robot experts into one policy before PPO (DAgger, issue 20)."""
+
+import numpy as np
+import pytest
+
+from synergy_control.export import export_untrained
+from synergy_control.training import train
+from synergy_control.training.checkpoint import agent_from_checkpoint
+from synergy_control.training.config import ConfigError
+from synergy_control.training.distill import Teachers
+from synergy_control.training.vec_env import VectorEnv
+
+ROBOTS = ['walker_2_main', 'walker_4_main']
+
+
+@pytest.fixture(scope='module')
+def experts(tmp_path_factory) -> dict[str, str]:
+    """A (random, exported) flat-observation 'expert' for each robot: labels to imitate."""
+    directory = tmp_path_factory.mktemp('experts')
+    paths = {}
+    for name in [*ROBOTS, 'walker_7_main']:
+        export_untrained(name, directory / f'{name}.onnx')
+        paths[name] = str(directory / f'{name}.onnx')
+    return paths
+
+
+def imitation_error(agent, teachers: Teachers, steps: int = 40) -> float:
+    """Mean squared error of the agent's actions against the experts' on the experts' states."""
+    envs = VectorEnv(ROBOTS, 4)
+    obs = envs.reset(seed=123)
+    errors = []
+    for _ in range(steps):
+        labels = teachers.actions(envs)
+        for i, entry in enumerate(envs.entry):
+            width = envs.act_dims[i]
+            action = agent.act(obs[i, :envs.obs_dims[i]], deterministic=True,
+                               robot=ROBOTS[entry])
+            errors.append(np.square(action - labels[i, :width]).mean())
+        obs = envs.step(labels).obs
+    envs.close()
+    return float(np.mean(errors))
+
+
+def test_distillation_fits_each_robots_expert(tmp_path, smoke_config, experts):
+    teachers = [experts[name] for name in ROBOTS]
+    common = dict(robot=None, robots=ROBOTS, num_envs=4, total_steps=768,
+                  ppo={'rollout_steps': 32, 'epochs': 8, 'minibatches': 2,
+                       'learning_rate': 3e-3, 'desired_kl': None,
+                       'value_hidden_sizes': [32, 32]})
+    distilled = train(config=smoke_config('ppo', **common,
+                                          distill={'teachers': teachers, 'steps': 768}),
+                      run_dir=str(tmp_path / 'distilled'), progress=False)
+    plain = train(config=smoke_config('ppo', **common), run_dir=str(tmp_path / 'plain'),
+                  progress=False)
+    labels = Teachers(teachers, ROBOTS)
+    distilled_error = imitation_error(agent_from_checkpoint(distilled / 'checkpoints' / 'last.pt'),
+                                      labels)
+    plain_error = imitation_error(agent_from_checkpoint(plain / 'checkpoints' / 'last.pt'),
+                                  labels)
+    assert distilled_error < 0.5 * plain_error
+
+
+def test_teachers_are_checked_against_the_training_robots(experts, tmp_path):
+    with pytest.raises(ConfigError, match=r"distill\.teachers\[1\]'.*walker_7_main, not a "
+                                          'training robot'):
+        Teachers([experts['walker_2_main'], experts['walker_7_main']], ROBOTS)
+    with pytest.raises(ConfigError, match="'distill.teachers': no expert for walker_4_main"):
+        Teachers([experts['walker_2_main']], ROBOTS)
+    with pytest.raises(ConfigError, match=r"teachers\[1\]'.*second expert for walker_2_main"):
+        Teachers([experts['walker_2_main']] * 2, ROBOTS)
+    (tmp_path / 'broken.onnx').write_bytes(b'not a model')
+    with pytest.raises(ConfigError, match=r"distill\.teachers\[0\]'.*broken\.onnx"):
+        Teachers([str(tmp_path / 'broken.onnx')], ROBOTS)
+
+
+def test_distillation_is_a_ppo_phase_with_teachers(smoke_config, experts):
+    with pytest.raises(ConfigError, match="'distill.steps'.*ppo run"):
+        smoke_config('td3', distill={'teachers': [experts['walker_7_main']], 'steps': 100})
+    with pytest.raises(ConfigError, match="'distill.teachers'"):
+        smoke_config('ppo', distill={'steps': 100})
