@@ -98,12 +98,17 @@ class DistillConfig:
     robot, matched by the robot their card names), and the update fits the student's mean
     to those labels (``bc_coef`` × masked mean squared error) instead of the clipped
     surrogate; the value function learns from the same rollouts, so PPO takes over with a
-    fitted critic. Zero-shot robots get no teacher: they stay held out.
+    fitted critic. Zero-shot robots get no teacher: they stay held out. Imitation takes many
+    more gradient steps per sample than PPO's surrogate: while distilling, each rollout gets
+    ``epochs`` passes at a fixed ``learning_rate``; PPO then starts from
+    ``ppo.learning_rate``.
     """
 
     teachers: list[str] = option([])
     steps: int = option(0, NONNEG)
     bc_coef: float = option(1.0, POSITIVE)
+    epochs: int = option(15, POSITIVE)
+    learning_rate: float = option(1e-3, POSITIVE)
 
 
 @dataclass

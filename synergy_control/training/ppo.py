@@ -146,7 +146,7 @@ class PPO(OffPolicyAgent):
                  device: str | torch.device = 'cpu'):
         super().__init__(context, config)
         self.hp, self.gamma = config.ppo, config.gamma
-        self.bc_coef = config.distill.bc_coef
+        self.distill = config.distill
         self.actor = self.builder.make_ppo_actor()
         self.sampled_dim = max(self.builder.sampled_dims())
         self.value = mlp(self.obs_dim, self.hp.value_hidden_sizes, 1, self.hp.value_activation)
@@ -212,14 +212,22 @@ class PPO(OffPolicyAgent):
         return ((returns - self.value_norm.mean[0].to(returns))
                 / self.value_norm.std[0].to(returns))
 
+    def set_learning_rate(self, lr: float) -> None:
+        """Set the learning rate of every parameter group."""
+        for group in self.optimizers['ppo'].param_groups:
+            group['lr'] = lr
+
     def update(self, rollout: Rollout) -> dict[str, torch.Tensor]:
         """Epochs of minibatch steps on one rollout; the learning rate follows the KL."""
         hp, optimizer = self.hp, self.optimizers['ppo']
+        distilling = rollout.teacher_action is not None
+        if distilling:
+            self.set_learning_rate(self.distill.learning_rate)
         size = rollout.obs.shape[0]
         chunk = math.ceil(size / hp.minibatches)
         totals: dict[str, float] = dict.fromkeys(self.metric_names, 0.0)
         steps = 0
-        for _ in range(hp.epochs):
+        for _ in range(self.distill.epochs if distilling else hp.epochs):
             order = torch.randperm(size, device=rollout.obs.device)
             for start in range(0, size, chunk):
                 idx = order[start:start + chunk]
@@ -233,8 +241,8 @@ class PPO(OffPolicyAgent):
                     log_prob, rollout.log_prob[idx], advantage,
                     self.value(rollout.obs[idx]).squeeze(-1), rollout.value_target[idx],
                     hp.clip)
-                if rollout.teacher_action is not None:  # distilling: fit the experts instead
-                    policy_loss = self.bc_coef * imitation_loss(
+                if distilling:  # fit the experts instead of the surrogate
+                    policy_loss = self.distill.bc_coef * imitation_loss(
                         self.to_action(mean), rollout.teacher_action[idx], self._act_mask(robot))
                 width = self.sampled_dim if mask is None else mask.sum(-1)
                 entropy = (self.log_std.sum() + 0.5 * LOG_2PI_E * width if mask is None
@@ -248,11 +256,9 @@ class PPO(OffPolicyAgent):
                 nn.utils.clip_grad_norm_([p for group in optimizer.param_groups
                                           for p in group['params']], hp.max_grad_norm)
                 optimizer.step()
-                if hp.desired_kl is not None and rollout.teacher_action is None:
-                    lr = adapted_learning_rate(optimizer.param_groups[0]['lr'], float(kl),
-                                               hp.desired_kl)
-                    for group in optimizer.param_groups:
-                        group['lr'] = lr
+                if hp.desired_kl is not None and not distilling:
+                    self.set_learning_rate(adapted_learning_rate(
+                        optimizer.param_groups[0]['lr'], float(kl), hp.desired_kl))
                 for name, value in (('policy_loss', policy_loss), ('value_loss', value_loss),
                                     ('entropy', entropy), ('approx_kl', kl),
                                     ('clip_fraction', clipped)):

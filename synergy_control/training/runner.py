@@ -503,14 +503,18 @@ class OnPolicyTrainer(Trainer):
         """Collect and update until ``total_steps`` or a stop request, then checkpoint."""
         cfg = self.config
         obs = torch.as_tensor(self.envs.reset(seed=cfg.seed + self.episodes), device=self.device)
+        if self.env_steps >= cfg.distill.steps:
+            self.teachers = None  # resumed after the distillation: PPO's learning rate stands
         for hook in self.hooks:
             hook.start(self)
         mark = (time.perf_counter(), self.agent.updates)
         while self.env_steps < cfg.total_steps and stop.signal is None:
             before = self.env_steps
-            distilling = self.env_steps < cfg.distill.steps
+            if self.teachers is not None and self.env_steps >= cfg.distill.steps:
+                self.teachers = None  # distilled: PPO takes over at its own learning rate
+                self.agent.set_learning_rate(cfg.ppo.learning_rate)
             collected = collect(self.agent, self.envs, obs, self.env_robot,
-                                cfg.ppo.rollout_steps, self.teachers if distilling else None)
+                                cfg.ppo.rollout_steps, self.teachers)
             obs = collected.obs
             for t, episode in collected.episodes:  # logged at the env step it ended
                 self.env_steps = before + (t + 1) * self.envs.num_envs

@@ -78,3 +78,21 @@ def test_distillation_is_a_ppo_phase_with_teachers(smoke_config, experts):
         smoke_config('td3', distill={'teachers': [experts['walker_7_main']], 'steps': 100})
     with pytest.raises(ConfigError, match="'distill.teachers'"):
         smoke_config('ppo', distill={'steps': 100})
+
+
+def test_ppo_takes_over_at_its_own_learning_rate(tmp_path, smoke_config, experts):
+    teachers = [experts[name] for name in ROBOTS]
+    config = smoke_config('ppo', robot=None, robots=ROBOTS, num_envs=4, total_steps=256,
+                          log_every=128,
+                          ppo={'rollout_steps': 32, 'epochs': 1, 'minibatches': 2,
+                               'learning_rate': 2e-4, 'desired_kl': None,
+                               'value_hidden_sizes': [32, 32]},
+                          distill={'teachers': teachers, 'steps': 128, 'epochs': 3,
+                                   'learning_rate': 5e-3})
+    run = train(config=config, run_dir=str(tmp_path / 'run'), progress=False)
+    agent = agent_from_checkpoint(run / 'checkpoints' / 'last.pt')
+    assert agent.updates == 1 * 3 * 2 + 1 * 1 * 2  # distilled rollout: 3 epochs; PPO's: 1
+    import csv
+    with open(run / 'metrics.csv', newline='') as f:
+        rates = [float(row['learning_rate']) for row in csv.DictReader(f) if row['learning_rate']]
+    assert rates[0] == pytest.approx(5e-3) and rates[-1] == pytest.approx(2e-4)
