@@ -7,7 +7,7 @@ divided by its variant's expert return; the means over the training and the zero
 are the issue's figures (``--out``, default ``docs/results/<policy stem>_scores``).
 
     python benchmarks/expert_scores.py                       # the experts' table
-    python benchmarks/expert_scores.py --policy models/training/walker_solar_distill_0/walker_solar_distill.onnx
+    python benchmarks/expert_scores.py --policy models/training/RUN/POLICY.onnx
 """
 
 from __future__ import annotations

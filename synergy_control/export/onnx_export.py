@@ -35,8 +35,8 @@ def export_policy(module: torch.nn.Module, card: PolicyCard, out_path: str | Pat
     ``module`` takes the tensors of ``card.onnx['inputs']`` in order and returns its outputs
     in order (a tensor, or a tuple when there are several); the graph's inputs and outputs
     get the card's names. Parity with ONNX Runtime is checked on every output, on
-    ``sample_observations`` plus random ones, and must be within :data:`PARITY_TOLERANCE`; a NaN or Inf on
-    either side is a failure.
+    ``sample_observations`` plus random ones, and must be within :data:`PARITY_TOLERANCE`;
+    a NaN or Inf on either side is a failure.
 
     A card with variants gets one graph, traced once on the default robot with its named
     sizes as dynamic axes, and parity is checked for every variant (``sample_observations``:

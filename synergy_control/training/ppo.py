@@ -176,13 +176,13 @@ class PPO(OffPolicyAgent):
         return self.to_action(self.sample(obs, robot)[0])
 
     def mean(self, obs: torch.Tensor, robot: torch.Tensor | None) -> torch.Tensor:
-        """The Gaussian's mean in the sampled space, for normalised observations."""
+        """Return the Gaussian's mean in the sampled space, for normalised observations."""
         sampled_mean = getattr(self.actor, 'sampled_mean', None)
         return (self.actor.deterministic(obs, robot) if sampled_mean is None
                 else sampled_mean(obs, robot))
 
     def to_action(self, sampled: torch.Tensor) -> torch.Tensor:
-        """The action the environment gets for a sample (the sample itself by default)."""
+        """Return the action the environment gets for a sample (by default the sample)."""
         decode = getattr(self.actor, 'to_action', None)
         return sampled if decode is None else decode(sampled)
 

@@ -151,7 +151,7 @@ class EARPolicy(PolicyBuilder):
         return self.actor
 
     def make_ppo_actor(self) -> nn.Module:
-        """The same actor, its mean tanh of the decoder's mean at the clean LTE.
+        """Return the same actor, its mean tanh of the decoder's mean at the clean LTE.
 
         PPO's ratio needs the exact log-probability of an action; with noise on the LTE that
         reaches the decoder the policy is a mixture over the noise, which has none.

@@ -72,7 +72,7 @@ class SynergyActor(GaussianActor):
 
     def sampled_mean(self, obs: torch.Tensor,
                      robot: torch.Tensor | None = None) -> torch.Tensor:
-        """The evaluation values u = tanh(mean) = [z, d]: PPO's Gaussian is centred here."""
+        """Return the evaluation values u = tanh(mean) = [z, d]: PPO's Gaussian centre."""
         return torch.tanh(self(obs)[0])
 
     #: PPO samples u around :meth:`sampled_mean`; the robot gets the blend of the sample
@@ -152,7 +152,7 @@ class SARPolicy(PolicyBuilder):
         return self.actor
 
     def make_ppo_actor(self) -> nn.Module:
-        """The same actor: PPO samples [z, d] around tanh of its mean (its log-std head idles)."""
+        """Return the same actor: PPO samples [z, d] at tanh of its mean (log-std head idles)."""
         return self.make_actor('gaussian')
 
     def make_critic(self) -> nn.Module:

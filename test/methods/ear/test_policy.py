@@ -118,8 +118,8 @@ def ear_ppo_config(small_ear_config, **policy) -> dict:
     return data
 
 
-def test_ppo_trains_ear_on_its_tasks_and_exports_the_task_commanded_graph(tmp_path,
-                                                                         small_ear_config):
+def test_ppo_trains_ear_on_its_tasks_and_exports_the_task_commanded_graph(
+        tmp_path, small_ear_config):
     from synergy_control.training import train
     from synergy_control.training.checkpoint import agent_from_checkpoint
     config = config_from_dict(ear_ppo_config(small_ear_config, embedding_noise=0.0))
