@@ -53,7 +53,9 @@ from synergy_control.ros.node_tools import (MessageInfoCallback, TickSamples, de
                                             percentiles, publisher_names, spin_main,
                                             steady_clock)
 from synergy_control.ros.task_commands import TaskCommands
-from synergy_control.ros.topics import DEFAULT_COMMAND_TOPIC, JOINT_STATES_TOPIC, ODOM_TOPIC
+from synergy_control.ros.topics import (CONTROLLER_MARKERS_TOPIC, DEFAULT_COMMAND_TOPIC,
+                                        DIAGNOSTICS_TOPIC, JOINT_STATES_TOPIC, ODOM_TOPIC,
+                                        SYNERGY_ACTIVATIONS_TOPIC)
 from synergy_control.runtime import NonFiniteError, PolicyLoadError, PolicyRuntime
 from synergy_control.state import StateError, StateReader
 from synergy_control.synergy import structure_of
@@ -106,7 +108,7 @@ class SynergyController(LifecycleNode):
         self._reset_state()
 
         self.create_service(SetBool, '~/enable', self._on_enable)
-        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', qos.EVENTS)
+        self._diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, qos.EVENTS)
         self.create_timer(diagnostics_period, self._publish_diagnostics, clock=steady_clock())
         if autostart and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
             self.trigger_activate()
@@ -159,9 +161,10 @@ class SynergyController(LifecycleNode):
         self._synergy_msg = Float64MultiArray()
         self._command_pub = self.create_publisher(Float64MultiArray, DEFAULT_COMMAND_TOPIC,
                                                   qos.COMMAND)
-        self._synergy_pub = self.create_publisher(Float64MultiArray, '~/synergy_activations',
+        self._synergy_pub = self.create_publisher(Float64MultiArray, SYNERGY_ACTIVATIONS_TOPIC,
                                                   qos.EVENTS)
-        self._marker_pub = (self.create_publisher(MarkerArray, '~/synergy_markers', qos.MARKERS)
+        self._marker_pub = (self.create_publisher(MarkerArray, CONTROLLER_MARKERS_TOPIC,
+                                                  qos.MARKERS)
                             if self._markers is not None else None)
         self._inputs = [
             self.create_subscription(JointState, JOINT_STATES_TOPIC,
