@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from synergy_control.ros.controller_state import FAULTS
 from synergy_control.ros.environment import ensure_local_dds, run_domain_id
 from synergy_control.ros.launch_plan import NodeSpec, sim_plan
 from synergy_control.runtime import PolicyLoadError
@@ -168,8 +169,6 @@ def real_time_factor(steps: int, control_period: float, wall: float) -> float:
 
 def _summary(bridge, controller, monitor, wall: float, interrupted: bool,
              environment: dict[str, str], executor: str, steps_before: int) -> dict:
-    from synergy_control.ros.synergy_controller import FAULTS  # rclpy is up by now
-
     sim_time = bridge.sim_time_ns * 1e-9
     returns = [e['return'] for e in monitor.episodes]
     return {

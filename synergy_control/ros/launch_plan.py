@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping
 from synergy_control.card import CardError, PolicyCard
 from synergy_control.robots import Task, get_robot, variant_names
 from synergy_control.ros.topics import (CLOCK_TOPIC, DEFAULT_COMMAND_TOPIC, JOINT_STATES_TOPIC,
-                                        ODOM_TOPIC, SYNERGY_MARKERS_TOPIC)
+                                        ODOM_TOPIC, SIM_MARKERS_TOPIC, SYNERGY_MARKERS_TOPIC)
 from synergy_control.runtime import PolicyLoadError, read_card
 from synergy_control.task_embedding import command_for_task, parse_task
 
@@ -274,7 +274,7 @@ def sim_plan(robot: str | None = None, policy: str | Path | None = None,
     if rviz:
         # The display topics of sim.rviz are the un-namespaced graph's.
         shown = ((f'/{ODOM_TOPIC}', f'{namespace}/{ODOM_TOPIC}'),
-                 ('/sim/markers', f'{namespace}/sim/markers'),
+                 (f'/{SIM_MARKERS_TOPIC}', f'{namespace}/{SIM_MARKERS_TOPIC}'),
                  (SYNERGY_MARKERS_TOPIC, f'{namespace}{SYNERGY_MARKERS_TOPIC}'))
         plan.append(NodeSpec('rviz2', 'rviz2', 'rviz2', {'use_sim_time': bool(use_sim_time)},
                              clock + (shown if namespace else ()),

@@ -7,7 +7,7 @@ from rclpy.node import Node
 
 from synergy_control.ros import qos
 from synergy_control.ros.conversions import status_values
-from synergy_control.ros.topics import EPISODE_TOPIC
+from synergy_control.ros.topics import DIAGNOSTICS_TOPIC, EPISODE_TOPIC
 
 
 def parse_episode(status: DiagnosticStatus) -> dict:
@@ -28,7 +28,7 @@ class SimMonitor(Node):
         self.episodes: list[dict] = []
         self.diagnostics: dict[str, dict[str, str]] = {}
         self.create_subscription(DiagnosticStatus, EPISODE_TOPIC, self._on_episode, qos.EVENTS)
-        self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
+        self.create_subscription(DiagnosticArray, DIAGNOSTICS_TOPIC, self._on_diagnostics,
                                  qos.EVENTS)
 
     def _on_episode(self, msg: DiagnosticStatus) -> None:

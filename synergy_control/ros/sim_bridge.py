@@ -53,8 +53,9 @@ from synergy_control.ros.launch_plan import MODES
 from synergy_control.ros.node_tools import (MessageInfoCallback, ParameterError, TickSamples,
                                             declare, percentiles, publisher_names, spin_main,
                                             steady_clock)
-from synergy_control.ros.topics import (CLOCK_TOPIC, DEFAULT_COMMAND_TOPIC, EPISODE_TOPIC,
-                                        JOINT_STATES_TOPIC, ODOM_TOPIC)
+from synergy_control.ros.topics import (CLOCK_TOPIC, DEFAULT_COMMAND_TOPIC, DIAGNOSTICS_TOPIC,
+                                        EPISODE_TOPIC, JOINT_STATES_TOPIC, ODOM_TOPIC,
+                                        SIM_MARKERS_TOPIC)
 
 #: Realtime mode steps at most this many control periods per timer tick to catch up.
 MAX_CATCH_UP = 5
@@ -125,7 +126,7 @@ class SimBridge(Node):
         self._odom_pub = self.create_publisher(Odometry, ODOM_TOPIC, qos.STATE_PUBLISHER)
         self._clock_pub = self.create_publisher(Clock, CLOCK_TOPIC, qos.CLOCK)
         self._episode_pub = self.create_publisher(DiagnosticStatus, EPISODE_TOPIC, qos.EVENTS)
-        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', qos.EVENTS)
+        self._diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, qos.EVENTS)
         self._command_sub = self.create_subscription(
             Float64MultiArray, DEFAULT_COMMAND_TOPIC, MessageInfoCallback(self._on_command),
             qos.COMMAND_MATCHING_READER)
@@ -133,7 +134,7 @@ class SimBridge(Node):
         clock = steady_clock()
         if markers_rate > 0.0:
             self._markers = GeomMarkers(self.robot.model)
-            self._marker_pub = self.create_publisher(MarkerArray, 'sim/markers', qos.MARKERS)
+            self._marker_pub = self.create_publisher(MarkerArray, SIM_MARKERS_TOPIC, qos.MARKERS)
             self.create_timer(1.0 / markers_rate, self._publish_markers, clock=clock)
         self.create_timer(diagnostics_period, self._publish_diagnostics, clock=clock)
         self._diag_window = (time.monotonic(), 0, dict(self.counters))

@@ -41,6 +41,9 @@ from visualization_msgs.msg import MarkerArray
 
 from synergy_control.robots import variant_names
 from synergy_control.ros import qos
+from synergy_control.ros.controller_state import (WATCHDOG_CHECKS, ControlDiagnostics,
+                                                  LockstepGate, SafeCommand, Watchdog,
+                                                  WatchdogCheck)
 from synergy_control.ros.conversions import (command_msg, ctrl_from_msg, diagnostic_array,
                                              diagnostic_status, float_array_msg,
                                              robot_state_from_msgs, stamp_to_ns)
@@ -50,16 +53,12 @@ from synergy_control.ros.node_tools import (MessageInfoCallback, TickSamples, de
                                             percentiles, publisher_names, spin_main,
                                             steady_clock)
 from synergy_control.ros.task_commands import TaskCommands
-from synergy_control.ros.topics import DEFAULT_COMMAND_TOPIC, JOINT_STATES_TOPIC, ODOM_TOPIC
+from synergy_control.ros.topics import (CONTROLLER_MARKERS_TOPIC, DEFAULT_COMMAND_TOPIC,
+                                        DIAGNOSTICS_TOPIC, JOINT_STATES_TOPIC, ODOM_TOPIC,
+                                        SYNERGY_ACTIVATIONS_TOPIC)
 from synergy_control.runtime import NonFiniteError, PolicyLoadError, PolicyRuntime
 from synergy_control.state import StateError, StateReader
 from synergy_control.synergy import structure_of
-
-#: Counters that are faults (reported in diagnostics and in the sim summary).
-FAULTS = ('invalid_states', 'non_finite_outputs', 'watchdog_trips')
-#: Watchdog checks per watchdog_timeout: the safe command starts at most this fraction of the
-#: timeout late.
-WATCHDOG_CHECKS = 5
 
 
 class SynergyController(LifecycleNode):
@@ -98,17 +97,18 @@ class SynergyController(LifecycleNode):
         self.enabled = True
         self.active = False
         self.last_error = ''
-        self.counters = {'commands': 0, 'policy_commands': 0, 'safe_commands': 0,
-                         'invalid_states': 0, 'non_finite_outputs': 0, 'watchdog_trips': 0}
+        self.diagnostics = ControlDiagnostics(time.monotonic())
         self.compute_ms = TickSamples()
         self.latency_ms = TickSamples()
-        self._diag_window = (time.monotonic(), dict(self.counters))
+        self.watchdog = Watchdog(self.watchdog_timeout, time.monotonic())
+        self._lockstep = LockstepGate()
+        self._safe: SafeCommand | None = None
         self._inputs: list = []
         self._timers_active: list = []
         self._reset_state()
 
         self.create_service(SetBool, '~/enable', self._on_enable)
-        self._diag_pub = self.create_publisher(DiagnosticArray, '/diagnostics', qos.EVENTS)
+        self._diag_pub = self.create_publisher(DiagnosticArray, DIAGNOSTICS_TOPIC, qos.EVENTS)
         self.create_timer(diagnostics_period, self._publish_diagnostics, clock=steady_clock())
         if autostart and self.trigger_configure() == TransitionCallbackReturn.SUCCESS:
             self.trigger_activate()
@@ -117,16 +117,17 @@ class SynergyController(LifecycleNode):
         self._joint_state: tuple[JointState, MessageInfo, float] | None = None
         self._odometry: Odometry | None = None
         self._odometry_time = -np.inf
-        self._last_state_time = -np.inf
-        self._answered_stamp: int | None = None
-        self._tripped = False
-        self._starved = False
-        self._hold: np.ndarray | None = None
-        self._hold_time = -np.inf
-        self._activated_at = time.monotonic()
+        self._lockstep.reset()
+        self.watchdog.restart(time.monotonic())
         self._shown: tuple[np.ndarray, np.ndarray] | None = None  # (qpos, synergy) drawn
         if self.runtime is not None:
             self._reader.reset()
+            self._safe.forget()
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """Commands sent and faults since start-up (:data:`~.controller_state.COUNTERS`)."""
+        return self.diagnostics.counters
 
     # ------------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -154,16 +155,16 @@ class SynergyController(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self.runtime, self._reader, self._markers, robot = runtime, reader, markers, runtime.robot
         self.last_error = ''
-        # the safe zero: no effort, inside the card's limits (as every runtime command is)
-        self._zero = np.minimum(np.maximum(np.zeros(robot.model.nu), runtime.command_low),
-                                runtime.command_high)
+        self._safe = SafeCommand(runtime.command_low, runtime.command_high, self.hold_mode,
+                                 self.watchdog)
         self._command_msg = Float64MultiArray()  # refilled per command
         self._synergy_msg = Float64MultiArray()
         self._command_pub = self.create_publisher(Float64MultiArray, DEFAULT_COMMAND_TOPIC,
                                                   qos.COMMAND)
-        self._synergy_pub = self.create_publisher(Float64MultiArray, '~/synergy_activations',
+        self._synergy_pub = self.create_publisher(Float64MultiArray, SYNERGY_ACTIVATIONS_TOPIC,
                                                   qos.EVENTS)
-        self._marker_pub = (self.create_publisher(MarkerArray, '~/synergy_markers', qos.MARKERS)
+        self._marker_pub = (self.create_publisher(MarkerArray, CONTROLLER_MARKERS_TOPIC,
+                                                  qos.MARKERS)
                             if self._markers is not None else None)
         self._inputs = [
             self.create_subscription(JointState, JOINT_STATES_TOPIC,
@@ -215,7 +216,7 @@ class SynergyController(LifecycleNode):
         for timer in self._timers_active:
             self.destroy_timer(timer)
         self._timers_active = []
-        self._publish(self._safe_command(), False)
+        self._publish(self._safe.choose(time.monotonic()), False)
 
     def _release(self) -> None:
         if self.runtime is None:
@@ -259,44 +260,33 @@ class SynergyController(LifecycleNode):
     def _tick_if_paired(self) -> None:
         """Answer each new (joint state, odometry) pair of one stamp exactly once.
 
-        Not before the command publisher has matched a subscriber: an answer that nobody
-        receives would leave a lockstep simulation waiting for a state already answered.
+        Not before the command publisher has matched a subscriber (:class:`LockstepGate`).
         """
-        if not self.active or self._joint_state is None or self._odometry is None:
+        if not self.active:
             return
-        stamp = stamp_to_ns(self._joint_state[0].header.stamp)
-        if stamp != stamp_to_ns(self._odometry.header.stamp) or stamp == self._answered_stamp:
-            return
-        if self._command_pub.get_subscription_count() == 0:
-            return
-        self._answered_stamp = stamp
-        self._tick()
+        if self._lockstep.admit(
+                stamp_to_ns(self._joint_state[0].header.stamp) if self._joint_state else None,
+                stamp_to_ns(self._odometry.header.stamp) if self._odometry else None,
+                lambda: self._command_pub.get_subscription_count() > 0):
+            self._tick()
 
     def _on_control_timer(self) -> None:
         """Tick on the newest state; a stale one is left to the watchdog."""
         if self._joint_state is None or self._odometry is None:
             return
-        oldest = min(self._joint_state[2], self._odometry_time)
-        if time.monotonic() - oldest <= self.watchdog_timeout:
+        if self.watchdog.fresh(min(self._joint_state[2], self._odometry_time), time.monotonic()):
             self._tick()
 
     def _on_watchdog(self) -> None:
-        """Safe command while states have stopped (armed by the first state).
-
-        Before the first valid state nothing is sent (a lockstep simulation would take it for
-        an answer), but diagnostics warn once no valid state came within the timeout.
-        """
+        """Safe command while states have stopped (armed by the first state, :class:`Watchdog`)."""
         now = time.monotonic()
-        stale = now - self._last_state_time > self.watchdog_timeout
-        if stale and np.isfinite(self._last_state_time):
-            if not self._tripped:
-                self.counters['watchdog_trips'] += 1
-                self.get_logger().warning(f'no valid state for {self.watchdog_timeout} s: '
-                                          'publishing zero effort')  # a hold ends here too
-            self._publish(self._safe_command(), False)
-        self._tripped = stale and np.isfinite(self._last_state_time)
-        self._starved = (not np.isfinite(self._last_state_time)
-                         and now - self._activated_at > self.watchdog_timeout)
+        check = self.watchdog.check(now)
+        if check is WatchdogCheck.TRIP:
+            self.diagnostics.count('watchdog_trips')
+            self.get_logger().warning(f'no valid state for {self.watchdog_timeout} s: '
+                                      'publishing zero effort')  # a hold ends here too
+        if check is not WatchdogCheck.QUIET:
+            self._publish(self._safe.choose(now), False)
 
     def _on_enable(self, request: SetBool.Request, response: SetBool.Response
                    ) -> SetBool.Response:
@@ -319,25 +309,25 @@ class SynergyController(LifecycleNode):
         started = time.perf_counter()
         try:
             qpos, qvel = robot_state_from_msgs(self._reader, msg, self._odometry)
-            self._last_state_time = min(received, self._odometry_time)
+            self.watchdog.valid_state(min(received, self._odometry_time))
             if not self.enabled:
-                self._publish(self._safe_command(), False, answers)
+                self._publish(self._safe.choose(time.monotonic()), False, answers)
                 return
             ctrl = (ctrl_from_msg(self._reader, self.runtime.scaling, msg)
                     if self.runtime.observe.needs_ctrl else None)
             output = self.runtime.act(qpos, qvel, ctrl)
         except StateError as error:
-            self.counters['invalid_states'] += 1
+            self.diagnostics.count('invalid_states')
             self.get_logger().warning(f'refusing state: {error}', throttle_duration_sec=1.0)
-            self._publish(self._safe_command(), False, answers)
+            self._publish(self._safe.choose(time.monotonic()), False, answers)
             return
         except NonFiniteError as error:
-            self.counters['non_finite_outputs'] += 1
+            self.diagnostics.count('non_finite_outputs')
             self.get_logger().warning(f'refusing policy step: {error}', throttle_duration_sec=1.0)
-            self._publish(self._safe_command(), False, answers)
+            self._publish(self._safe.choose(time.monotonic()), False, answers)
             return
         self.compute_ms.append((time.perf_counter() - started) * 1e3)
-        self._hold, self._hold_time = output.commands, time.monotonic()
+        self._safe.remember(output.commands, time.monotonic())
         self._publish(output.commands, True, answers)
         if info['source_timestamp'] > 0:
             self.latency_ms.append((time.time_ns() - info['source_timestamp']) * 1e-6)
@@ -352,19 +342,6 @@ class SynergyController(LifecycleNode):
             self._marker_pub.publish(self._markers(qpos, synergy,
                                                    self.get_clock().now().to_msg()))
 
-    def _safe_command(self) -> np.ndarray:
-        """Zero, or (hold mode) the last policy command while it is still fresh.
-
-        Fresh: it and the last valid state are at most ``watchdog_timeout`` old, so the hold
-        ends when the watchdog trips, not a timeout later.
-        """
-        now = time.monotonic()
-        if (self.hold_mode == 'hold' and self._hold is not None
-                and now - self._hold_time <= self.watchdog_timeout
-                and now - self._last_state_time <= self.watchdog_timeout):
-            return self._hold
-        return self._zero
-
     def _publish(self, command: np.ndarray, policy: bool, answers: int | None = None) -> None:
         """Send a command: the only way one leaves the node (finite, counted).
 
@@ -372,12 +349,11 @@ class SynergyController(LifecycleNode):
         ``answers`` is the stamp (ns) of the state the command answers (None: none).
         """
         if not np.isfinite(command).all():
-            self.counters['non_finite_outputs'] += 1
-            command = self._zero
+            self.diagnostics.count('non_finite_outputs')
+            command = self._safe.zero
             policy = False
         self._command_pub.publish(command_msg(command, answers, self._command_msg))
-        self.counters['commands'] += 1
-        self.counters['policy_commands' if policy else 'safe_commands'] += 1
+        self.diagnostics.count_command(policy)
 
     # ------------------------------------------------------------------ diagnostics
     def statistics(self, recent: bool = False) -> dict:
@@ -397,32 +373,20 @@ class SynergyController(LifecycleNode):
                 'latency_ms_p50': latency[0], 'latency_ms_p99': latency[1]}
 
     def _publish_diagnostics(self) -> None:
-        now = time.monotonic()
-        since, counters_then = self._diag_window
-        self._diag_window = (now, dict(self.counters))
-        new_faults = {k: self.counters[k] - counters_then[k] for k in FAULTS
-                      if self.counters[k] > counters_then[k]}
-        publishers = (publisher_names(self, self._command_pub.topic_name)
-                      if self.runtime is not None else [])
-        if self.runtime is None:
-            level, message = DiagnosticStatus.ERROR, self.last_error or 'not configured'
-        elif new_faults or self._tripped or self._starved or len(publishers) > 1:
-            level = DiagnosticStatus.WARN
-            problems = [f'{v} {k}' for k, v in new_faults.items()]
-            if len(publishers) > 1:
-                problems.append(f'{len(publishers)} publishers on '
-                                f'{self._command_pub.topic_name}: {publishers}')
-            message = (', '.join(problems)
-                       or ('watchdog' if self._tripped else 'no valid (paired) state received'))
-        else:
-            level, message = DiagnosticStatus.OK, self.lifecycle_state
+        """Publish the level and message of :class:`ControlDiagnostics`, with the statistics."""
+        configured = self.runtime is not None
+        topic = self._command_pub.topic_name if configured else ''
+        publishers = publisher_names(self, topic) if configured else []
+        report = self.diagnostics.report(
+            time.monotonic(), self.lifecycle_state, self.watchdog, configured=configured,
+            last_error=self.last_error, command_topic=topic, publishers=publishers)
         values = {'state': self.lifecycle_state, 'enabled': self.enabled, 'mode': self.mode,
                   'policy': self.runtime.path if self.runtime else self.policy_path,
                   'command_publishers': len(publishers),
-                  'loop_rate_hz': (self.counters['commands'] - counters_then['commands'])
-                  / max(now - since, 1e-9), **self.statistics(recent=True)}
-        status = diagnostic_status(f'{self.get_fully_qualified_name()}: control', level,
-                                   message, values,
+                  'loop_rate_hz': report.loop_rate_hz, **self.statistics(recent=True)}
+        status = diagnostic_status(f'{self.get_fully_qualified_name()}: control',
+                                   getattr(DiagnosticStatus, report.level.name), report.message,
+                                   values,
                                    self.runtime.robot.name if self.runtime else '')
         self._diag_pub.publish(diagnostic_array(self.get_clock().now().to_msg(), [status]))
 

@@ -40,6 +40,7 @@ from std_msgs.msg import Float64MultiArray, MultiArrayDimension, String
 
 from synergy_control.ros import qos
 from synergy_control.ros.node_tools import declare, steady_clock
+from synergy_control.ros.topics import CMD_VEL_TOPIC, TASK_EMBEDDING_TOPIC, TASK_TOPIC
 from synergy_control.runtime import PolicyRuntime
 from synergy_control.task_embedding import (TaskEmbeddingError, parse_task, quoted,
                                             velocity_task)
@@ -113,11 +114,11 @@ class TaskCommands:
         if not runtime.task_names:
             return None
         runtime.set_task(self.task or runtime.card.tasks['default'])
-        self._state_pub = self.node.create_publisher(Float64MultiArray, '~/task_embedding',
+        self._state_pub = self.node.create_publisher(Float64MultiArray, TASK_EMBEDDING_TOPIC,
                                                      TASK_STATE)
         self._entities = [
-            self.node.create_subscription(String, '~/task', self._on_task, qos.EVENTS),
-            self.node.create_subscription(Twist, 'cmd_vel', self._on_cmd_vel, qos.EVENTS)]
+            self.node.create_subscription(String, TASK_TOPIC, self._on_task, qos.EVENTS),
+            self.node.create_subscription(Twist, CMD_VEL_TOPIC, self._on_cmd_vel, qos.EVENTS)]
         if self.cmd_vel_timeout > 0:
             self._timer = self.node.create_timer(self.cmd_vel_timeout / TIMEOUT_CHECKS,
                                                  self._on_cmd_vel_timer, clock=steady_clock())

@@ -22,10 +22,11 @@ from std_srvs.srv import SetBool
 from synergy_control.card import METADATA_KEY
 from synergy_control.envs import LocomotionEnv
 from synergy_control.ros import qos
+from synergy_control.ros.controller_state import WATCHDOG_CHECKS
 from synergy_control.ros.conversions import (command_msg, joint_state_msg, odometry_msg,
                                              stamp_from_ns, stamp_to_ns, status_values)
 from synergy_control.ros.sim_bridge import SimBridge
-from synergy_control.ros.synergy_controller import WATCHDOG_CHECKS, SynergyController
+from synergy_control.ros.synergy_controller import SynergyController
 from synergy_control.ros.topics import DEFAULT_COMMAND_TOPIC
 from synergy_control.runtime import PolicyRuntime
 
