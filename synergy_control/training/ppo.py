@@ -154,22 +154,24 @@ class PPO(OffPolicyAgent):
                                                float(self.hp.init_log_std)))
         self.value_norm = RunningNormalizer(1, clip=math.inf) if self.hp.normalize_value \
             else None
-        # padded robots sample padded actions; a sampled space of its own has no padding
-        mask = context.act_mask if self.sampled_dim == self.act_dim else None
+        mask = context.act_mask
         self.register_buffer('act_mask', None if mask is None else torch.as_tensor(mask),
                              persistent=False)
         self.to(device)
         self.optimizers = {'ppo': adam([*self.actor.parameters(), *self.value.parameters(),
                                         self.log_std], lr=self.hp.learning_rate)}
 
-    def _mask(self, robot: torch.Tensor | None) -> torch.Tensor | None:
-        return None if self.act_mask is None or robot is None else self.act_mask[robot]
-
     def _act_mask(self, robot: torch.Tensor | None) -> torch.Tensor | None:
         """Each sample's real action columns (None: no robot is padded)."""
-        table = self.context.act_mask
-        return None if table is None or robot is None else \
-            torch.as_tensor(table, device=robot.device)[robot]
+        return None if self.act_mask is None or robot is None else self.act_mask[robot]
+
+    def _mask(self, robot: torch.Tensor | None) -> torch.Tensor | None:
+        """Each sample's real sampled columns (None where nothing is padded).
+
+        Padded robots sample padded actions; a sampled space of its own (SAR's, one robot)
+        has no padding.
+        """
+        return self._act_mask(robot) if self.sampled_dim == self.act_dim else None
 
     def explore(self, obs: torch.Tensor, robot: torch.Tensor | None = None) -> torch.Tensor:
         """Sample the Gaussian around the actor's mean: the action (padded columns stay 0)."""
