@@ -25,13 +25,14 @@ def set_run(policy: dict, **extra) -> dict:
             'checkpoint_every': 200, 'log_every': 100, 'num_threads': 1, **extra}
 
 
-@pytest.fixture(scope='module')
-def solar_run(tmp_path_factory):
+@pytest.fixture(scope='module', params=['static', 'state'])
+def solar_run(tmp_path_factory, request):
+    """A SOLAR run with each kind of loadings (the state's feed T from the transformer)."""
     from synergy_control.training import config_from_dict
     from synergy_control.training.runner import StopRequest, Trainer
     run_dir = tmp_path_factory.mktemp('solar') / 'run'
-    config = set_run(TINY_SOLAR, hooks=[{'name': 'solar_recluster', 'every': 100,
-                                         'samples': 50}])
+    config = set_run({**TINY_SOLAR, 'loadings': request.param},
+                     hooks=[{'name': 'solar_recluster', 'every': 100, 'samples': 50}])
     trainer = Trainer(config_from_dict(config), run_dir, 'cpu', progress=False)
     try:
         trainer.run(StopRequest())

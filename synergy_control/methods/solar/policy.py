@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from synergy_control.methods.solar.networks import SynergyActor, SynergyCritic
+from synergy_control.methods.solar.networks import Loadings, SynergyActor, SynergyCritic
 from synergy_control.methods.solar.synergies import discover
 from synergy_control.observation import TOKEN_SIZE
 from synergy_control.policies.registry import (ActorKind, PolicyBuilder, PolicyContext,
@@ -184,7 +184,9 @@ class SolarPolicy(PolicyBuilder):
         """Variant and transformer sizes (reference: 128 wide, 2 heads, ff 256, 1 + 2 layers).
 
         The AMORPHEUS variants stack ``intra_layers + inter_layers`` layers over limbs: the
-        same depth as SOLAR's.
+        same depth as SOLAR's. ``loadings`` (SOLAR's variants only): T's loadings from the
+        morphology (``static``, the default, what the shipped walker was trained with) or from
+        the morphology and the state (``state``; see :mod:`.networks`).
         """
 
         variant: Variant = 'solar'
@@ -193,6 +195,7 @@ class SolarPolicy(PolicyBuilder):
         feedforward: int = option(256, POSITIVE)
         intra_layers: int = option(1, POSITIVE)
         inter_layers: int = option(2, NONNEG)
+        loadings: Loadings = 'static'
 
     def __init__(self, context: PolicyContext, settings: Settings):
         super().__init__(context, settings)
@@ -203,6 +206,10 @@ class SolarPolicy(PolicyBuilder):
             raise ConfigError(f"config key 'policy.d_model': expected a multiple of "
                               f'policy.heads ({settings.heads}), got {settings.d_model}')
         self.pool, self.mask = ARCHITECTURES[settings.variant]
+        if settings.loadings != 'static' and not self.pool:
+            raise ConfigError(f"config key 'policy.loadings': variant '{settings.variant}' "
+                              'decodes each limb on its own and has no loadings; leave it '
+                              "'static'")
         self.limbs = max(len(robot.limbs) for robot in context.robots)
         self.actor: SolarActor | None = None
 
@@ -225,12 +232,15 @@ class SolarPolicy(PolicyBuilder):
                 'intra_layers': layers[0], 'inter_layers': layers[1], 'pool': self.pool,
                 'mask': self.mask}
 
+    def _actor_sizes(self) -> dict:
+        return {**self._sizes(), 'loadings': self.settings.loadings}
+
     def make_actor(self, kind: ActorKind) -> nn.Module:
         """Make the deterministic synergy actor (SOLAR is trained with TD3)."""
         if kind != 'deterministic':
             raise ConfigError("config key 'algorithm': policy 'solar' has a deterministic "
                               'actor, train it with td3')
-        self.actor = SolarActor(SynergyActor(**self._sizes()),
+        self.actor = SolarActor(SynergyActor(**self._actor_sizes()),
                                 SynergyTable(self.initial_structures(), self.limbs))
         return self.actor
 

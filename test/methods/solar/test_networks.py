@@ -38,13 +38,20 @@ WALKER = ('walker_7_main', (0, 0, 0, 1, 1, 1), (0, 3))
 SHORT = ('walker_4_main', (0, 1, 1), (0, 1))
 
 
+@pytest.fixture(scope='module', params=['static', 'state'])
+def actor(request) -> SynergyActor:
+    torch.manual_seed(0)
+    return SynergyActor(d_model=16, feedforward=32, loadings=request.param).eval()
+
+
 @pytest.fixture(scope='module')
-def actor() -> SynergyActor:
+def static_actor() -> SynergyActor:
     torch.manual_seed(0)
     return SynergyActor(d_model=16, feedforward=32).eval()
 
 
-def test_actions_span_at_most_l_directions(actor):
+def test_static_loadings_span_at_most_l_directions(static_actor):
+    actor = static_actor
     states = [morphology(*WALKER, seed=seed) for seed in range(40)]
     tokens, membership = batch(*states, limbs=7, synergies=2)
     actions, _ = actor(tokens, membership)
@@ -54,6 +61,22 @@ def test_actions_span_at_most_l_directions(actor):
     singular = torch.linalg.svdvals(pre_tanh)
     assert singular[2] < 1e-5 * singular[0], singular
     assert torch.linalg.matrix_rank(actor.transform(tokens, membership)[0, 1:]) <= 2
+
+
+def test_state_loadings_follow_the_state():
+    torch.manual_seed(0)
+    actor = SynergyActor(d_model=16, feedforward=32, loadings='state').eval()
+    states = [morphology(*WALKER, seed=seed) for seed in range(40)]
+    tokens, membership = batch(*states, limbs=7, synergies=2)
+    transform = actor.transform(tokens, membership)
+    # each state's T stays K x L, zero outside each synergy: low rank at every state ...
+    assert all(torch.linalg.matrix_rank(t[1:]) <= 2 for t in transform)
+    assert torch.all(transform[:, 1:4, 1] == 0) and torch.all(transform[:, 4:, 0] == 0)
+    # ... but its directions move with the state, so the actions over states span more
+    assert (transform[0] - transform[1]).abs().max() > 1e-3
+    actions, _ = actor(tokens, membership)
+    singular = torch.linalg.svdvals(torch.atanh(actions.double()))
+    assert singular[2] > 1e-3 * singular[0], singular
 
 
 def test_every_actuator_has_a_nonzero_loading(actor):
