@@ -136,8 +136,33 @@ def body_synergies(robot: Robot, structure: SynergyStructure) -> dict[int, int]:
     synergies = {robot.limbs[0].body_id: TORSO}
     for limb, label in zip(robot.limbs[1:], structure.labels):
         synergies[limb.body_id] = label
+    return _carried(robot, synergies)
+
+
+def dominant_synergies(robot: Robot, basis: np.ndarray) -> dict[int, int]:
+    """Body id → the synergy that loads its actuators most, for a soft basis (SAR's).
+
+    ``basis`` is L × K (synergy l's loading on actuator k). A basis has no hard membership,
+    so each body that carries actuators takes the synergy with the largest summed |loading|
+    over its actuators (the humanoid's thigh: its three hip joints together); unactuated
+    bodies take the synergy of the body that carries them, the torso none (:data:`TORSO`).
+    """
     model = robot.model
-    for body in range(1, model.nbody):  # unactuated bodies take their limb's synergy
+    loads = np.abs(np.asarray(basis, dtype=np.float64))
+    if loads.ndim != 2 or loads.shape[1] != model.nu:
+        raise ValueError(f'a basis of {robot.name} needs L x {model.nu} loadings, got shape '
+                         f'{loads.shape}')
+    body_of = model.jnt_bodyid[model.actuator_trnid[:, 0]]
+    synergies = {robot.limbs[0].body_id: TORSO}
+    for body in sorted(set(body_of.tolist())):
+        synergies[body] = int(loads[:, body_of == body].sum(1).argmax())
+    return _carried(robot, synergies)
+
+
+def _carried(robot: Robot, synergies: dict[int, int]) -> dict[int, int]:
+    """Complete a body → synergy map: unactuated bodies take their carrier's synergy."""
+    model = robot.model
+    for body in range(1, model.nbody):
         parent = body
         while parent not in synergies and parent > 0:
             parent = int(model.body_parentid[parent])
@@ -147,5 +172,10 @@ def body_synergies(robot: Robot, structure: SynergyStructure) -> dict[int, int]:
 
 def body_colours(robot: Robot, structure: SynergyStructure) -> dict[int, np.ndarray]:
     """Body id → RGB: each limb's body (and the bodies it carries) in its synergy's colour."""
+    return colours_of(body_synergies(robot, structure))
+
+
+def colours_of(synergy_of_body: dict[int, int]) -> dict[int, np.ndarray]:
+    """Body id → RGB of a body → synergy map (the torso's :data:`TORSO` grey)."""
     return {body: TORSO_GREY if synergy == TORSO else synergy_colour(synergy)
-            for body, synergy in body_synergies(robot, structure).items()}
+            for body, synergy in synergy_of_body.items()}

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from synergy_control.robots import get_robot
-from synergy_control.synergy import SynergyStructure, body_colours, structure_of, synergy_colour
+from synergy_control.synergy import (TORSO, SynergyStructure, body_colours, dominant_synergies,
+                                     structure_of, synergy_colour)
 
 HUMANOID = SynergyStructure((0, 0, 1, 1, 2, 2, 3, 3), (0, 2, 5, 7))
 
@@ -50,3 +51,21 @@ def test_each_limb_body_takes_its_synergy_colour():
 def test_structure_from_a_card_section(section, expected):
     structure = structure_of(section)
     assert (structure and (structure.labels, structure.centres)) == expected
+
+
+def test_a_body_takes_the_synergy_that_loads_its_actuators_most():
+    robot = get_robot('humanoid')
+    names = robot.actuator_names
+    basis = np.zeros((2, robot.model.nu))
+    basis[0, names.index('right_hip_x')] = 0.6  # the strongest single loading of the thigh ...
+    basis[1, names.index('right_hip_z')] = -0.5  # ... but synergy 1 loads the thigh more
+    basis[1, names.index('right_hip_y')] = 0.5
+    synergies = dominant_synergies(robot, basis)
+    thigh = robot.model.body('right_thigh').id
+    assert synergies[thigh] == 1
+    assert synergies[robot.model.body('right_foot').id] == synergies[robot.model.body(
+        'right_shin').id]  # an unactuated body takes its carrier's synergy
+    assert synergies[robot.limbs[0].body_id] == TORSO
+    assert set(synergies) == set(range(1, robot.model.nbody))
+    with pytest.raises(ValueError, match=r'L x 17 loadings, got shape \(2, 16\)'):
+        dominant_synergies(robot, basis[:, 1:])

@@ -3,10 +3,19 @@
 A ``visualization_msgs/MarkerArray`` in frame ``world`` (no TF needed), drawn over the
 simulator's geom markers (``/sim/markers``): the limbs' geoms, slightly enlarged, in the
 colour of their synergy (the palette of ``synergy-control synergies show``), dimmed when the
-synergy is idle and bright when its activation is large. Centre limbs carry a white sphere.
+synergy is idle and bright when its activation is large.
+
+- A clustered structure (SOLAR's): each limb in its synergy; centre limbs carry a white sphere.
+- A soft basis (SAR's, L × K loadings, every actuator in every synergy): each body in its
+  *dominant* synergy, the one loading its actuators most
+  (:func:`synergy_control.synergy.dominant_synergies`), lit by that synergy's activation. A
+  basis has no exemplars, so no centre spheres.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 import mujoco
 import numpy as np
@@ -17,7 +26,8 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from synergy_control.robots import Robot
 from synergy_control.ros.conversions import WORLD_FRAME, GeomMarkers
-from synergy_control.synergy import TORSO, SynergyStructure, body_colours, body_synergies
+from synergy_control.synergy import (TORSO, SynergyStructure, body_synergies, colours_of,
+                                     dominant_synergies, structure_of)
 
 #: Brightness of an idle synergy (activation 0); |tanh(activation)| lights it up to 1.
 IDLE_BRIGHTNESS = 0.25
@@ -31,23 +41,41 @@ def brightness(activations: np.ndarray) -> np.ndarray:
     return IDLE_BRIGHTNESS + (1.0 - IDLE_BRIGHTNESS) * np.abs(np.tanh(activations))
 
 
+def synergy_markers(robot: Robot, section: dict[str, Any] | None) -> 'SynergyMarkers | None':
+    """The markers a card's ``synergy`` section calls for (None where it has nothing to draw)."""
+    if section and 'basis' in section:
+        return SynergyMarkers.of_basis(robot, np.asarray(section['basis']))
+    structure = structure_of(section)
+    return None if structure is None else SynergyMarkers.of_structure(robot, structure)
+
+
 class SynergyMarkers:
     """Markers of a robot's limbs coloured by synergy (see module docstring)."""
 
-    def __init__(self, robot: Robot, structure: SynergyStructure,
-                 namespace: str = 'synergies'):
+    def __init__(self, robot: Robot, synergy_of_body: dict[int, int],
+                 centre_bodies: Sequence[int] = (), namespace: str = 'synergies'):
         model = robot.model
-        self.structure = structure
         self._model, self._data = model, mujoco.MjData(model)
         self._geoms = GeomMarkers(model, namespace)
-        synergy_of_body, colours = body_synergies(robot, structure), body_colours(robot, structure)
+        colours = colours_of(synergy_of_body)
         bodies = [int(model.geom_bodyid[g]) for g in self._geoms.geoms]
         # the torso belongs to no synergy: the simulator's geom markers show it
         self._limb = np.array([synergy_of_body[b] != TORSO for b in bodies])
         self._synergy = np.array([synergy_of_body[b] for b in bodies])[self._limb]
         self._rgb = np.array([colours[b] for b in bodies])[self._limb]
-        self._centres = [robot.limbs[c + 1].body_id for c in structure.centres]
+        self._centres = list(centre_bodies)
         self.namespace = namespace
+
+    @classmethod
+    def of_structure(cls, robot: Robot, structure: SynergyStructure) -> 'SynergyMarkers':
+        """Markers of a clustered structure: each limb in its synergy, centres marked."""
+        return cls(robot, body_synergies(robot, structure),
+                   [robot.limbs[c + 1].body_id for c in structure.centres])
+
+    @classmethod
+    def of_basis(cls, robot: Robot, basis: np.ndarray) -> 'SynergyMarkers':
+        """Markers of a soft basis (L × K): each body in its dominant synergy."""
+        return cls(robot, dominant_synergies(robot, basis))
 
     def colours(self, activations: np.ndarray) -> np.ndarray:
         """RGB of each limb marker: its synergy's colour times that synergy's brightness.

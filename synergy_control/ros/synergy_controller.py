@@ -48,7 +48,7 @@ from synergy_control.ros.conversions import (command_msg, ctrl_from_msg, diagnos
                                              diagnostic_status, float_array_msg,
                                              robot_state_from_msgs, stamp_to_ns)
 from synergy_control.ros.launch_plan import HOLD_MODES, MODES, default_policy
-from synergy_control.ros.markers import SynergyMarkers
+from synergy_control.ros.markers import synergy_markers
 from synergy_control.ros.node_tools import (MessageInfoCallback, TickSamples, declare,
                                             percentiles, publisher_names, spin_main,
                                             steady_clock)
@@ -58,7 +58,6 @@ from synergy_control.ros.topics import (CONTROLLER_MARKERS_TOPIC, DEFAULT_COMMAN
                                         SYNERGY_ACTIVATIONS_TOPIC)
 from synergy_control.runtime import NonFiniteError, PolicyLoadError, PolicyRuntime
 from synergy_control.state import StateError, StateReader
-from synergy_control.synergy import structure_of
 
 
 class SynergyController(LifecycleNode):
@@ -141,9 +140,8 @@ class SynergyController(LifecycleNode):
         try:
             runtime = PolicyRuntime(self.policy_path or str(default_policy()),
                                     self.robot_override or None)
-            structure = structure_of(runtime.card.synergy) if runtime.synergy_count else None
-            markers = (SynergyMarkers(runtime.robot, structure)
-                       if structure is not None and self.markers_rate > 0 else None)
+            markers = (synergy_markers(runtime.robot, runtime.card.synergy)
+                       if runtime.synergy_count and self.markers_rate > 0 else None)
             reader = StateReader(runtime.robot)
             reason = self.tasks.attach(runtime)  # last: on success it opens the task topics
         except Exception as error:  # any: see the docstring

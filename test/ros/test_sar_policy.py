@@ -9,6 +9,7 @@ import pytest
 import yaml
 from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray
+from visualization_msgs.msg import MarkerArray
 
 from synergy_control.evaluation import evaluate
 from synergy_control.export.trained import export_checkpoint
@@ -52,9 +53,14 @@ def test_node_publishes_the_synergy_values(sar_policy, ros_graph):
         ros_graph.add(instantiate(spec, ros_graph.context))
     listener = ros_graph.add(Node('listener', context=ros_graph.context))
     activations: list[np.ndarray] = []
+    drawn: list[MarkerArray] = []
     listener.create_subscription(Float64MultiArray, '/synergy_controller/synergy_activations',
                                  lambda m: activations.append(np.array(m.data)), qos.EVENTS)
-    assert ros_graph.spin_until(lambda: len(activations) >= 5, 20.0)
+    listener.create_subscription(MarkerArray, '/synergy_controller/synergy_markers',
+                                 drawn.append, qos.EVENTS)
+    assert ros_graph.spin_until(lambda: len(activations) >= 5 and drawn, 20.0)
+    # the basis is drawn too: every limb in its dominant synergy, no centres (a basis has none)
+    assert drawn[-1].markers and {m.ns for m in drawn[-1].markers} == {'synergies'}
     assert PolicyRuntime(sar_policy).synergy_count == 3
     assert {len(a) for a in activations} == {3}
     assert all(np.all(np.abs(a) <= 1.0) for a in activations)

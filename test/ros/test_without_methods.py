@@ -22,10 +22,9 @@ SCRIPT = '''
     from synergy_control.evaluation import evaluate
     from synergy_control.robots import get_robot
     from synergy_control.ros.launch_plan import sim_plan
-    from synergy_control.ros.markers import SynergyMarkers
+    from synergy_control.ros.markers import synergy_markers
     from synergy_control.runtime import PolicyRuntime
     from synergy_control.sim_runner import run_sim
-    from synergy_control.synergy import structure_of
 
     for module in pkgutil.iter_modules(synergy_control.ros.__path__):
         __import__(f'synergy_control.ros.{module.name}')
@@ -38,7 +37,7 @@ SCRIPT = '''
     bridge, controller = sim_plan(robot='half_cheetah', task='vel:4.5', mode='lockstep')
     assert controller.parameters['task'], controller.parameters
     solar = PolicyRuntime('models/walker_solar.onnx', robot='walker_3_main')
-    SynergyMarkers(get_robot('walker_3_main'), structure_of(solar.card.synergy))  # builds
+    assert synergy_markers(get_robot('walker_3_main'), solar.card.synergy) is not None
     summary = run_sim(robot='walker_3_main', policy='models/walker_solar.onnx', mode='lockstep',
                       duration=0.5, status=False)
     assert summary['controller']['policy_commands'] > 0, summary
