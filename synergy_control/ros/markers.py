@@ -42,7 +42,7 @@ def brightness(activations: np.ndarray) -> np.ndarray:
 
 
 def synergy_markers(robot: Robot, section: dict[str, Any] | None) -> 'SynergyMarkers | None':
-    """The markers a card's ``synergy`` section calls for (None where it has nothing to draw)."""
+    """Return the markers a card's ``synergy`` section calls for (None: nothing to draw)."""
     if section and 'basis' in section:
         return SynergyMarkers.of_basis(robot, np.asarray(section['basis']))
     structure = structure_of(section)
