@@ -34,6 +34,17 @@ def _is_index(value: Any, high: int) -> bool:
             and 0 <= value < high)
 
 
+def _matrix(value: Any, key: str) -> np.ndarray:
+    """Return a K x L 0/1 membership as an array; StructureError naming ``key`` if not one."""
+    try:
+        matrix = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        matrix = None
+    if matrix is None or matrix.ndim != 2 or not np.all((matrix == 0) | (matrix == 1)):
+        raise StructureError(key, f': expected a K x L 0/1 matrix, got {value!r}')
+    return matrix
+
+
 def _actuator_list(indices: np.ndarray, names: Sequence[str] | None) -> str:
     """Actuator indices for an error, each with its name when known: ``2 ('foot_joint')``."""
     return ', '.join(f"{i} ('{names[i]}')" if names and i < len(names) else str(i)
@@ -179,24 +190,27 @@ class SynergyStructure:
         labels. StructureError names the key, prefixed by ``key``; ``names``: the actuators'.
         """
         membership = section.get('membership')
+        if membership is not None:
+            membership = _matrix(membership, f'{key}.membership')
         labels, centres = section.get('labels'), section.get('centres')
         if labels is None:
             if membership is not None:  # say what is wrong with the matrix given, if anything
-                cls.check_membership(np.asarray(membership), f'{key}.membership', names)
+                cls.check_membership(membership, f'{key}.membership', names)
             raise StructureError(f'{key}.labels', " is missing: a cluster structure names "
                                  "each actuator's synergy in 'labels'")
         if centres is None:
             raise StructureError(f'{key}.centres', " is missing: a cluster structure names "
                                  "each synergy's centre actuator in 'centres'")
         count = section.get('count', len(centres) if isinstance(centres, list) else None)
-        for name, value, size in (('labels', labels, None), ('centres', centres, count)):
-            if not isinstance(value, list) or size is not None and len(value) != size:
-                what = f'a list of {size} actuator indices' if size else 'a list'
-                raise StructureError(f'{key}.{name}', f': expected {what}, got {value!r}')
+        if not isinstance(labels, list):
+            raise StructureError(f'{key}.labels', f': expected a list of synergy indices, got '
+                                 f'{labels!r}')
+        if not isinstance(centres, list) or len(centres) != count:
+            raise StructureError(f'{key}.centres', f': expected a list of {count} actuator '
+                                 f'indices, got {centres!r}')
         cls.check(labels, centres, key, names)
         structure = cls(tuple(int(v) for v in labels), tuple(int(v) for v in centres))
-        if membership is not None and not np.array_equal(np.asarray(membership),
-                                                         structure.membership):
+        if membership is not None and not np.array_equal(membership, structure.membership):
             raise StructureError(f'{key}.membership', f" disagrees with '{key}.labels'")
         return structure
 

@@ -74,6 +74,9 @@ LEGS = {'method': 'x', 'count': 2, 'labels': [0, 0, 0, 1, 1, 1], 'centres': [1, 
     ({'labels': [0, 0, 0, 0, 0, 0], 'membership': None}, r"synergy \[1\] has no actuator"),
     ({'centres': [4, 1]}, r"key 'synergy.centres': expected each synergy centred on one of"),
     ({'membership': [[1, 0]] * 6}, r"key 'synergy.membership' disagrees with 'synergy.labels'"),
+    ({'membership': [[1, 0]] * 5 + [[1]]}, r"key 'synergy.membership': expected a K x L 0/1"),
+    ({'membership': [[1, 0]] * 3 + [[0, 2]] * 3}, r"'synergy.membership': expected a K x L 0/1"),
+    ({'labels': 'legs'}, r"key 'synergy.labels': expected a list of synergy indices"),
 ], ids=lambda value: str(value) if isinstance(value, dict) else None)
 def test_the_one_parser_names_the_key_of_a_malformed_structure(change, message):
     section = {**LEGS, **change}
