@@ -114,10 +114,18 @@ def default_policy(name: str = DEFAULT_POLICY) -> Path:
 def shipped_policies() -> dict[str, Path]:
     """Map each robot to the package's policy for it (``models/*.onnx``).
 
-    A policy made for the robot alone comes before one that serves several robots.
+    A policy made for the robot alone comes before one that serves several robots. Two made
+    for one robot are refused: which one a robot runs must not hang on file names.
     """
     cards = {path: read_card(path) for path in sorted(package_path('models').glob('*.onnx'))}
-    shipped = {card.robot: path for path, card in cards.items() if card.variants is None}
+    shipped: dict[str, Path] = {}
+    for path, card in cards.items():
+        if card.variants is None:
+            if card.robot in shipped:
+                raise ValueError(f'two shipped policies for robot {card.robot!r}: '
+                                 f'{shipped[card.robot].name} and {path.name}; keep one in '
+                                 f'{path.parent}')
+            shipped[card.robot] = path
     for path, card in cards.items():
         for robot in card.robots:
             shipped.setdefault(robot, path)

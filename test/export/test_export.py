@@ -156,6 +156,7 @@ def test_random_and_sample_observations_are_checked(tmp_path):
     samples = np.random.default_rng(0).normal(size=(5, 17)) * 100
     card = PolicyCard.for_robot(get_robot('walker_7_main'), name='x', method='m',
                                 obs_mode='flat')
+    torch.manual_seed(0)  # unseeded, the weights followed the tests before it (1.05e-5 seen)
     module = torch.nn.Sequential(torch.nn.Linear(17, 6), torch.nn.Tanh())
     assert export_policy(module, card, tmp_path / 'x.onnx', sample_observations=samples) < 1e-5
 

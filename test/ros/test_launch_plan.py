@@ -58,10 +58,23 @@ def test_sim_plan_policy_defaults_to_the_robots_shipped_policy():
         'walker_7_main': 'walker_td3',  # a policy for the robot alone comes first
         **{f'walker_{n}_main': 'walker_solar' for n in range(2, 7)},
         'hopper_4': 'hopper_td3', 'half_cheetah': 'half_cheetah_vel_ear',
-        'humanoid': 'humanoid_ppo'}
+        'humanoid': 'humanoid_sar'}
     _, controller = sim_plan('hopper_4')
     assert controller.parameters['policy'] == str(shipped['hopper_4'])
     assert sim_plan()[1].parameters['policy'] == str(default_policy())
+
+
+def test_two_shipped_policies_for_one_robot_are_refused(monkeypatch, tmp_path):
+    models = tmp_path / 'models'
+    models.mkdir()
+    for name in ('hopper_a', 'hopper_b'):
+        for suffix in ('.onnx', '.card.yaml'):
+            (models / f'{name}{suffix}').write_bytes(
+                (ROOT / 'models' / f'hopper_td3{suffix}').read_bytes())
+    monkeypatch.setattr(launch_plan, 'package_path', lambda name: tmp_path / name)
+    with pytest.raises(ValueError, match=r"two shipped policies for robot 'hopper_4': "
+                                         r'hopper_a.onnx and hopper_b.onnx'):
+        launch_plan.shipped_policies()
 
 
 def test_sim_plan_fails_fast_for_a_robot_without_a_policy(policies):
