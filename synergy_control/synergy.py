@@ -1,12 +1,15 @@
 """A policy's synergy structure: its actuators grouped into synergies, and their colours.
 
-Torch-free, method-free: the card, the runtime and the nodes read a structure here, SOLAR
-finds one (:mod:`synergy_control.methods.solar.synergies`), and the picture of
-``synergies show`` and the rviz markers colour it with one palette.
+Torch-free, method-free: the rule of a structure (:meth:`SynergyStructure.check`) and the one
+strict parser of a card's ``synergy`` section (:meth:`SynergyStructure.from_card`) live here,
+used by the card's validation, the runtime and the node; SOLAR finds a structure
+(:mod:`synergy_control.methods.solar.synergies`), and the picture of ``synergies show`` and the
+rviz markers colour it with one palette.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,28 +21,102 @@ from synergy_control.robots import Robot
 METHOD = 'solar-affinity-propagation'
 
 
+class StructureError(ValueError):
+    """A synergy structure that breaks the rule; the message names the card key at fault."""
+
+    def __init__(self, key: str, problem: str):
+        super().__init__(f"key '{key}'{problem}")
+
+
+def _is_index(value: Any, high: int) -> bool:
+    """Whether ``value`` is an integer (not a bool) from 0 below ``high``."""
+    return (isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+            and 0 <= value < high)
+
+
+def _matrix(value: Any, key: str) -> np.ndarray:
+    """Return a K x L 0/1 membership as an array; StructureError naming ``key`` if not one."""
+    try:
+        matrix = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        matrix = None
+    if matrix is None or matrix.ndim != 2 or not np.all((matrix == 0) | (matrix == 1)):
+        raise StructureError(key, f': expected a K x L 0/1 matrix, got {value!r}')
+    return matrix
+
+
+def _actuator_list(indices: np.ndarray, names: Sequence[str] | None) -> str:
+    """Actuator indices for an error, each with its name when known: ``2 ('foot_joint')``."""
+    return ', '.join(f"{i} ('{names[i]}')" if names and i < len(names) else str(i)
+                     for i in indices.tolist())
+
+
 @dataclass(frozen=True)
 class SynergyStructure:
     """A clustering of a robot's K actuators into L synergies.
 
     ``labels[k]`` is actuator k's synergy (0..L-1, numbered by first appearance in actuator
     order, so equal clusterings compare equal); ``centres[l]`` is the actuator index of
-    synergy l's exemplar.
+    synergy l's exemplar. The rule (:meth:`check`) holds for every structure built.
     """
 
     labels: tuple[int, ...]
     centres: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        labels, centres = np.asarray(self.labels), np.asarray(self.centres)
+        self.check(self.labels, self.centres)
+
+    @staticmethod
+    def check(labels: Sequence[Any], centres: Sequence[Any], key: str = 'synergy',
+              names: Sequence[str] | None = None) -> None:
+        """Raise StructureError unless ``labels`` and ``centres`` form a structure.
+
+        The rule, in its one place: every actuator in exactly one synergy (a label from 0
+        below L = len(centres)), no synergy empty, each centre an actuator of its own synergy.
+        ``key`` prefixes the card keys the errors name; ``names``: the actuators' names.
+        """
+        if len(labels) == 0 or len(centres) == 0:
+            raise StructureError(key, ': a synergy structure needs at least one actuator and '
+                                 'one synergy')
         count = len(centres)
-        if labels.ndim != 1 or len(labels) == 0 or count == 0:
-            raise ValueError('a synergy structure needs at least one actuator and one synergy')
-        if labels.min() < 0 or labels.max() >= count or len(set(labels.tolist())) != count:
-            raise ValueError(f'synergy labels {labels.tolist()} must use each of 0..{count - 1}')
-        if any(not 0 <= c < len(labels) or labels[c] != i for i, c in enumerate(centres)):
-            raise ValueError(f'synergy centres {centres.tolist()} must each be an actuator of '
-                             'their own synergy')
+        for index, label in enumerate(labels):
+            if not _is_index(label, count):
+                raise StructureError(f'{key}.labels[{index}]', f': expected an integer from 0 '
+                                     f'below {count} (labels use each of 0..{count - 1}), '
+                                     f'got {label!r}')
+        SynergyStructure.check_membership(np.eye(count)[list(labels)], f'{key}.labels', names)
+        for index, centre in enumerate(centres):
+            if not _is_index(centre, len(labels)):
+                raise StructureError(f'{key}.centres[{index}]', f': expected an integer from 0 '
+                                     f'below {len(labels)}, got {centre!r}')
+        if any(labels[centre] != synergy for synergy, centre in enumerate(centres)):
+            raise StructureError(f'{key}.centres', ': expected each synergy centred on one of '
+                                 'its own actuators (centre l in its own synergy l; labels '
+                                 f'{list(labels)}), got {list(centres)}')
+
+    @staticmethod
+    def check_membership(membership: np.ndarray, key: str,
+                         names: Sequence[str] | None = None) -> None:
+        """Refuse a K x L 0/1 membership that leaves a joint dead or drives it twice.
+
+        An all-zero membership commands zero everywhere; an actuator in no synergy never
+        moves; one in two gets two synergies' activations at once; an empty synergy is an
+        output that drives nothing.
+        """
+        if not membership.any():
+            raise StructureError(key, ' is all zero: no actuator would move')
+        per_actuator, per_synergy = membership.sum(axis=1), membership.sum(axis=0)
+        dead, shared = np.flatnonzero(per_actuator == 0), np.flatnonzero(per_actuator > 1)
+        if dead.size:
+            raise StructureError(key, f': actuator {_actuator_list(dead, names)} belongs to '
+                                 'no synergy, so its joint would never move')
+        if shared.size:
+            raise StructureError(key, f': actuator {_actuator_list(shared, names)} is in '
+                                 'several synergies; a cluster structure puts each actuator '
+                                 'in exactly one')
+        if not per_synergy.all():
+            raise StructureError(key, f': synergy {np.flatnonzero(per_synergy == 0).tolist()} '
+                                 'has no actuator')
 
     @classmethod
     def from_exemplars(cls, exemplar_of: np.ndarray) -> 'SynergyStructure':
@@ -54,6 +131,16 @@ class SynergyStructure:
     def single(cls, actuators: int) -> 'SynergyStructure':
         """Every actuator in one synergy centred on the first (before any value estimate)."""
         return cls((0,) * actuators, (0,))
+
+    @classmethod
+    def contiguous(cls, actuators: int, synergies: int) -> 'SynergyStructure':
+        """Actuators in ``synergies`` contiguous groups, each centred on its first actuator.
+
+        The structure of an untrained policy: nothing was discovered, so the centre is no
+        exemplar, only the first actuator of each group.
+        """
+        labels = tuple(k * synergies // actuators for k in range(actuators))
+        return cls(labels, tuple(labels.index(s) for s in range(synergies)))
 
     @property
     def actuators(self) -> int:
@@ -82,20 +169,49 @@ class SynergyStructure:
         membership = self.membership.T
         return membership / membership.sum(1, keepdims=True)
 
-    def to_card(self, **fit: Any) -> dict[str, Any]:
+    def to_card(self, method: str = METHOD, **fit: Any) -> dict[str, Any]:
         """Return the card's ``synergy`` section (``fit``: how it was found, e.g. converged)."""
-        return {'method': METHOD, 'count': self.count, 'labels': list(self.labels),
+        return {'method': method, 'count': self.count, 'labels': list(self.labels),
                 'centres': list(self.centres), 'membership': self.membership.astype(int).tolist(),
                 'fit': dict(fit)}
 
+    @staticmethod
+    def clustered(section: dict[str, Any] | None) -> bool:
+        """Whether a card's ``synergy`` section is a cluster structure (not SAR's basis)."""
+        return bool(section) and not {'labels', 'centres', 'membership'}.isdisjoint(section)
+
     @classmethod
-    def from_card(cls, section: dict[str, Any]) -> 'SynergyStructure':
-        """Rebuild from a card's ``synergy`` section (membership must agree with labels)."""
-        structure = cls(tuple(int(v) for v in section['labels']),
-                        tuple(int(v) for v in section['centres']))
-        if 'membership' in section and not np.array_equal(
-                np.asarray(section['membership']), structure.membership):
-            raise ValueError("synergy 'membership' disagrees with 'labels'")
+    def from_card(cls, section: dict[str, Any], key: str = 'synergy',
+                  names: Sequence[str] | None = None) -> 'SynergyStructure':
+        """Parse a card's ``synergy`` section: the one strict parser of a cluster structure.
+
+        ``labels`` and ``centres`` are required (:meth:`check`), a ``count`` must equal the
+        number of centres, and a ``membership`` (the graph's input) must agree with the
+        labels. StructureError names the key, prefixed by ``key``; ``names``: the actuators'.
+        """
+        membership = section.get('membership')
+        if membership is not None:
+            membership = _matrix(membership, f'{key}.membership')
+        labels, centres = section.get('labels'), section.get('centres')
+        if labels is None:
+            if membership is not None:  # say what is wrong with the matrix given, if anything
+                cls.check_membership(membership, f'{key}.membership', names)
+            raise StructureError(f'{key}.labels', " is missing: a cluster structure names "
+                                 "each actuator's synergy in 'labels'")
+        if centres is None:
+            raise StructureError(f'{key}.centres', " is missing: a cluster structure names "
+                                 "each synergy's centre actuator in 'centres'")
+        count = section.get('count', len(centres) if isinstance(centres, list) else None)
+        if not isinstance(labels, list):
+            raise StructureError(f'{key}.labels', f': expected a list of synergy indices, got '
+                                 f'{labels!r}')
+        if not isinstance(centres, list) or len(centres) != count:
+            raise StructureError(f'{key}.centres', f': expected a list of {count} actuator '
+                                 f'indices, got {centres!r}')
+        cls.check(labels, centres, key, names)
+        structure = cls(tuple(int(v) for v in labels), tuple(int(v) for v in centres))
+        if membership is not None and not np.array_equal(membership, structure.membership):
+            raise StructureError(f'{key}.membership', f" disagrees with '{key}.labels'")
         return structure
 
 
@@ -110,19 +226,6 @@ TORSO_GREY = np.array([0.75, 0.75, 0.75])
 def synergy_colour(synergy: int) -> np.ndarray:
     """RGB of synergy ``synergy`` (the rviz markers use the same colours)."""
     return PALETTE[synergy % len(PALETTE)]
-
-
-def structure_of(section: dict[str, Any] | None) -> SynergyStructure | None:
-    """Return the structure of a card's ``synergy`` section (None: no actuator labels).
-
-    Without centres (e.g. an untrained policy's contiguous groups) each synergy's first
-    actuator stands for its centre.
-    """
-    if not section or 'labels' not in section:
-        return None
-    labels = [int(v) for v in section['labels']]
-    centres = section.get('centres') or [labels.index(s) for s in range(section['count'])]
-    return SynergyStructure(tuple(labels), tuple(int(c) for c in centres))
 
 
 TORSO = -1  # the synergy of the torso and of the bodies it carries: none

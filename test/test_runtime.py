@@ -15,6 +15,7 @@ from synergy_control.export import export_policy, export_untrained
 from synergy_control.methods.solar.untrained import export_untrained_set
 from synergy_control.robots import get_robot
 from synergy_control.runtime import NonFiniteError, PolicyLoadError, PolicyRuntime
+from synergy_control.synergy import SynergyStructure
 
 
 @pytest.fixture(scope='module')
@@ -193,7 +194,7 @@ def export_task_synergy(path, order=('obs', 'task', 'membership')):
     card = PolicyCard.for_robot(
         get_robot('walker_7_main'), name='task_synergy', method='test', obs_mode='flat',
         synergy={'method': 'test', 'count': 2, 'labels': [0, 0, 0, 1, 1, 1],
-                 'membership': MEMBERSHIP},
+                 'centres': [0, 3], 'membership': MEMBERSHIP},
         tasks={'dim': 2, 'default': 'run', 'embeddings': TASKS},
         onnx={'opset': 18, 'inputs': [INPUTS[n] for n in order],
               'outputs': [{'name': 'action', 'shape': ['batch', 6], 'role': 'action'},
@@ -272,7 +273,8 @@ def test_constant_inputs_are_read_from_the_card(tmp_path, state):
     module = export_task_synergy(path)
     card = PolicyRuntime(path).card
     labels = [1, 0, 1, 0, 1, 0]
-    card.synergy.update(labels=labels, membership=np.eye(2)[labels].astype(int).tolist())
+    card.synergy.update(labels=labels, centres=[1, 0],
+                        membership=np.eye(2)[labels].astype(int).tolist())
     _rewrite_card(path, card)
     np.testing.assert_allclose(PolicyRuntime(path).act(qpos, qvel).action,
                                reference(module, obs, TASKS['run'], np.eye(2)[labels])[0],
@@ -290,7 +292,7 @@ def test_graph_whose_signature_disagrees_with_its_card_is_refused(tmp_path):
                                               r"\['obs', 'goal', 'membership'\]"):
         PolicyRuntime(path)
     resized = PolicyCard.from_yaml(card.to_yaml())
-    resized.synergy.update(count=3, labels=[0, 1, 2, 0, 1, 2],
+    resized.synergy.update(count=3, labels=[0, 1, 2, 0, 1, 2], centres=[0, 1, 2],
                            membership=np.eye(3)[[0, 1, 2, 0, 1, 2]].astype(int).tolist())
     resized.onnx['inputs'][2]['shape'] = [6, 3]
     resized.onnx['outputs'][1]['shape'] = ['batch', 3]
@@ -300,11 +302,26 @@ def test_graph_whose_signature_disagrees_with_its_card_is_refused(tmp_path):
         PolicyRuntime(path)
 
 
+def test_the_runtime_refuses_a_structure_its_one_parser_refuses(tmp_path, walker_policy):
+    """The card the runtime loads is parsed by from_card; a card without centres is refused."""
+    path = tmp_path / 'task.onnx'
+    export_task_synergy(path)
+    runtime = PolicyRuntime(path)
+    assert runtime.card.structure() == SynergyStructure((0, 0, 0, 1, 1, 1), (0, 3))
+    assert PolicyRuntime(walker_policy).card.structure() is None  # no synergy section
+    card = PolicyCard.from_yaml(runtime.card.to_yaml())
+    del card.synergy['centres']
+    _rewrite_card(path, card)
+    with pytest.raises(PolicyLoadError, match=r"key 'synergy.centres' is missing"):
+        PolicyRuntime(path)
+
+
 def test_plain_graph_under_a_two_output_card_is_refused(tmp_path, walker_policy):
     path = tmp_path / 'walker.onnx'
     path.write_bytes(walker_policy.read_bytes())
     card = PolicyRuntime(path).card
-    card.synergy = {'method': 'test', 'count': 2, 'labels': [0, 0, 0, 1, 1, 1]}
+    card.synergy = {'method': 'test', 'count': 2, 'labels': [0, 0, 0, 1, 1, 1],
+                    'centres': [0, 3]}
     card.onnx['outputs'].append({'name': 'synergy', 'shape': ['batch', 2],
                                  'role': 'synergy_activations'})
     _rewrite_card(path, card)

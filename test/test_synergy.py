@@ -1,11 +1,11 @@
-"""The synergy structure: its checks, masks, card section, palette and the looser card reading."""
+"""The synergy structure: its rule, masks, card section and strict parser, and its palette."""
 
 import numpy as np
 import pytest
 
 from synergy_control.robots import get_robot
-from synergy_control.synergy import (TORSO, SynergyStructure, body_colours, dominant_synergies,
-                                     structure_of, synergy_colour)
+from synergy_control.synergy import (TORSO, StructureError, SynergyStructure, body_colours,
+                                     dominant_synergies, synergy_colour)
 
 HUMANOID = SynergyStructure((0, 0, 1, 1, 2, 2, 3, 3), (0, 2, 5, 7))
 
@@ -42,15 +42,48 @@ def test_each_limb_body_takes_its_synergy_colour():
     assert set(colours) == set(range(1, robot.model.nbody))
 
 
-@pytest.mark.parametrize('section, expected', [
-    (None, None),
-    ({'method': 'sar', 'count': 2, 'basis': [[1.0] * 6] * 2, 'offset': [0.0] * 6}, None),
-    ({'method': 'x', 'count': 2, 'labels': [0, 0, 1, 1, 1, 0]}, ((0, 0, 1, 1, 1, 0), (0, 2))),
-    ({'method': 'x', 'count': 2, 'labels': [0, 1, 1], 'centres': [0, 2]}, ((0, 1, 1), (0, 2))),
+def test_contiguous_groups_are_centred_on_their_first_actuator():
+    structure = SynergyStructure.contiguous(6, 4)
+    assert (structure.labels, structure.centres) == ((0, 0, 1, 2, 2, 3), (0, 2, 3, 5))
+    section = structure.to_card('untrained-contiguous', centres='first actuator')
+    assert section['method'] == 'untrained-contiguous'
+    assert SynergyStructure.from_card(section) == structure
+
+
+@pytest.mark.parametrize('section', [
+    None,
+    {'method': 'sar', 'count': 2, 'basis': [[1.0] * 6] * 2, 'offset': [0.0] * 6},
 ])
-def test_structure_from_a_card_section(section, expected):
-    structure = structure_of(section)
-    assert (structure and (structure.labels, structure.centres)) == expected
+def test_a_section_without_clusters_is_no_cluster_structure(section):
+    assert not SynergyStructure.clustered(section)
+
+
+#: A walker's structure as a card holds it; each case breaks one thing.
+LEGS = {'method': 'x', 'count': 2, 'labels': [0, 0, 0, 1, 1, 1], 'centres': [1, 4],
+        'membership': [[1, 0]] * 3 + [[0, 1]] * 3}
+
+
+@pytest.mark.parametrize('change, message', [
+    ({'centres': None}, r"key 'synergy.centres' is missing"),
+    ({'labels': None}, r"key 'synergy.labels' is missing"),
+    ({'labels': None, 'membership': [[1, 0]] * 3 + [[0, 0]] * 3},
+     r"key 'synergy.membership': actuator 3 \('hip'\), 4, 5 belongs to no synergy"),
+    ({'centres': [1, 4, 5]}, r"key 'synergy.centres': expected a list of 2 actuator indices"),
+    ({'centres': [1, True]}, r"key 'synergy.centres\[1\]': expected an integer from 0 below 6"),
+    ({'labels': [0, 0, 0, 1, 1, 1.0]}, r"key 'synergy.labels\[5\]': expected an integer"),
+    ({'labels': [0, 0, 0, 0, 0, 0], 'membership': None}, r"synergy \[1\] has no actuator"),
+    ({'centres': [4, 1]}, r"key 'synergy.centres': expected each synergy centred on one of"),
+    ({'membership': [[1, 0]] * 6}, r"key 'synergy.membership' disagrees with 'synergy.labels'"),
+    ({'membership': [[1, 0]] * 5 + [[1]]}, r"key 'synergy.membership': expected a K x L 0/1"),
+    ({'membership': [[1, 0]] * 3 + [[0, 2]] * 3}, r"'synergy.membership': expected a K x L 0/1"),
+    ({'labels': 'legs'}, r"key 'synergy.labels': expected a list of synergy indices"),
+], ids=lambda value: str(value) if isinstance(value, dict) else None)
+def test_the_one_parser_names_the_key_of_a_malformed_structure(change, message):
+    section = {**LEGS, **change}
+    section = {key: value for key, value in section.items() if value is not None}
+    with pytest.raises(StructureError, match=message):
+        SynergyStructure.from_card(section, names=['thigh', 'leg', 'foot', 'hip'])
+    assert SynergyStructure.from_card(LEGS) == SynergyStructure((0, 0, 0, 1, 1, 1), (1, 4))
 
 
 def test_a_body_takes_the_synergy_that_loads_its_actuators_most():

@@ -22,6 +22,7 @@ from synergy_control.card.schema import (CARD_FORMAT, CARD_FORMAT_V1, SYNERGY_SO
 from synergy_control.card.validation import Validator
 from synergy_control.observation import ObservationBuilder
 from synergy_control.robots import Robot
+from synergy_control.synergy import SynergyStructure
 
 
 def robot_facts(robot: Robot, obs_mode: str) -> dict[str, Any]:
@@ -96,6 +97,16 @@ class PolicyCard:
         if robot not in self.variants:
             raise CardError(f"policy '{self.name}' serves robots {self.robots}, not '{robot}'")
         return PolicyCard(**variant_data(asdict(self), robot, f'policy card {self.name}'))
+
+    def structure(self) -> SynergyStructure | None:
+        """Return the cluster structure of this card's ``synergy`` section (None: none, a basis).
+
+        A multi-variant card's is its default robot's (:meth:`variant` for another robot's).
+        Parsed by :meth:`SynergyStructure.from_card`, the parser the card's validation runs.
+        """
+        if not SynergyStructure.clustered(self.synergy):
+            return None
+        return SynergyStructure.from_card(self.synergy, names=self.actuator_names)
 
     def to_yaml(self) -> str:
         """YAML text of the card."""

@@ -17,6 +17,7 @@ from synergy_control.card.schema import (BATCH, ROBOT_FACTS, ROLES, SOURCES, SYN
                                          SYNERGY_SOURCE, UNIT_NORM_TOLERANCE, CardError,
                                          expected_shape, variant_data)
 from synergy_control.observation import MODES
+from synergy_control.synergy import StructureError, SynergyStructure
 
 
 class Validator:
@@ -177,10 +178,11 @@ class Validator:
                 names: list[str] | None = None) -> None:
         """Validate a synergy structure: labels/membership (clusters) or a basis (SAR).
 
-        A cluster structure (``labels`` / ``membership``) must be able to drive the robot:
-        every actuator in exactly one synergy, no synergy empty, each centre a member of its
-        own synergy. A ``basis`` (SAR's loadings) is soft: any finite matrix. ``names``: the
-        actuators' names, for the errors.
+        The types and sizes are checked here; the rule of a cluster structure (every actuator
+        in exactly one synergy, no synergy empty, each centre a member of its own synergy) is
+        the structure's own: :meth:`SynergyStructure.from_card`, the parser the runtime and
+        the node use too. A ``basis`` (SAR's loadings) is soft: any finite matrix. ``names``:
+        the actuators' names, for the errors.
         """
         unknown = sorted(set(section) - set(SYNERGY_KEYS))
         if unknown:
@@ -195,68 +197,28 @@ class Validator:
             if not isinstance(labels, list) or (actuators is not None
                                                 and len(labels) != actuators):
                 self.fail(f'{key}.labels', f'a list of {actuators} synergy indices', labels)
-            for i, label in enumerate(labels):
-                self.integer(f'{key}.labels[{i}]', label, 0, count)
-            self.one_synergy_each(f'{key}.labels', np.eye(count)[labels], names)
             actuators = len(labels)
         if 'membership' in section:
             membership = self.matrix(f'{key}.membership', section['membership'], actuators,
                                      count)
             if not np.all((membership == 0) | (membership == 1)):
                 self.fail(f'{key}.membership', 'a 0/1 matrix', section['membership'])
-            if labels is None:
-                self.one_synergy_each(f'{key}.membership', membership, names)
-                labels = membership.argmax(axis=1).tolist()
-            elif not np.array_equal(membership, np.eye(count)[labels]):
-                raise CardError(f"{self.where}: key '{key}.membership' disagrees with "
-                                f"'{key}.labels'")
             actuators = len(membership)
         if 'basis' in section:  # SAR's decoder: activations = z @ basis + offset
             basis = self.matrix(f'{key}.basis', section['basis'], count, actuators)
             actuators = basis.shape[1]
             self.numbers(f'{key}.offset', section.get('offset'), actuators)
-        centres = section.get('centres')
-        if centres is not None:
-            if not isinstance(centres, list) or len(centres) != count:
-                self.fail(f'{key}.centres', f'a list of {count} actuator indices', centres)
-            for i, centre in enumerate(centres):
-                self.integer(f'{key}.centres[{i}]', centre, 0, actuators)
-            if labels is not None and any(labels[c] != i for i, c in enumerate(centres)):
-                self.fail(f'{key}.centres', f'each synergy centred on one of its own actuators '
-                          f'(labels {labels})', centres)
+        if SynergyStructure.clustered(section):
+            try:
+                SynergyStructure.from_card(section, key, names)
+            except StructureError as error:
+                raise CardError(f'{self.where}: {error}') from error
         if section.get('fit') is not None:
             self.mapping(f'{key}.fit', section['fit'])
         if section.get('variants') is not None:  # per-robot structures of a morphology set
             for robot, nested in self.mapping(f'{key}.variants', section['variants']).items():
                 where = f'{key}.variants.{robot}'
                 self.synergy(where, self.mapping(where, nested), None)
-
-    def one_synergy_each(self, key: str, membership: np.ndarray,
-                         names: list[str] | None) -> None:
-        """Refuse a K x L cluster membership that leaves a joint dead or drives it twice.
-
-        An all-zero membership commands zero everywhere; an actuator in no synergy never
-        moves; one in two gets two synergies' activations at once; an empty synergy is an
-        output that drives nothing.
-        """
-        def actuators(indices: np.ndarray) -> str:
-            return ', '.join(f"{i} ('{names[i]}')" if names and i < len(names) else str(i)
-                             for i in indices.tolist())
-
-        if not membership.any():
-            raise CardError(f"{self.where}: key '{key}' is all zero: no actuator would move")
-        per_actuator, per_synergy = membership.sum(axis=1), membership.sum(axis=0)
-        dead, shared = np.flatnonzero(per_actuator == 0), np.flatnonzero(per_actuator > 1)
-        if dead.size:
-            raise CardError(f"{self.where}: key '{key}': actuator {actuators(dead)} belongs to "
-                            'no synergy, so its joint would never move')
-        if shared.size:
-            raise CardError(f"{self.where}: key '{key}': actuator {actuators(shared)} is in "
-                            'several synergies; a cluster structure puts each actuator in '
-                            'exactly one')
-        if not per_synergy.all():
-            raise CardError(f"{self.where}: key '{key}': synergy "
-                            f'{np.flatnonzero(per_synergy == 0).tolist()} has no actuator')
 
     def tasks(self, section: dict) -> None:
         dim = self.require(section, 'dim', 'tasks.', lambda k, v: self.integer(k, v, 1))

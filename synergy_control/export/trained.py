@@ -43,18 +43,7 @@ def graph_sections(agent, robot: str) -> dict:
     """
     spec = agent.export_spec(robot)
     return {'synergy': spec.get('synergy'), 'tasks': spec.get('tasks'),
-            'onnx': {'opset': OPSET, 'inputs': spec['inputs'], 'outputs': spec['outputs']},
-            'constants': spec.get('constants') or {}}
-
-
-def check_constants(card: PolicyCard, constants: dict[str, np.ndarray]) -> None:
-    """Refuse constants the agent feeds its graph that differ from the card's (the runtime's)."""
-    for entry in card.onnx['inputs']:
-        name = entry['name']
-        if name in constants and not np.array_equal(
-                np.asarray(constants[name], dtype=np.float32), card.constant(entry['source'])):
-            raise ExportError(f"constant input '{name}' of the agent differs from the card's "
-                              f"{entry['source']}")
+            'onnx': {'opset': OPSET, 'inputs': spec['inputs'], 'outputs': spec['outputs']}}
 
 
 def _normalization(agent) -> dict:
@@ -121,10 +110,8 @@ def export_checkpoint(source: str | Path, out: str | Path, *, name: str | None =
         export_policy(agent.policy(card.robot), card, out, sample_observations=samples)
         return card
     sections = graph_sections(agent, robot)
-    constants = sections.pop('constants', {})
     training['environment'] = robot  # the robot, and its task for a multi-task run
     card = PolicyCard.for_robot(get_robot(split_env_id(robot)[0]), **header, **sections)
-    check_constants(card, constants)
     samples = sample_observations(agent, robot, config['obs_mode'])
     export_policy(agent.policy(robot), card, out, sample_observations=samples)
     return card
@@ -135,7 +122,7 @@ def multi_robot_card(agent, robots: list[str], **header) -> PolicyCard:
 
     Each robot's graph must be the same up to the sizes that vary between robots (named in
     the card), with the same tasks; each robot's synergy structure goes in
-    ``synergy.variants`` and its constants must equal its card's.
+    ``synergy.variants``, the one copy its graph's ``synergy.<key>`` inputs are fed from.
     """
     if len({split_env_id(r)[0] for r in robots}) != len(robots):
         raise ExportError(f'one graph for {robots} would serve one robot under several tasks; '
@@ -149,8 +136,5 @@ def multi_robot_card(agent, robots: list[str], **header) -> PolicyCard:
                               f"'{robots[0]}' beyond the robot's sizes: export it per robot")
     synergy = default['synergy'] and {
         **default['synergy'], 'variants': {r: s['synergy'] for r, s in sections.items()}}
-    card = PolicyCard.for_robots([get_robot(r) for r in robots], onnx=onnx, synergy=synergy,
+    return PolicyCard.for_robots([get_robot(r) for r in robots], onnx=onnx, synergy=synergy,
                                  tasks=default['tasks'], **header)
-    for robot, section in sections.items():
-        check_constants(card.variant(robot), section['constants'])
-    return card

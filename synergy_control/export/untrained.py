@@ -17,6 +17,7 @@ import torch
 from synergy_control.card import BATCH, OPSET, PolicyCard
 from synergy_control.export.onnx_export import export_policy
 from synergy_control.robots import get_robot
+from synergy_control.synergy import SynergyStructure
 
 
 class SynergyTaskPolicy(torch.nn.Module):
@@ -43,11 +44,15 @@ def seeded(module: torch.nn.Module, seed: int, scale: float = 0.3) -> torch.nn.M
 
 
 def _synergy_sections(size: int, actuators: int, synergies: int, tasks: int) -> dict:
-    """Card sections of a SynergyTaskPolicy: contiguous actuator groups, one-hot tasks."""
-    labels = [k * synergies // actuators for k in range(actuators)]
+    """Card sections of a SynergyTaskPolicy: contiguous actuator groups, one-hot tasks.
+
+    Nothing is discovered: each group's centre is its first actuator, as the card's ``fit``
+    says (:meth:`SynergyStructure.contiguous`).
+    """
+    structure = SynergyStructure.contiguous(actuators, synergies)
     return {
-        'synergy': {'method': 'untrained-contiguous', 'count': synergies, 'labels': labels,
-                    'membership': np.eye(synergies, dtype=int)[labels].tolist()},
+        'synergy': structure.to_card('untrained-contiguous',
+                                     centres='the first actuator of each group'),
         'tasks': {'dim': tasks, 'default': 'task_0',
                   'embeddings': {f'task_{i}': np.eye(tasks)[i].tolist() for i in range(tasks)}},
         'onnx': {'opset': OPSET, 'inputs': [

@@ -64,4 +64,4 @@ class MLPPolicy(PolicyBuilder):
                             'source': 'observation'}],
                 'outputs': [{'name': 'action', 'shape': ['batch', ctx.act_dims[robot]],
                              'role': 'action'}],
-                'constants': {}, 'synergy': None, 'tasks': None}
+                'synergy': None, 'tasks': None}

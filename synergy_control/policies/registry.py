@@ -170,8 +170,8 @@ class PolicyBuilder:
     def export_spec(self, robot: int) -> dict:
         """Return the card sections of :meth:`export_module` (docs/architecture.md).
 
-        Named inputs and outputs, the constants fed to ``synergy.*`` inputs, and the card's
-        synergy and tasks sections.
+        Named inputs and outputs, and the card's synergy and tasks sections: a ``synergy.<key>``
+        input is fed from the synergy section itself, the one copy of each constant.
         """
         raise NotImplementedError
 

@@ -27,7 +27,7 @@ from visualization_msgs.msg import Marker, MarkerArray
 from synergy_control.robots import Robot
 from synergy_control.ros.conversions import WORLD_FRAME, GeomMarkers
 from synergy_control.synergy import (TORSO, SynergyStructure, body_synergies, colours_of,
-                                     dominant_synergies, structure_of)
+                                     dominant_synergies)
 
 #: Brightness of an idle synergy (activation 0); |tanh(activation)| lights it up to 1.
 IDLE_BRIGHTNESS = 0.25
@@ -42,11 +42,15 @@ def brightness(activations: np.ndarray) -> np.ndarray:
 
 
 def synergy_markers(robot: Robot, section: dict[str, Any] | None) -> 'SynergyMarkers | None':
-    """Return the markers a card's ``synergy`` section calls for (None: nothing to draw)."""
+    """Return the markers a card's ``synergy`` section calls for (None: nothing to draw).
+
+    A clustered section is read by the one strict parser, :meth:`SynergyStructure.from_card`.
+    """
     if section and 'basis' in section:
         return SynergyMarkers.of_basis(robot, np.asarray(section['basis']))
-    structure = structure_of(section)
-    return None if structure is None else SynergyMarkers.of_structure(robot, structure)
+    if not SynergyStructure.clustered(section):
+        return None
+    return SynergyMarkers.of_structure(robot, SynergyStructure.from_card(section))
 
 
 class SynergyMarkers:

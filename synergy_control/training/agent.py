@@ -152,7 +152,7 @@ class OffPolicyAgent(nn.Module):
         return module.float().cpu().eval()
 
     def export_spec(self, robot: str | int | None = None) -> dict:
-        """Card sections of :meth:`policy` (inputs, outputs, constants, synergy, tasks)."""
+        """Card sections of :meth:`policy` (inputs, outputs, synergy, tasks)."""
         return self.builder.export_spec(self._robot(robot))
 
     def optimizer_state(self) -> dict:

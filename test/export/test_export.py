@@ -41,7 +41,7 @@ class TwoHeads(torch.nn.Module):
 def two_output_card(**extra) -> PolicyCard:
     return PolicyCard.for_robot(
         get_robot('hopper_4'), name='syn', method='test', obs_mode='flat',
-        synergy={'method': 'test', 'count': 2, 'labels': [0, 0, 1]},
+        synergy={'method': 'test', 'count': 2, 'labels': [0, 0, 1], 'centres': [0, 2]},
         onnx={'opset': 18,
               'inputs': [{'name': 'obs', 'shape': ['batch', 11], 'source': 'observation'}],
               'outputs': [{'name': 'action', 'shape': ['batch', 3], 'role': 'action'},

@@ -32,7 +32,7 @@ def test_shipped_checkpoints_act_exactly_as_before_the_registry(run):
         'inputs': [{'name': 'obs', 'shape': ['batch', obs.shape[1]], 'source': 'observation'}],
         'outputs': [{'name': 'action', 'shape': ['batch', expected.shape[1]],
                      'role': 'action'}],
-        'constants': {}, 'synergy': None, 'tasks': None}
+        'synergy': None, 'tasks': None}
 
 
 @pytest.fixture

@@ -56,7 +56,7 @@ def tiny_policy():
         def export_spec(self, robot):
             return {'inputs': [{'name': 'obs', 'shape': ['batch', 17], 'source': 'observation'}],
                     'outputs': [{'name': 'action', 'shape': ['batch', 6], 'role': 'action'}],
-                    'constants': {}, 'synergy': None, 'tasks': 'tiny'}
+                    'synergy': None, 'tasks': 'tiny'}
 
     yield built
     del POLICIES.entries['tiny']

@@ -341,12 +341,14 @@ def test_controller_with_an_unusable_policy_stays_up_and_says_why(ros_graph, pol
     assert probe.commands == []
 
 
-def _solar_policy_with_centres(tmp_path, robot: str, centres: list[int]) -> Path:
-    """The shipped SOLAR policy with ``robot``'s synergy centres edited in its card."""
+def _solar_policy_with_centres(tmp_path, robot: str, centres: list[int] | None) -> Path:
+    """The shipped SOLAR policy with ``robot``'s synergy centres edited (None: dropped)."""
     model = onnx.load(ROOT / 'models' / 'walker_solar.onnx')
     (entry,) = [e for e in model.metadata_props if e.key == METADATA_KEY]
     card = yaml.safe_load(entry.value)
     card['synergy']['variants'][robot]['centres'] = centres
+    if centres is None:
+        del card['synergy']['variants'][robot]['centres']
     entry.value = yaml.safe_dump(card, sort_keys=False)
     path = tmp_path / 'walker_solar_bad_centres.onnx'
     onnx.save(model, path)
@@ -368,6 +370,19 @@ def test_a_policy_that_cannot_configure_reports_error_and_opens_nothing(ros_grap
     assert ros_graph.spin_until(lambda: statuses, 5.0)
     assert statuses[-1].level == DiagnosticStatus.ERROR
     assert statuses[-1].message == controller.last_error
+    assert {p.topic_name for p in controller.publishers} <= {
+        '/diagnostics', '/rosout', '/parameter_events', '/synergy_controller/transition_event'}
+
+
+def test_a_structure_without_centres_is_refused_by_the_one_parser(ros_graph, tmp_path):
+    """The node's own looser reading once took each synergy's first actuator for a centre."""
+    path = _solar_policy_with_centres(tmp_path, 'walker_3_main', None)
+    controller = ros_graph.add(SynergyController(
+        context=ros_graph.context, parameter_overrides=_overrides(
+            policy=str(path), robot='walker_3_main', diagnostics_period=0.1)))
+    assert controller.lifecycle_state == 'unconfigured'
+    assert ("robot 'walker_3_main': key 'synergy.centres' is missing"
+            in controller.last_error), controller.last_error
     assert {p.topic_name for p in controller.publishers} <= {
         '/diagnostics', '/rosout', '/parameter_events', '/synergy_controller/transition_event'}
 

@@ -96,7 +96,6 @@ def synergy_mlp():
                     'outputs': [{'name': 'action', 'shape': ['batch', act_dim], 'role': 'action'},
                                 {'name': 'synergy', 'shape': ['batch', STRUCTURE.count],
                                  'role': 'synergy_activations'}],
-                    'constants': {'membership': STRUCTURE.membership},
                     'synergy': STRUCTURE.to_card(converged=True), 'tasks': None}
 
     yield

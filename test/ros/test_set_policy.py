@@ -22,7 +22,6 @@ from synergy_control.ros.markers import brightness
 from synergy_control.ros.topics import SYNERGY_MARKERS_TOPIC
 from synergy_control.runtime import PolicyLoadError, PolicyRuntime
 from synergy_control.sim_runner import instantiate, run_sim
-from synergy_control.synergy import structure_of
 
 WALKERS = [v.name for v in FAMILIES['walker'].variants]
 
@@ -63,7 +62,7 @@ def test_node_publishes_activations_and_markers_lit_by_them(set_policy, ros_grap
                                  lambda m: activations.append(np.array(m.data)), qos.EVENTS)
     listener.create_subscription(MarkerArray, SYNERGY_MARKERS_TOPIC, frames.append, qos.MARKERS)
     assert ros_graph.spin_until(lambda: len(frames) >= 3 and activations, 20.0)
-    structure = structure_of(controller.runtime.card.synergy)  # the structure drawn
+    structure = controller.runtime.card.structure()  # the structure drawn
     assert {len(a) for a in activations} == {structure.count}
     frame = frames[-1]
     limbs = [m for m in frame.markers if m.ns == 'synergies']

@@ -211,6 +211,6 @@ class EARPolicy(PolicyBuilder):
                            {'name': 'task', 'shape': ['batch', dim], 'source': 'task_embedding'}],
                 'outputs': [{'name': 'action', 'shape': ['batch', ctx.act_dims[robot]],
                              'role': 'action'}],
-                'constants': {}, 'synergy': None,
+                'synergy': None,
                 'tasks': {'dim': dim, 'default': self.task_names()[robot],
                           'embeddings': self.task_embeddings()}}

@@ -183,4 +183,4 @@ class SARPolicy(PolicyBuilder):
                              'role': 'action'},
                             {'name': 'synergy', 'shape': ['batch', count],
                              'role': 'synergy_activations'}],
-                'constants': {}, 'synergy': decoder.to_card(), 'tasks': None}
+                'synergy': decoder.to_card(), 'tasks': None}

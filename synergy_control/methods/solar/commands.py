@@ -23,7 +23,6 @@ def find_structure(robot: str | None, policy: str | None, seed: int = 0) -> tupl
     ValueError names what is missing: no robot, a robot the policy does not serve, or a
     policy whose card has no actuator labels.
     """
-    from synergy_control.synergy import structure_of
     from synergy_control.robots import get_robot
     if policy is None:
         if robot is None:
@@ -42,7 +41,7 @@ def find_structure(robot: str | None, policy: str | None, seed: int = 0) -> tupl
         raise ValueError(str(error)) from error
     if single.variants is None and single.robot != (robot or card.robot):
         raise ValueError(f"policy {policy} is for robot '{card.robot}', not '{robot}'")
-    structure = structure_of(single.synergy)
+    structure = single.structure()
     if structure is None:
         raise ValueError(f"policy {policy} has no synergy labels for robot '{single.robot}' "
                          f"(synergy method: {(single.synergy or {}).get('method')})")

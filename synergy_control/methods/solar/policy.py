@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -44,20 +43,41 @@ ARCHITECTURES: dict[str, tuple[bool, bool]] = {
     'amorpheus': (False, False), 'amorpheus_masked': (False, True)}
 
 
-class SynergyTable(nn.Module):
-    """Membership of every robot of a policy, padded: [robots, limbs, synergies].
+#: The key of a module's extra state in its state dict (``torch.nn.Module``'s).
+EXTRA_STATE = '_extra_state'
 
-    Row 0 of a robot is its torso (all zero), rows 1..K its actuators; padded limb rows and
-    unused synergy columns are zero. ``centres`` [robots, synergies] (-1 padding) keeps what
-    the card needs to rebuild each :class:`SynergyStructure`. A batch gets only the columns
-    some robot uses (``width``): the inter-synergy attention runs over the synergies in force,
-    not over one slot per actuator.
+
+def legacy_structures(membership: torch.Tensor, centres: torch.Tensor) -> dict:
+    """Structures of a checkpoint written before the table kept them: from its padded buffers.
+
+    Only such a checkpoint is read back this way; each actuator row of its membership is one-hot.
+    """
+    structures = []
+    for table, exemplars in zip(membership.cpu().numpy(), centres.tolist()):
+        rows = table[1:][table[1:].sum(1) > 0]
+        structures.append({'labels': rows.argmax(1).tolist(),
+                           'centres': [c for c in exemplars if c >= 0]})
+    return {'structures': structures}
+
+
+class SynergyTable(nn.Module):
+    """Structure of every robot of a policy, and its membership padded for one batched pass.
+
+    ``structures[i]`` is the :class:`SynergyStructure` in force for robot i, the object the
+    ``solar_recluster`` hook (or the builder) put there: the export and the card read it as it
+    is. The buffer ``membership`` [robots, limbs, synergies] is its padded form for the
+    networks: row 0 of a robot is its torso (all zero), rows 1..K its actuators; padded limb
+    rows and unused synergy columns are zero (``centres``: -1 padding). A batch gets only the
+    columns some robot uses (``width``): the inter-synergy attention runs over the synergies
+    in force, not over one slot per actuator. A checkpoint carries the structures as plain
+    labels and centres (the module's extra state).
     """
 
     def __init__(self, structures: list[SynergyStructure], limbs: int):
         super().__init__()
         self.register_buffer('membership', torch.zeros(len(structures), limbs, limbs - 1))
         self.register_buffer('centres', torch.full((len(structures), limbs - 1), -1))
+        self.structures = list(structures)
         self.width = 1
         for index, structure in enumerate(structures):
             self.set(index, structure)
@@ -66,26 +86,41 @@ class SynergyTable(nn.Module):
     def set(self, index: int, structure: SynergyStructure) -> None:
         """Put ``structure`` in force for robot ``index``."""
         actuators, count = structure.actuators, structure.count
+        self.structures[index] = structure
         self.membership[index].zero_()
         self.membership[index, 1:actuators + 1, :count] = torch.as_tensor(structure.membership)
         self.centres[index].fill_(-1)
         self.centres[index, :count] = torch.as_tensor(structure.centres)
-        self._refresh_width()
-
-    def _refresh_width(self) -> None:
-        self.width = int((self.centres >= 0).sum(1).max())
-
-    def _load_from_state_dict(self, *args, **kwargs) -> None:
-        super()._load_from_state_dict(*args, **kwargs)
-        self._refresh_width()  # a checkpoint's structures may use more or fewer synergies
+        self.width = max(s.count for s in self.structures)
 
     def structure(self, index: int) -> SynergyStructure:
         """Return the structure in force for robot ``index``."""
-        membership = self.membership[index].cpu().numpy()
-        actuators = int((membership.sum(1) > 0).sum())
-        labels = membership[1:actuators + 1].argmax(1)
-        return SynergyStructure(tuple(int(v) for v in labels),
-                                tuple(int(c) for c in self.centres[index].tolist() if c >= 0))
+        return self.structures[index]
+
+    def get_extra_state(self) -> dict:
+        """Return the structures in force as plain data (labels, centres), for a checkpoint."""
+        return {'structures': [{'labels': list(s.labels), 'centres': list(s.centres)}
+                               for s in self.structures]}
+
+    def set_extra_state(self, state: dict) -> None:
+        """Put a checkpoint's structures back in force (and their padded membership)."""
+        saved = state['structures']
+        if len(saved) != len(self.structures):
+            raise ValueError(f'a checkpoint holds synergy structures of {len(saved)} robots, '
+                             f'this policy serves {len(self.structures)}')
+        for index, structure in enumerate(saved):
+            self.set(index, SynergyStructure(tuple(structure['labels']),
+                                             tuple(structure['centres'])))
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, local_metadata: dict,
+                              strict: bool, missing_keys: list, *args) -> None:
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      *args)
+        key = prefix + EXTRA_STATE
+        if key not in state_dict:  # a checkpoint written before the table kept its structures
+            if key in missing_keys:
+                missing_keys.remove(key)
+            self.set_extra_state(legacy_structures(self.membership, self.centres))
 
     def forward(self, robot: torch.Tensor | None, batch: int, limbs: int) -> torch.Tensor:
         """Each sample's membership [batch, limbs, L] (robot 0 when ``robot`` is None)."""
@@ -260,7 +295,10 @@ class SolarPolicy(PolicyBuilder):
         return SynergyPolicyGraph(normalizer, actor.net, self.pool)
 
     def export_spec(self, robot: int) -> dict:
-        """Declare inputs obs and membership (a card constant), outputs action and synergy."""
+        """Declare inputs obs and membership (the card's, from the structure in force), outputs.
+
+        The card's ``synergy`` section is written once, from the table's structure object.
+        """
         ctx, structure = self.context, self.structure(robot)
         actuators, count = ctx.act_dims[robot], structure.count
         outputs = [{'name': 'action', 'shape': ['batch', actuators], 'role': 'action'}]
@@ -272,6 +310,5 @@ class SolarPolicy(PolicyBuilder):
                            {'name': 'membership', 'shape': [actuators, count],
                             'source': 'synergy.membership'}],
                 'outputs': outputs,
-                'constants': {'membership': structure.membership.astype(np.float32)},
                 'synergy': structure.to_card(variant=self.settings.variant),
                 'tasks': None}

@@ -55,6 +55,7 @@ def test_every_network_and_card_follow_the_hook(trained):
         index = trainer.context.index(name)
         for table in tables_of(trainer.agent):
             assert table.structure(index) == structure, name
+        assert trainer.agent.builder.structure(index) is structure  # the hook's own object
         assert trainer.agent.export_spec(name)['synergy']['labels'] == list(structure.labels)
 
 

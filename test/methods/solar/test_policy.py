@@ -42,6 +42,11 @@ def states(agent, robot: str, n: int, seed: int = 0) -> torch.Tensor:
                         dtype=torch.float32)
 
 
+def membership(spec: dict) -> np.ndarray:
+    """The membership a spec's card feeds its graph (the card's ``synergy.membership``)."""
+    return np.asarray(spec['synergy']['membership'], dtype=np.float32)
+
+
 def padded(agent, *groups: tuple[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """One batch of several robots' observations, zero-padded, with the robot index."""
     obs = torch.cat([torch.nn.functional.pad(o, (0, agent.obs_dim - o.shape[1]))
@@ -95,10 +100,11 @@ def test_a_new_structure_reaches_every_network_and_the_card():
     set_structure(agent, index, structure)
     for net in (agent.actor, agent.critic, agent.actor_target, agent.critic_target):
         assert net.table.structure(index) == structure
+    assert agent.builder.structure(index) is structure  # the object itself, never decoded
     assert not torch.allclose(agent.actor_target(obs, torch.tensor(index)), before)
     spec = agent.export_spec('walker_7_main')
     assert spec['synergy']['labels'] == [0, 1, 1, 2, 2, 2] and spec['synergy']['count'] == 3
-    np.testing.assert_array_equal(spec['constants']['membership'], structure.membership)
+    np.testing.assert_array_equal(membership(spec), structure.membership)
     assert spec['inputs'][1] == {'name': 'membership', 'shape': [6, 3],
                                  'source': 'synergy.membership'}
 
@@ -111,7 +117,7 @@ def test_one_traced_graph_serves_every_walker():
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         torch.onnx.export(module, (states(agent, 'walker_7_main', 2),
-                                   torch.as_tensor(example['constants']['membership'])),
+                                   torch.as_tensor(membership(example))),
                           buffer, input_names=['obs', 'membership'],
                           output_names=['action', 'synergy'], opset_version=18, dynamo=False,
                           dynamic_axes={'obs': {0: 'batch', 1: 'N'},
@@ -123,7 +129,7 @@ def test_one_traced_graph_serves_every_walker():
         spec = agent.export_spec(name)
         obs = states(agent, name, 3).numpy()
         action, synergy = session.run(None, {'obs': obs,
-                                             'membership': spec['constants']['membership']})
+                                             'membership': membership(spec)})
         assert action.shape == (3, spec['outputs'][0]['shape'][1])
         assert synergy.shape == (3, spec['synergy']['count'])
         expected = agent.act(obs, deterministic=True, robot=name)
@@ -157,7 +163,7 @@ def test_the_normaliser_is_applied_per_token_for_every_robot():
         agent.observe(states(agent, name, 50, seed=7).numpy())
     for name in agent.context.names:
         spec, obs = agent.export_spec(name), states(agent, name, 3, seed=8)
-        action, _ = agent.policy(name)(obs, torch.as_tensor(spec['constants']['membership']))
+        action, _ = agent.policy(name)(obs, torch.as_tensor(membership(spec)))
         np.testing.assert_allclose(action.detach().numpy(),
                                    agent.act(obs.numpy(), deterministic=True, robot=name),
                                    atol=1e-5)
@@ -172,3 +178,24 @@ def test_a_checkpoint_with_more_synergies_loads_into_a_fresh_agent():
     torch.testing.assert_close(fresh.actor_target(obs, robot), trained.actor_target(obs, robot))
     torch.testing.assert_close(fresh.critic(obs, fresh.actor(obs, robot), robot),
                                trained.critic(obs, trained.actor(obs, robot), robot))
+
+
+def test_a_checkpoint_carries_the_structures_and_an_older_one_still_loads():
+    """The structures travel as labels and centres; a state without them is read back once."""
+    trained = make('solar', seed=1)
+    index = trained.context.index('walker_6_main')
+    structure = SynergyStructure((0, 1, 1, 0, 2), (0, 1, 4))
+    set_structure(trained, index, structure)
+    state = trained.state_dict()
+    assert state['actor.table._extra_state']['structures'][index] == {
+        'labels': [0, 1, 1, 0, 2], 'centres': [0, 1, 4]}
+    for saved in (state, {k: v for k, v in state.items() if not k.endswith('_extra_state')}):
+        fresh = make('solar', seed=2)
+        fresh.load_state_dict(saved)
+        for net in (fresh.actor, fresh.critic, fresh.actor_target, fresh.critic_target):
+            assert net.table.structures == trained.actor.table.structures
+            torch.testing.assert_close(net.table.membership, trained.actor.table.membership)
+        assert fresh.actor.table.width == trained.actor.table.width
+    with pytest.raises(ValueError, match='structures of 1 robots, this policy serves 6'):
+        make('solar').actor.table.set_extra_state({'structures': [{'labels': [0],
+                                                                   'centres': [0]}]})
