@@ -52,10 +52,10 @@ class SampledSpaceActor(Protocol):
 
     def sampled_mean(self, obs: torch.Tensor,
                      robot: torch.Tensor | None = None) -> torch.Tensor:
-        """The Gaussian's centre u [B, S] for normalised observations."""
+        """Return the Gaussian's centre u [B, S] for normalised observations."""
 
     def to_action(self, sampled: torch.Tensor) -> torch.Tensor:
-        """The action [B, A] in [-1, 1] that the robot gets for samples u [B, S]."""
+        """Return the action [B, A] in [-1, 1] that the robot gets for samples u [B, S]."""
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ def ppo_losses(log_prob: torch.Tensor, old_log_prob: torch.Tensor, advantage: to
 
 
 def squared_error(value: torch.Tensor, value_target: torch.Tensor) -> torch.Tensor:
-    """The value loss E[(V − V_target)²]."""
+    """Return the value loss E[(V − V_target)²]."""
     return (value - value_target).square().mean()
 
 
