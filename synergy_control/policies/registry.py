@@ -18,9 +18,7 @@ Network conventions (what TD3/SAC call), for batches padded to the largest robot
 - critic: ``critic(obs, action, robot) -> Q [n_critics, B]``.
 - PPO actor (:meth:`PolicyBuilder.make_ppo_actor`): its Gaussian's mean is
   ``actor.deterministic(obs, robot)`` and it samples actions. An actor that samples in another
-  space (SAR's synergy values) defines ``sampled_mean(obs, robot) -> u [B, S]`` and
-  ``to_action(u) -> action [B, A]``, with ``to_action(sampled_mean(obs)) ==
-  deterministic(obs)``, so the exported graph is the mean of what PPO trained.
+  space (SAR's synergy values) is a :class:`SampledSpaceActor`.
 """
 
 from __future__ import annotations
@@ -28,9 +26,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
+import torch
 from torch import nn
 
 from synergy_control.envs import split_env_id
@@ -40,6 +39,23 @@ from synergy_control.robots import Robot, get_robot
 from synergy_control.settings import ConfigError
 
 ActorKind = Literal['deterministic', 'gaussian']
+
+
+@runtime_checkable
+class SampledSpaceActor(Protocol):
+    """A PPO actor whose Gaussian lives in a space of its own, not the actions (SAR's).
+
+    PPO samples u around :meth:`sampled_mean` and the robot gets :meth:`to_action` of the
+    sample; ``to_action(sampled_mean(obs)) == deterministic(obs)``, so the exported graph (the
+    deterministic actor) is the mean of what PPO trained.
+    """
+
+    def sampled_mean(self, obs: torch.Tensor,
+                     robot: torch.Tensor | None = None) -> torch.Tensor:
+        """Return the Gaussian's centre u [B, S] for normalised observations."""
+
+    def to_action(self, sampled: torch.Tensor) -> torch.Tensor:
+        """Return the action [B, A] in [-1, 1] that the robot gets for samples u [B, S]."""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from synergy_control.policies.registry import PolicyContext
+from synergy_control.policies.registry import PolicyContext, SampledSpaceActor
 from synergy_control.training.agent import OffPolicyAgent, adam
 from synergy_control.training.config import Config
 from synergy_control.training.distill import Teachers
@@ -96,7 +96,12 @@ def ppo_losses(log_prob: torch.Tensor, old_log_prob: torch.Tensor, advantage: to
     ratio = (log_prob - old_log_prob).exp()
     surrogate = torch.minimum(ratio * advantage, ratio.clamp(1 - clip, 1 + clip) * advantage)
     clipped = ((ratio - 1).abs() > clip).float().mean()
-    return -surrogate.mean(), (value - value_target).square().mean(), clipped
+    return -surrogate.mean(), squared_error(value, value_target), clipped
+
+
+def squared_error(value: torch.Tensor, value_target: torch.Tensor) -> torch.Tensor:
+    """Return the value loss E[(V − V_target)²]."""
+    return (value - value_target).square().mean()
 
 
 def imitation_loss(action: torch.Tensor, label: torch.Tensor,
@@ -148,6 +153,7 @@ class PPO(OffPolicyAgent):
         self.hp, self.gamma = config.ppo, config.gamma
         self.distill = config.distill
         self.actor = self.builder.make_ppo_actor()
+        self.samples_own_space = isinstance(self.actor, SampledSpaceActor)
         self.sampled_dim = max(self.builder.sampled_dims())
         self.value = mlp(self.obs_dim, self.hp.value_hidden_sizes, 1, self.hp.value_activation)
         self.log_std = nn.Parameter(torch.full((self.sampled_dim,),
@@ -179,14 +185,15 @@ class PPO(OffPolicyAgent):
 
     def mean(self, obs: torch.Tensor, robot: torch.Tensor | None) -> torch.Tensor:
         """Return the Gaussian's mean in the sampled space, for normalised observations."""
-        sampled_mean = getattr(self.actor, 'sampled_mean', None)
-        return (self.actor.deterministic(obs, robot) if sampled_mean is None
-                else sampled_mean(obs, robot))
+        if self.samples_own_space:
+            return self.actor.sampled_mean(obs, robot)
+        return self.actor.deterministic(obs, robot)
 
     def to_action(self, sampled: torch.Tensor) -> torch.Tensor:
         """Return the action the environment gets for a sample (by default the sample)."""
-        decode = getattr(self.actor, 'to_action', None)
-        return sampled if decode is None else decode(sampled)
+        if self.samples_own_space:
+            return self.actor.to_action(sampled)
+        return sampled
 
     @torch.no_grad()
     def sample(self, obs: torch.Tensor, robot: torch.Tensor | None = None
@@ -236,16 +243,19 @@ class PPO(OffPolicyAgent):
                 robot = None if rollout.robot is None else rollout.robot[idx]
                 mask = self._mask(robot)
                 mean = self.mean(rollout.obs[idx], robot)
-                log_prob = gaussian_log_prob(rollout.action[idx], mean, self.log_std, mask)
-                advantage = rollout.advantage[idx]
-                advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
-                policy_loss, value_loss, clipped = ppo_losses(
-                    log_prob, rollout.log_prob[idx], advantage,
-                    self.value(rollout.obs[idx]).squeeze(-1), rollout.value_target[idx],
-                    hp.clip)
-                if distilling:  # fit the experts instead of the surrogate
+                value = self.value(rollout.obs[idx]).squeeze(-1)
+                if distilling:  # fit the experts; no surrogate (nothing clipped)
                     policy_loss = self.distill.bc_coef * imitation_loss(
                         self.to_action(mean), rollout.teacher_action[idx], self._act_mask(robot))
+                    value_loss = squared_error(value, rollout.value_target[idx])
+                    clipped = torch.zeros(())
+                else:
+                    log_prob = gaussian_log_prob(rollout.action[idx], mean, self.log_std, mask)
+                    advantage = rollout.advantage[idx]
+                    advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
+                    policy_loss, value_loss, clipped = ppo_losses(
+                        log_prob, rollout.log_prob[idx], advantage, value,
+                        rollout.value_target[idx], hp.clip)
                 width = self.sampled_dim if mask is None else mask.sum(-1)
                 entropy = (self.log_std.sum() + 0.5 * LOG_2PI_E * width if mask is None
                            else (self.log_std * mask).sum(-1) + 0.5 * LOG_2PI_E * width).mean()
