@@ -50,10 +50,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Offline rollouts in MuJoCo through the ONNX runtime."""
     from synergy_control.evaluation import evaluate, judge_in_gymnasium
     if args.gymnasium is not None:
-        if args.robot or args.task or args.task_command or args.world:
+        if args.task or args.task_command or args.world:
             raise ValueError('--gymnasium judges the policy in gymnasium\'s environment as '
-                             'it is: no --robot, --task, --command or --world')
-        result = judge_in_gymnasium(args.policy, args.gymnasium, args.episodes, args.seed)
+                             'it is: no --task, --command or --world')
+        result = judge_in_gymnasium(args.policy, args.gymnasium, args.episodes, args.seed,
+                                    args.robot)
         if args.json:
             print_json(result)
         else:
@@ -216,7 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
                    '(walker_7_stairs for a walker_7_main policy)')
     p.add_argument('--gymnasium', metavar='ENV_ID',
                    help="judge in gymnasium's own environment instead, e.g. Humanoid-v5 "
-                   '(its observation, dynamics and reward; full-body flat policies)')
+                   '(its dynamics, reward and, for a flat policy, observation; a modular '
+                   "policy's limb tokens are built from its state; --robot: the variant of a "
+                   'multi-robot policy)')
     p.add_argument('--json', action='store_true')
     p.set_defaults(func=cmd_evaluate)
 

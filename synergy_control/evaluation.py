@@ -77,17 +77,18 @@ def evaluate(policy: str | Path, robot: str | None = None, episodes: int = 10,
 
 
 def judge_in_gymnasium(policy: str | Path, gym_id: str, episodes: int = 10,
-                       seed: int = 0) -> dict:
+                       seed: int = 0, robot: str | None = None) -> dict:
     """Roll ``episodes`` episodes out in gymnasium's own environment ``gym_id``.
 
-    An independent judge of the project's environments: gymnasium computes the observation,
-    the step, the reward and the episode's end; the policy sees that observation through the
-    runtime (ONNX Runtime, the card's scaling and limits) and its effort commands become
-    gymnasium's actions (controls) in gymnasium's actuator order. Only for policies whose
-    observation is gymnasium's (the flat observation of the full walker, hopper, half-cheetah,
-    humanoid).
+    An independent judge of the project's environments: gymnasium computes the step, the
+    reward and the episode's end; the policy acts through the runtime (ONNX Runtime, the
+    card's scaling and limits) and its effort commands become gymnasium's actions (controls)
+    in gymnasium's actuator order. A flat policy sees gymnasium's own observation (the full
+    walker, hopper, half-cheetah, humanoid); a modular one (SOLAR's limb tokens) sees tokens
+    that the runtime builds from gymnasium's MuJoCo state, which needs gymnasium's joints in
+    the robot's order. ``robot``: the variant of a multi-robot policy to judge.
     """
-    runtime = PolicyRuntime(policy)
+    runtime = PolicyRuntime(policy, robot)
     try:
         env = gymnasium.make(gym_id)
     except gymnasium.error.Error as error:
@@ -98,17 +99,28 @@ def judge_in_gymnasium(policy: str | Path, gym_id: str, episodes: int = 10,
     if sorted(names) != sorted(ours):
         raise ValueError(f"gymnasium environment '{gym_id}' actuates joints {names}, policy "
                          f"{policy} actuates {ours}")
-    if env.observation_space.shape[0] != runtime.observe.size:
+    flat = runtime.observe.mode == 'flat'
+    if flat and env.observation_space.shape[0] != runtime.observe.size:
         raise ValueError(f"gymnasium environment '{gym_id}' observes "
                          f"{env.observation_space.shape[0]} values, policy {policy} expects "
                          f'{runtime.observe.size}')
+    if not flat:
+        theirs = [model.joint(j).name for j in range(model.njnt)]
+        mine = [runtime.robot.model.joint(j).name for j in range(runtime.robot.model.njnt)]
+        if theirs != mine:
+            raise ValueError(f"gymnasium environment '{gym_id}' has joints {theirs}; the "
+                             f"limb tokens of policy {policy} need {runtime.robot.name}'s "
+                             f'{mine}, in that order')
+    data = env.unwrapped.data
     order = [ours.index(name) for name in names]
     returns, lengths = [], []
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
         total, steps, done = 0.0, 0, False
         while not done:
-            ctrl = runtime.scaling.command_to_ctrl(runtime.act_on_observation(obs).commands)
+            output = (runtime.act_on_observation(obs) if flat
+                      else runtime.act(data.qpos, data.qvel, data.ctrl[np.argsort(order)]))
+            ctrl = runtime.scaling.command_to_ctrl(output.commands)
             obs, reward, terminated, truncated, _ = env.step(ctrl[order])
             total, steps, done = total + float(reward), steps + 1, terminated or truncated
         returns.append(total)

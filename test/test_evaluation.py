@@ -40,3 +40,36 @@ def test_the_gymnasium_judge_refuses_another_body_naming_the_joints():
     from synergy_control.evaluation import judge_in_gymnasium
     with pytest.raises(ValueError, match="'Hopper-v5' actuates joints .*thigh_left_joint"):
         judge_in_gymnasium(WALKER, 'Hopper-v5', episodes=1)
+
+
+SOLAR = Path(__file__).resolve().parents[1] / 'models' / 'walker_solar.onnx'
+
+
+def test_the_gymnasium_judge_feeds_a_modular_policy_tokens_of_gymnasiums_state():
+    """SOLAR's limb tokens, built from Walker2d-v5's own state, give our evaluate's returns."""
+    from synergy_control.evaluation import judge_in_gymnasium
+    judged = judge_in_gymnasium(SOLAR, 'Walker2d-v5', episodes=1, robot='walker_7_main')
+    ours = evaluate(SOLAR, 'walker_7_main', episodes=1)
+    assert judged['returns'][0] == pytest.approx(ours['results'][0]['episode_return'], rel=1e-9)
+    assert judged['lengths'][0] == ours['results'][0]['length']
+
+
+def test_the_gymnasium_judge_refuses_modular_tokens_of_joints_in_another_order(tmp_path):
+    """The same joints declared in another order would give tokens of the wrong limbs."""
+    import gymnasium
+    from gymnasium.envs.mujoco.walker2d_v5 import Walker2dEnv
+    from synergy_control.evaluation import judge_in_gymnasium
+    xml = (Path(gymnasium.__file__).parent / 'envs/mujoco/assets/walker2d_v5.xml').read_text()
+    lines = xml.splitlines(keepends=True)
+    right = next(i for i, line in enumerate(lines) if '<body name="thigh"' in line)
+    left = next(i for i, line in enumerate(lines) if '<body name="thigh_left"' in line)
+    end = next(i for i in range(left, len(lines)) if lines[i].startswith('    </body>'))
+    swapped = lines[:right] + lines[left:end] + lines[right:left] + lines[end:]
+    (tmp_path / 'swapped.xml').write_text(''.join(swapped))
+    gymnasium.register('SwappedWalker-v0', entry_point=Walker2dEnv,
+                       kwargs={'xml_file': str(tmp_path / 'swapped.xml')}, max_episode_steps=5)
+    try:
+        with pytest.raises(ValueError, match="'SwappedWalker-v0' has joints .*walker_7_main"):
+            judge_in_gymnasium(SOLAR, 'SwappedWalker-v0', episodes=1, robot='walker_7_main')
+    finally:
+        del gymnasium.registry['SwappedWalker-v0']
