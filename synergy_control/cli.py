@@ -88,7 +88,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.source is None:
             raise SystemExit('export needs RUN_DIR|CHECKPOINT or --untrained ROBOT')
         from synergy_control.export import export_checkpoint
-        card = export_checkpoint(args.source, args.out, name=args.name, robot=args.robot)
+        card = export_checkpoint(args.source, args.out, name=args.name, robot=args.robot,
+                                 default_robot=args.default_robot)
     print(f"wrote {args.out} (+ card) for {card.robot}: parity "
           f"{card.training.get('export_parity_max_abs_diff', float('nan')):.2e}")
     return 0
@@ -227,7 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('source', nargs='?', help='training run directory or checkpoint file')
     p.add_argument('--out', required=True, help='output .onnx path (card written beside it)')
     p.add_argument('--name', help='policy name for the card (default: file stem)')
-    p.add_argument('--robot', help='robot to export for, when the run drives several')
+    p.add_argument('--robot', help="robot to export for, when the run drives several ('all': "
+                   'one graph for every robot)')
+    p.add_argument('--default-robot', help="with --robot all: the robot the card runs when "
+                   'none is named (default: the first training robot)')
     p.add_argument('--untrained', metavar='ROBOT', help='export a random-weight MLP instead')
     p.add_argument('--obs-mode', default='flat', choices=OBSERVATION_MODES)
     p.add_argument('--seed', type=int, default=0)

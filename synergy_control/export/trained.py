@@ -73,15 +73,20 @@ def export_robot(config: Config, robot: str | None) -> str:
 
 
 def export_checkpoint(source: str | Path, out: str | Path, *, name: str | None = None,
-                      machine: str | None = None, robot: str | None = None) -> PolicyCard:
+                      machine: str | None = None, robot: str | None = None,
+                      default_robot: str | None = None) -> PolicyCard:
     """Write ``out`` (.onnx + .card.yaml) from a run directory or checkpoint file.
 
     A run over a set of robots exports one graph per call, for ``robot``, or with ``robot``
-    'all' one graph for every robot of the run (:func:`multi_robot_card`).
+    'all' one graph for every robot of the run (:func:`multi_robot_card`), whose card runs
+    ``default_robot`` when no robot is named (default: the first training robot).
     """
     path = resolve_checkpoint(source)
     state = load_checkpoint(path)
     run_config = config_from_dict(state['config'])
+    if default_robot is not None and robot != ALL_ROBOTS:
+        raise ExportError(f"a default robot ('{default_robot}') is for a graph serving all "
+                          f"robots (--robot {ALL_ROBOTS})")
     if robot != ALL_ROBOTS:
         robot = export_robot(run_config, robot)
     config = run_config.to_dict()  # older configs: hidden_sizes -> policy
@@ -105,7 +110,11 @@ def export_checkpoint(source: str | Path, out: str | Path, *, name: str | None =
     if robot == ALL_ROBOTS:
         train, zero_shot = run_config.robot_split()
         training['robots'] = {'train': train, 'zero_shot': zero_shot}
-        card = multi_robot_card(agent, train + zero_shot, **header)
+        robots = train + zero_shot
+        if default_robot is not None:
+            robots.remove(export_robot(run_config, default_robot))
+            robots.insert(0, default_robot)
+        card = multi_robot_card(agent, robots, **header)
         samples = {r: sample_observations(agent, r, config['obs_mode']) for r in card.robots}
         export_policy(agent.policy(card.robot), card, out, sample_observations=samples)
         return card

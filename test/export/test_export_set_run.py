@@ -62,6 +62,22 @@ def test_one_graph_serves_every_robot_of_the_run(solar_run, tmp_path, capsys):
         assert output.synergy.shape == (structure.count,)
 
 
+def test_the_card_runs_the_default_robot_named_at_export(solar_run, tmp_path):
+    out = tmp_path / 'walker_solar.onnx'
+    assert main(['export', str(solar_run), '--out', str(out), '--robot', 'all',
+                 '--default-robot', 'walker_2_main']) == 0
+    card = read_card(out)
+    assert card.robot == 'walker_2_main' and card.robots == ['walker_2_main', 'walker_4_main',
+                                                             'walker_3_main']
+    assert card.training['robots'] == {'train': TRAIN, 'zero_shot': ZERO_SHOT}
+    assert PolicyRuntime(out).robot.name == 'walker_2_main'
+    with pytest.raises(ExportError, match="robot 'hopper_4' is not one of run"):
+        export_checkpoint(solar_run, tmp_path / 'x.onnx', robot='all', default_robot='hopper_4')
+    with pytest.raises(ExportError, match="a default robot .* all robots"):
+        export_checkpoint(solar_run, tmp_path / 'x.onnx', robot='walker_4_main',
+                          default_robot='walker_4_main')
+
+
 def test_a_policy_made_per_robot_cannot_be_one_graph(tmp_path, run_to_end):
     run_dir = tmp_path / 'mlp'
     run_to_end(set_run({'name': 'mlp', 'hidden_sizes': [16]}), run_dir)
