@@ -496,15 +496,15 @@ class OnPolicyTrainer(Trainer):
         self.envs = VectorEnv(self.train_names, cfg.num_envs, cfg.obs_mode)
         self.env_robot = (torch.as_tensor(self.envs.entry, device=self.device)
                           if self.is_set else None)
-        self.teachers = (Teachers(cfg.distill.teachers, self.train_names)
-                         if cfg.distill.steps else None)
 
     def run(self, stop: StopRequest) -> None:
         """Collect and update until ``total_steps`` or a stop request, then checkpoint."""
         cfg = self.config
         obs = torch.as_tensor(self.envs.reset(seed=cfg.seed + self.episodes), device=self.device)
-        if self.env_steps >= cfg.distill.steps:
-            self.teachers = None  # resumed after the distillation: PPO's learning rate stands
+        # the experts are loaded only while there is distilling to do: a run resumed after it
+        # needs neither their files nor their learning rate
+        self.teachers = (Teachers(cfg.distill.teachers, self.train_names)
+                         if self.env_steps < cfg.distill.steps else None)
         for hook in self.hooks:
             hook.start(self)
         mark = (time.perf_counter(), self.agent.updates)

@@ -1,5 +1,7 @@
 """Distillation of per-robot experts into one policy before PPO (DAgger, issue 20)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -96,3 +98,21 @@ def test_ppo_takes_over_at_its_own_learning_rate(tmp_path, smoke_config, experts
     with open(run / 'metrics.csv', newline='') as f:
         rates = [float(row['learning_rate']) for row in csv.DictReader(f) if row['learning_rate']]
     assert rates[0] == pytest.approx(5e-3) and rates[-1] == pytest.approx(2e-4)
+
+
+def test_a_run_resumed_after_its_distillation_needs_no_experts(tmp_path, smoke_config,
+                                                                experts):
+    """Teacher files may move once they have been imitated: resuming must not load them."""
+    import shutil
+    moved = tmp_path / 'experts'
+    shutil.copytree(Path(experts['walker_2_main']).parent, moved)
+    teachers = [str(moved / f'{name}.onnx') for name in ROBOTS]
+    config = smoke_config('ppo', robot=None, robots=ROBOTS, num_envs=4, total_steps=128,
+                          ppo={'rollout_steps': 32, 'epochs': 1, 'minibatches': 2,
+                               'value_hidden_sizes': [32, 32]},
+                          distill={'teachers': teachers, 'steps': 128})
+    run = train(config=config, run_dir=str(tmp_path / 'run'), progress=False)
+    shutil.rmtree(moved)
+    train(resume=str(run), total_steps=256, progress=False)
+    from synergy_control.training.checkpoint import load_checkpoint
+    assert load_checkpoint(run / 'checkpoints' / 'last.pt')['counters']['env_steps'] == 256
