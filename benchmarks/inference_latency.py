@@ -5,7 +5,7 @@ timed side by side in one process. Also times the full runtime step the policy n
 (observation building + inference + action scaling). Writes
 benchmarks/results/inference_latency.json.
 
-    .venv/bin/python benchmarks/inference_latency.py [--policy models/walker_td3.onnx]
+    .venv/bin/python benchmarks/inference_latency.py [--policy models/td3/walker_td3.onnx]
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import pytest
 from synergy_control.cli import main
 from synergy_control.evaluation import evaluate
 
-WALKER = Path(__file__).resolve().parents[1] / 'models' / 'walker_td3.onnx'
+WALKER = Path(__file__).resolve().parents[1] / 'models' / 'td3' / 'walker_td3.onnx'
 
 
 def test_a_flat_policy_walks_in_a_terrain_world_of_its_body(capsys):

@@ -56,8 +56,8 @@ def test_build_installs_launch_config_and_policies_quietly(tmp_path):
              if prefix in name}
     assert {'package.xml', 'launch/sim.launch.py', 'launch/robot.launch.py',
             'config/rviz/sim.rviz', 'config/ros2_control/effort_controllers.yaml',
-            'models/walker_td3.onnx', 'models/hopper_td3.onnx',
-            'models/walker_td3.card.yaml'} <= share
+            'models/walker_solar.onnx', 'models/hopper_td3.onnx',
+            'models/walker_solar.card.yaml'} <= share
     assert not [name for name in share if name.startswith('models/training')]
 
 

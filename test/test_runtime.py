@@ -156,7 +156,7 @@ def test_card_for_an_unknown_robot_is_a_load_error(tmp_path, walker_policy):
 
 
 def test_shipped_v1_policies_load():
-    for name, robot in (('walker_td3', 'walker_7_main'), ('hopper_td3', 'hopper_4')):
+    for name, robot in (('td3/walker_td3', 'walker_7_main'), ('hopper_td3', 'hopper_4')):
         runtime = PolicyRuntime(f'models/{name}.onnx')
         assert runtime.robot.name == robot and runtime.synergy_count == 0
         assert runtime.card.input_of('observation')['name'] == 'obs'
@@ -264,7 +264,7 @@ def test_task_is_set_by_name_or_vector(tmp_path, state):
         module, obs, (expected / np.linalg.norm(expected)).tolist())[0], atol=1e-5)
     assert blended == runtime.task == 'hop run 0.5'
     with pytest.raises(ValueError, match='takes no task'):
-        PolicyRuntime('models/walker_td3.onnx').set_task('run')
+        PolicyRuntime('models/td3/walker_td3.onnx').set_task('run')
 
 
 def test_constant_inputs_are_read_from_the_card(tmp_path, state):

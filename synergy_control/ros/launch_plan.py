@@ -24,7 +24,9 @@ from synergy_control.runtime import PolicyLoadError, read_card
 from synergy_control.task_embedding import command_for_task, parse_task
 
 PACKAGE = 'synergy_control'
-DEFAULT_POLICY = 'walker_td3'
+#: The policy of a graph started with neither a policy nor a robot: SOLAR's walkers, whose
+#: card runs walker_7_main (the full walker) when no robot is named.
+DEFAULT_POLICY = 'walker_solar'
 MODES = ('realtime', 'lockstep')
 HOLD_MODES = ('zero', 'hold')
 #: Executors the nodes can spin on: ``events`` dispatches each message or timer as the
@@ -41,7 +43,7 @@ _NAMESPACE = re.compile(r'[A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*')
 SIM_ARGUMENTS = {
     'robot': ('', "robot variant (empty: the policy card's robot)"),
     'policy': ('', 'exported ONNX policy (empty: the shipped policy of the robot, else '
-                   'models/walker_td3.onnx)'),
+                   'models/walker_solar.onnx)'),
     'mode': ('realtime', 'realtime (wall clock x realtime_factor) or lockstep'),
     'realtime_factor': ('1.0', 'simulated seconds per wall second in realtime mode'),
     'seed': ('0', 'reset seed of the first episode'),
@@ -53,7 +55,7 @@ SIM_ARGUMENTS = {
 }
 #: robot.launch.py's arguments: name -> (default, description).
 ROBOT_ARGUMENTS = {
-    'policy': ('', 'exported ONNX policy (empty: models/walker_td3.onnx of the package)'),
+    'policy': ('', 'exported ONNX policy (empty: models/walker_solar.onnx of the package)'),
     'robot': ('', "robot variant to check the policy against (empty: the card's robot)"),
     'joint_states_topic': ('/joint_states', 'sensor_msgs/JointState of the robot'),
     'odom_topic': ('/odom', 'nav_msgs/Odometry of the floating base'),

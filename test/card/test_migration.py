@@ -14,7 +14,7 @@ SOURCE = 'models/x.onnx'
 
 
 def test_shipped_v1_cards_are_read_as_one_input_graphs():
-    for name, (size, actuators) in {'walker_td3': (17, 6), 'hopper_td3': (11, 3)}.items():
+    for name, (size, actuators) in {'td3/walker_td3': (17, 6), 'hopper_td3': (11, 3)}.items():
         text = (ROOT / 'models' / f'{name}.card.yaml').read_text()
         assert 'policy-card/1' in text
         card = PolicyCard.from_yaml(text, source=f'models/{name}.card.yaml')
@@ -26,7 +26,7 @@ def test_shipped_v1_cards_are_read_as_one_input_graphs():
 
 
 def test_v1_card_with_task_embeddings_is_refused_by_key():
-    data = yaml.safe_load((ROOT / 'models' / 'walker_td3.card.yaml').read_text())
+    data = yaml.safe_load((ROOT / 'models' / 'td3' / 'walker_td3.card.yaml').read_text())
     data['task_embeddings'] = {'run': [1.0]}
     with pytest.raises(CardError, match="key 'task_embeddings' of a format-1 card"):
         PolicyCard.from_yaml(yaml.safe_dump(data), source=SOURCE)

@@ -15,7 +15,7 @@ from synergy_control.rollout import rollout
 from synergy_control.runtime import PolicyRuntime
 
 TERRAINS = ('walker_7_slope', 'walker_7_rough', 'walker_7_stairs')
-WALKER = Path(__file__).resolve().parents[2] / 'models' / 'walker_td3.onnx'
+WALKER = Path(__file__).resolve().parents[2] / 'models' / 'td3' / 'walker_td3.onnx'
 
 
 def ground_height(model: mujoco.MjModel, data: mujoco.MjData, x: float) -> float:

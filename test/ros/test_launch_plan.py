@@ -55,13 +55,24 @@ def test_sim_plan_robot_defaults_to_the_policy_card(policies):
 def test_sim_plan_policy_defaults_to_the_robots_shipped_policy():
     shipped = launch_plan.shipped_policies()
     assert {robot: path.stem for robot, path in shipped.items()} == {
-        'walker_7_main': 'walker_td3',  # a policy for the robot alone comes first
-        **{f'walker_{n}_main': 'walker_solar' for n in range(2, 7)},
+        **{f'walker_{n}_main': 'walker_solar' for n in range(2, 8)},
         'hopper_4': 'hopper_td3', 'half_cheetah': 'half_cheetah_vel_ear',
         'humanoid': 'humanoid_sar'}
     _, controller = sim_plan('hopper_4')
     assert controller.parameters['policy'] == str(shipped['hopper_4'])
     assert sim_plan()[1].parameters['policy'] == str(default_policy())
+
+
+def test_a_policy_for_the_robot_alone_comes_before_one_for_several(monkeypatch, tmp_path):
+    models = tmp_path / 'models'
+    models.mkdir()
+    for name in ('walker_solar', 'td3/walker_td3'):
+        for suffix in ('.onnx', '.card.yaml'):
+            (models / f'{Path(name).name}{suffix}').write_bytes(
+                (ROOT / 'models' / f'{name}{suffix}').read_bytes())
+    monkeypatch.setattr(launch_plan, 'package_path', lambda name: tmp_path / name)
+    shipped = {robot: path.stem for robot, path in launch_plan.shipped_policies().items()}
+    assert shipped['walker_7_main'] == 'walker_td3' and shipped['walker_4_main'] == 'walker_solar'
 
 
 def test_two_shipped_policies_for_one_robot_are_refused(monkeypatch, tmp_path):
@@ -199,11 +210,11 @@ def test_launch_kwargs():
 
 def test_default_policy(tmp_path, monkeypatch):
     monkeypatch.setattr(launch_plan, 'SOURCE_ROOT', tmp_path)
-    with pytest.raises(FileNotFoundError, match='models/walker_td3.onnx'):
+    with pytest.raises(FileNotFoundError, match='models/walker_solar.onnx'):
         default_policy()
     (tmp_path / 'models').mkdir()
-    (tmp_path / 'models' / 'walker_td3.onnx').write_bytes(b'')
-    assert default_policy() == tmp_path / 'models' / 'walker_td3.onnx'
+    (tmp_path / 'models' / 'walker_solar.onnx').write_bytes(b'')
+    assert default_policy() == tmp_path / 'models' / 'walker_solar.onnx'
 
 
 @pytest.mark.parametrize('name, arguments, plan', [

@@ -17,7 +17,7 @@ SERVED = [(model, robot) for model in MODELS for robot in read_card(model).robot
 
 
 def test_models_are_shipped():
-    assert any(m.stem == 'walker_td3' for m in MODELS)
+    assert any(m.stem == 'walker_solar' for m in MODELS)
 
 
 @pytest.mark.parametrize('model, robot', SERVED, ids=[f'{m.stem}-{r}' for m, r in SERVED])

@@ -22,14 +22,14 @@ SCRIPT = '''
     for module in pkgutil.iter_modules(synergy_control.ros.__path__):
         __import__(f'synergy_control.ros.{module.name}')
     assert 'sklearn' not in sys.modules  # the nodes read synergy structures, never cluster
-    runtime = PolicyRuntime('models/walker_td3.onnx')
+    runtime = PolicyRuntime('models/td3/walker_td3.onnx')
     assert np.all(np.isfinite(runtime.act(runtime.robot.model.qpos0,
                                           np.zeros(runtime.robot.model.nv)).commands))
     result = evaluate('models/hopper_td3.onnx', episodes=1, seed=0)
     assert result['mean_length'] > 0, result
     bridge, controller = sim_plan(policy=default_policy(), mode='lockstep')
     assert controller.parameters['robot'] == 'walker_7_main'
-    assert main(['evaluate', '--policy', 'models/walker_td3.onnx', '--episodes', '1']) == 0
+    assert main(['evaluate', '--policy', 'models/td3/walker_td3.onnx', '--episodes', '1']) == 0
     assert main(['sim', '--mode', 'lockstep', '--duration', '0.5', '--json']) == 0
     assert not blocked_modules(), blocked_modules()
     print('deployed without torch')

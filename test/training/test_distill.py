@@ -100,8 +100,7 @@ def test_ppo_takes_over_at_its_own_learning_rate(tmp_path, smoke_config, experts
     assert rates[0] == pytest.approx(5e-3) and rates[-1] == pytest.approx(2e-4)
 
 
-def test_a_run_resumed_after_its_distillation_needs_no_experts(tmp_path, smoke_config,
-                                                                experts):
+def test_a_run_resumed_after_its_distillation_needs_no_experts(tmp_path, smoke_config, experts):
     """Teacher files may move once they have been imitated: resuming must not load them."""
     import shutil
     moved = tmp_path / 'experts'

@@ -69,7 +69,7 @@ def test_bad_blend_weights_are_refused_naming_the_option(ear_policy, capsys, arg
 
 
 def test_a_policy_without_tasks_is_refused(capsys):
-    code, _, err = run_cli(capsys, 'tasks', 'list', '--policy', 'models/walker_td3.onnx')
+    code, _, err = run_cli(capsys, 'tasks', 'list', '--policy', 'models/td3/walker_td3.onnx')
     assert code == 2 and 'takes no task embedding' in err
 
 

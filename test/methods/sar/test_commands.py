@@ -8,7 +8,7 @@ import pytest
 from synergy_control.cli import main
 from synergy_control.methods.sar.basis import SynergyBasis
 
-WALKER = Path(__file__).resolve().parents[3] / 'models' / 'walker_td3.onnx'
+WALKER = Path(__file__).resolve().parents[3] / 'models' / 'td3' / 'walker_td3.onnx'
 
 
 def test_extract_writes_basis_and_vaf_plot(tmp_path, capsys):

@@ -12,7 +12,7 @@ from synergy_control.rollout import rollout
 
 from .conftest import sar_config
 
-WALKER = Path(__file__).resolve().parents[3] / 'models' / 'walker_td3.onnx'
+WALKER = Path(__file__).resolve().parents[3] / 'models' / 'td3' / 'walker_td3.onnx'
 
 
 def test_recorded_activations_are_the_applied_actions():

@@ -47,8 +47,9 @@ def test_with_a_policy_the_clusters_are_its_cards_for_that_robot(set_policy, rob
 @pytest.mark.parametrize('arguments, message', [
     (['--robot', 'hopper_4', '--policy', 'SET'], r"serves robots \['walker_7_main', "
                                                  r"'walker_3_main'\], not 'hopper_4'"),
-    (['--policy', 'models/walker_td3.onnx'], "has no synergy labels for robot 'walker_7_main'"),
-    (['--policy', 'models/walker_td3.onnx', '--robot', 'hopper_4'],
+    (['--policy', 'models/td3/walker_td3.onnx'],
+     "has no synergy labels for robot 'walker_7_main'"),
+    (['--policy', 'models/td3/walker_td3.onnx', '--robot', 'hopper_4'],
      "is for robot 'walker_7_main', not 'hopper_4'"),
     ([], 'needs --robot or --policy'),
 ])
