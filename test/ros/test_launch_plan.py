@@ -63,26 +63,26 @@ def test_sim_plan_policy_defaults_to_the_robots_shipped_policy():
     assert sim_plan()[1].parameters['policy'] == str(default_policy())
 
 
-def test_a_policy_for_the_robot_alone_comes_before_one_for_several(monkeypatch, tmp_path):
+def package_with(monkeypatch, tmp_path, policies: dict[str, str]) -> None:
+    """Make the package's models/ hold ``policies``: file stem -> a repository model's path."""
     models = tmp_path / 'models'
     models.mkdir()
-    for name in ('walker_solar', 'td3/walker_td3'):
+    for stem, source in policies.items():
         for suffix in ('.onnx', '.card.yaml'):
-            (models / f'{Path(name).name}{suffix}').write_bytes(
-                (ROOT / 'models' / f'{name}{suffix}').read_bytes())
+            (models / f'{stem}{suffix}').write_bytes(
+                (ROOT / 'models' / f'{source}{suffix}').read_bytes())
     monkeypatch.setattr(launch_plan, 'package_path', lambda name: tmp_path / name)
+
+
+def test_a_policy_for_the_robot_alone_comes_before_one_for_several(monkeypatch, tmp_path):
+    package_with(monkeypatch, tmp_path, {'walker_solar': 'walker_solar',
+                                         'walker_td3': 'td3/walker_td3'})
     shipped = {robot: path.stem for robot, path in launch_plan.shipped_policies().items()}
     assert shipped['walker_7_main'] == 'walker_td3' and shipped['walker_4_main'] == 'walker_solar'
 
 
 def test_two_shipped_policies_for_one_robot_are_refused(monkeypatch, tmp_path):
-    models = tmp_path / 'models'
-    models.mkdir()
-    for name in ('hopper_a', 'hopper_b'):
-        for suffix in ('.onnx', '.card.yaml'):
-            (models / f'{name}{suffix}').write_bytes(
-                (ROOT / 'models' / f'hopper_td3{suffix}').read_bytes())
-    monkeypatch.setattr(launch_plan, 'package_path', lambda name: tmp_path / name)
+    package_with(monkeypatch, tmp_path, {'hopper_a': 'hopper_td3', 'hopper_b': 'hopper_td3'})
     with pytest.raises(ValueError, match=r"two shipped policies for robot 'hopper_4': "
                                          r'hopper_a.onnx and hopper_b.onnx'):
         launch_plan.shipped_policies()
