@@ -502,7 +502,7 @@ class OnPolicyTrainer(Trainer):
         cfg = self.config
         obs = torch.as_tensor(self.envs.reset(seed=cfg.seed + self.episodes), device=self.device)
         # the experts are loaded only while there is distilling to do: a run resumed after it
-        # needs neither their files nor their learning rate
+        # needs no expert files (its checkpoint holds PPO's learning rate, set as it ended)
         self.teachers = (Teachers(cfg.distill.teachers, self.train_names)
                          if self.env_steps < cfg.distill.steps else None)
         for hook in self.hooks:
@@ -510,9 +510,6 @@ class OnPolicyTrainer(Trainer):
         mark = (time.perf_counter(), self.agent.updates)
         while self.env_steps < cfg.total_steps and stop.signal is None:
             before = self.env_steps
-            if self.teachers is not None and self.env_steps >= cfg.distill.steps:
-                self.teachers = None  # distilled: PPO takes over at its own learning rate
-                self.agent.set_learning_rate(cfg.ppo.learning_rate)
             collected = collect(self.agent, self.envs, obs, self.env_robot,
                                 cfg.ppo.rollout_steps, self.teachers)
             obs = collected.obs
@@ -524,6 +521,10 @@ class OnPolicyTrainer(Trainer):
             self.env_steps = before + cfg.ppo.rollout_steps * self.envs.num_envs
             self.bar.update(self.env_steps - before)
             self.metrics = self.agent.update(collected.rollout)
+            if self.teachers is not None and self.env_steps >= cfg.distill.steps:
+                # distilled: PPO takes over at its own learning rate, before any checkpoint
+                self.teachers = None
+                self.agent.set_learning_rate(cfg.ppo.learning_rate)
             mark = self._periodic(before, mark)
         self._finish()
 

@@ -108,10 +108,14 @@ def test_a_run_resumed_after_its_distillation_needs_no_experts(tmp_path, smoke_c
     teachers = [str(moved / f'{name}.onnx') for name in ROBOTS]
     config = smoke_config('ppo', robot=None, robots=ROBOTS, num_envs=4, total_steps=128,
                           ppo={'rollout_steps': 32, 'epochs': 1, 'minibatches': 2,
+                               'learning_rate': 2e-4, 'desired_kl': None,
                                'value_hidden_sizes': [32, 32]},
-                          distill={'teachers': teachers, 'steps': 128})
+                          distill={'teachers': teachers, 'steps': 128, 'learning_rate': 5e-3})
     run = train(config=config, run_dir=str(tmp_path / 'run'), progress=False)
+    from synergy_control.training.checkpoint import load_checkpoint
+    # stopped as the distillation ended: the checkpoint already holds PPO's learning rate
+    state = load_checkpoint(run / 'checkpoints' / 'last.pt')
+    assert state['optimizers']['ppo']['param_groups'][0]['lr'] == pytest.approx(2e-4)
     shutil.rmtree(moved)
     train(resume=str(run), total_steps=256, progress=False)
-    from synergy_control.training.checkpoint import load_checkpoint
     assert load_checkpoint(run / 'checkpoints' / 'last.pt')['counters']['env_steps'] == 256
