@@ -112,6 +112,9 @@ def export_checkpoint(source: str | Path, out: str | Path, *, name: str | None =
         training['robots'] = {'train': train, 'zero_shot': zero_shot}
         robots = train + zero_shot
         if default_robot is not None:
+            if default_robot in zero_shot:  # a robot named nothing runs on, never trained on
+                raise ExportError(f"default robot '{default_robot}' is a zero-shot robot of run "
+                                  f'{run_config.name}: name one of its training robots {train}')
             robots.remove(export_robot(run_config, default_robot))
             robots.insert(0, default_robot)
         card = multi_robot_card(agent, robots, **header)

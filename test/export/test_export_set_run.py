@@ -71,6 +71,9 @@ def test_the_card_runs_the_default_robot_named_at_export(solar_run, tmp_path):
                                                              'walker_3_main']
     assert card.training['robots'] == {'train': TRAIN, 'zero_shot': ZERO_SHOT}
     assert PolicyRuntime(out).robot.name == 'walker_2_main'
+    with pytest.raises(ExportError, match="'walker_3_main' is a zero-shot robot of run"):
+        export_checkpoint(solar_run, tmp_path / 'x.onnx', robot='all',
+                          default_robot='walker_3_main')
     with pytest.raises(ExportError, match="robot 'hopper_4' is not one of run"):
         export_checkpoint(solar_run, tmp_path / 'x.onnx', robot='all', default_robot='hopper_4')
     with pytest.raises(ExportError, match="a default robot .* all robots"):
