@@ -14,7 +14,9 @@ that ``benchmarks/time_to_return.py`` reads like one of ours:
 - ``final.json``: the final policy judged over ``--final-episodes`` episodes (seeds 0..N-1).
 
 RL Zoo tunes these on the ``-v4`` environments; the ``-v5`` ones have the same dynamics, so the
-``-v4`` entry is used for a ``-v5`` id (said in ``config.yaml``). One torch thread by default
+``-v4`` entry is used for a ``-v5`` id (said in ``config.yaml``). ``--set KEY=VALUE`` overrides
+an entry where the zoo's setting does not fit this machine (CrossQ's 2048-wide critics run at
+1.3 env steps/s on one core here), recorded as ``overrides`` in ``config.yaml``. One torch thread by default
 (``--threads``): pin the process to a core (``taskset -c 0``) so that peers and our runs get
 the same CPU. Needs ``pip install -r benchmarks/requirements.txt``::
 
@@ -48,6 +50,17 @@ def zoo_hyperparameters(algo: str, env_id: str) -> tuple[dict, str]:
         if key in table:
             return dict(table[key]), key
     raise SystemExit(f'rl_zoo3 has no {algo} hyperparameters for {env_id}')
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``KEY=VALUE`` strings as a dict, each value read as YAML; a malformed one exits."""
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition('=')
+        if not sep or not key:
+            raise SystemExit(f'--set {item!r}: expected KEY=VALUE')
+        overrides[key] = yaml.safe_load(value)
+    return overrides
 
 
 def evaluate(model, env_id: str, episodes: int,
@@ -127,12 +140,18 @@ def main() -> None:
     parser.add_argument('--final-episodes', type=int, default=10)
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--out', type=Path, required=True)
+    parser.add_argument('--set', action='append', default=[], metavar='KEY=VALUE',
+                        help="override an RL Zoo hyperparameter (VALUE read as YAML), e.g. "
+                             "--set 'policy_kwargs=dict(net_arch=dict(pi=[256, 256], "
+                             "qf=[256, 256]))'")
     args = parser.parse_args()
 
     import torch
     from rl_zoo3.exp_manager import ExperimentManager
     torch.set_num_threads(args.threads)
     hyperparams, zoo_key = zoo_hyperparameters(args.algo, args.env)
+    overrides = parse_overrides(args.set)
+    hyperparams.update(overrides)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:
         table = Path(scratch) / f'{args.algo}.yml'
@@ -148,12 +167,13 @@ def main() -> None:
     final, _ = evaluate(model, args.env, args.final_episodes, first_seed=0)
     command = ' '.join(['python benchmarks/sb3_peer.py', f'--algo {args.algo}',
                         f'--env {args.env}', f'--minutes {args.minutes:g}',
-                        f'--seed {args.seed}', f'--out {args.out}'])
+                        f'--seed {args.seed}', f'--out {args.out}']
+                       + [f"--set '{item}'" for item in args.set])
     (args.out / 'config.yaml').write_text(yaml.safe_dump({
         'algorithm': f'{LIBRARY[args.algo]} {args.algo}', 'robot': args.env, 'seed': args.seed,
         'eval_episodes': args.eval_episodes, 'budget_minutes': args.minutes,
         'torch_threads': args.threads, 'rl_zoo_entry': zoo_key,
-        'hyperparameters': hyperparams, 'command': command}, sort_keys=False))
+        'overrides': overrides, 'hyperparameters': hyperparams, 'command': command}, sort_keys=False))
     summary = {'algorithm': args.algo, 'library': LIBRARY[args.algo], 'env': args.env,
                'seed': args.seed, 'env_steps': int(model.num_timesteps),
                'final_mean': float(np.mean(final)), 'final_std': float(np.std(final)),
