@@ -62,7 +62,7 @@ def compare(sar_runs: Sequence[str | Path], baseline_runs: Sequence[str | Path],
 
 
 def algorithm_of(runs: Sequence[str | Path]) -> str:
-    """The algorithm the runs' ``config.yaml`` names (upper case; 'RL' if they disagree)."""
+    """Return the algorithm the runs' ``config.yaml`` names (upper case; 'RL' if they disagree)."""
     import yaml
     names = set()
     for run in runs:
