@@ -37,6 +37,13 @@ iterations of 64 × 128 steps; ``config.yaml``; ``final.json``. One torch thread
 
     taskset -c 0 python benchmarks/rsl_rl_peer.py --minutes 30 \\
         --out benchmarks/results/time_to_return/rsl_rl_ppo_walker2d_0
+
+The humanoid at our humanoid's settings (value loss × 1 and the rest from ``PPOConfig``'s
+defaults where ``humanoid_ppo.yaml`` is silent)::
+
+    taskset -c 0 python benchmarks/rsl_rl_peer.py --env Humanoid-v5 \\
+        --ours config/train/humanoid_ppo.yaml --minutes 45 \\
+        --out benchmarks/results/time_to_return/rsl_rl_ppo_humanoid_0
 """
 
 from __future__ import annotations
@@ -56,8 +63,12 @@ from tensordict import TensorDict
 from peer_runs import Act, EvaluationSchedule, evaluate, peer_arguments, write_run
 
 OUR_CONFIG = Path(__file__).resolve().parents[1] / 'config' / 'train' / 'walker_ppo.yaml'
-#: ``PPOConfig``'s defaults for the keys ``walker_ppo.yaml`` leaves out.
-PPO_DEFAULTS = {'clip': 0.2, 'gae_lambda': 0.95, 'entropy_coef': 0.0, 'init_log_std': 0.0,
+#: ``PPOConfig``'s defaults (``synergy_control/training/config.py``, which the peers' venv
+#: cannot import), for the keys a config leaves out; a test holds the two equal.
+PPO_DEFAULTS = {'rollout_steps': 64, 'epochs': 4, 'minibatches': 4, 'learning_rate': 3e-4,
+                'desired_kl': 0.008, 'clip': 0.2, 'gae_lambda': 0.95, 'value_coef': 1.0,
+                'entropy_coef': 0.0, 'max_grad_norm': 0.5, 'init_log_std': 0.0,
+                'reward_scale': 0.1, 'value_hidden_sizes': [512, 256, 128],
                 'value_activation': 'elu'}
 OBS_GROUP = 'policy'
 
@@ -208,8 +219,8 @@ def main() -> None:
 
     library = f'rsl-rl-lib {version("rsl-rl-lib")}'
     command = ' '.join(['python benchmarks/rsl_rl_peer.py', f'--env {args.env}',
-                        f'--minutes {args.minutes:g}', f'--seed {args.seed}',
-                        f'--out {args.out}'])
+                        f'--ours {args.ours}', f'--minutes {args.minutes:g}',
+                        f'--seed {args.seed}', f'--out {args.out}'])
     config = {
         'algorithm': 'rsl-rl-lib ppo', 'library': library,
         'tensordict': version('tensordict'), 'robot': args.env, 'seed': args.seed,
