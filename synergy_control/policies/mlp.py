@@ -16,7 +16,7 @@ from torch import nn
 from synergy_control.policies.networks import (DeterministicActor, DeterministicPolicy,
                                                GaussianActor, RenormTwinCritic, TwinCritic)
 from synergy_control.policies.registry import ActorKind, PolicyBuilder, register_policy
-from synergy_control.settings import WIDTHS, ConfigError, option
+from synergy_control.settings import WIDTHS, option
 
 
 @register_policy('mlp')
@@ -36,10 +36,8 @@ class MLPPolicy(PolicyBuilder):
         if kind == 'deterministic':
             return DeterministicActor(ctx.obs_dim, ctx.act_dim, settings.hidden_sizes,
                                       ctx.act_mask, settings.activation)
-        if settings.activation != 'relu':
-            raise ConfigError("config key 'policy.activation': the Gaussian (SAC) MLP actor "
-                              f"is ReLU only, got {settings.activation!r}")
-        return GaussianActor(ctx.obs_dim, ctx.act_dim, settings.hidden_sizes, ctx.act_mask)
+        return GaussianActor(ctx.obs_dim, ctx.act_dim, settings.hidden_sizes, ctx.act_mask,
+                             settings.activation)
 
     def make_critic(self) -> nn.Module:
         """Twin Q MLPs in one batched module."""

@@ -96,16 +96,17 @@ class GaussianActor(nn.Module):
     """SAC policy: MLP trunk with mean and log-std heads, tanh-squashed Gaussian."""
 
     def __init__(self, obs_dim: int, act_dim: int, hidden: Sequence[int],
-                 act_mask: np.ndarray | None = None):
+                 act_mask: np.ndarray | None = None, activation: str = 'relu'):
         super().__init__()
-        self.trunk = mlp(obs_dim, hidden[:-1], hidden[-1])
+        self.trunk = mlp(obs_dim, hidden[:-1], hidden[-1], activation)
+        self.activation = ACTIVATIONS[activation]()  # of the trunk's last layer
         self.mean = nn.Linear(hidden[-1], act_dim)
         self.log_std = nn.Linear(hidden[-1], act_dim)
         self.mask = ActionMask(act_mask)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return mean and clamped log-std of the pre-tanh Gaussian."""
-        h = F.relu(self.trunk(obs))
+        h = self.activation(self.trunk(obs))
         return self.mean(h), self.log_std(h).clamp(LOG_STD_MIN, LOG_STD_MAX)
 
     def sample(self, obs: torch.Tensor,
@@ -118,7 +119,7 @@ class GaussianActor(nn.Module):
     def deterministic(self, obs: torch.Tensor,
                       robot: torch.Tensor | None = None) -> torch.Tensor:
         """Return tanh of the mean: the evaluation action."""
-        return self.mask(torch.tanh(self.mean(F.relu(self.trunk(obs)))), robot)
+        return self.mask(torch.tanh(self.mean(self.activation(self.trunk(obs)))), robot)
 
 
 class EnsembleLinear(nn.Module):

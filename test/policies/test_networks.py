@@ -43,3 +43,15 @@ def test_log_std_is_clamped_and_actions_bounded():
     action, log_prob = actor.sample(obs)
     assert torch.all(action.abs() <= 1) and log_prob.shape == (32,)
     assert torch.all(actor.deterministic(obs).abs() <= 1)
+
+
+def test_gaussian_actor_uses_its_activation_after_every_hidden_layer():
+    torch.manual_seed(0)
+    obs = torch.randn(9, 5) * 3.0
+    for activation, function in (('relu', F.relu), ('elu', F.elu)):
+        actor = GaussianActor(5, 2, [8, 6], activation=activation)
+        linear = [m for m in actor.trunk if isinstance(m, torch.nn.Linear)]
+        h = function(linear[1](function(linear[0](obs))))
+        mean, _ = actor(obs)
+        torch.testing.assert_close(mean, actor.mean(h))
+        torch.testing.assert_close(actor.deterministic(obs), torch.tanh(actor.mean(h)))

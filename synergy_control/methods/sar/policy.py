@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from typing import Literal
 
 import torch
 from torch import nn
@@ -48,9 +49,11 @@ GIVEN = ('a basis file (`synergy-control synergies extract`)', lambda v: bool(v)
 class SynergyActor(GaussianActor):
     """Tanh-Gaussian actor over [z, d], blended through the fixed synergy decoder."""
 
-    def __init__(self, obs_dim: int, basis: SynergyBasis, phi: float, hidden: list[int]):
+    def __init__(self, obs_dim: int, basis: SynergyBasis, phi: float, hidden: list[int],
+                 activation: str = 'relu'):
         count, actuators = basis.matrix.shape
-        super().__init__(obs_dim, count + (actuators if phi < 1.0 else 0), hidden)
+        super().__init__(obs_dim, count + (actuators if phi < 1.0 else 0), hidden,
+                         activation=activation)
         self.count, self.sampled = count, self.mean.out_features
         # the decoder: fixed, saved with the weights, never given to an optimiser
         self.register_buffer('basis', torch.as_tensor(basis.matrix, dtype=torch.float32))
@@ -121,11 +124,12 @@ class SARPolicy(PolicyBuilder):
 
     @dataclass
     class Settings:
-        """The basis file (``synergies extract``), the blend φ and the MLP widths."""
+        """The basis file (``synergies extract``), the blend φ, the MLP widths and activation."""
 
         basis: str = option('', GIVEN)
         phi: float = option(1.0, UNIT_INTERVAL)
         hidden_sizes: list[int] = option([256, 256], WIDTHS)
+        activation: Literal['relu', 'elu'] = 'relu'  # the actor's; the critics stay ReLU
 
     def __init__(self, context, settings):
         super().__init__(context, settings)
@@ -146,7 +150,7 @@ class SARPolicy(PolicyBuilder):
             raise ConfigError("config key 'algorithm': policy 'sar' has a Gaussian actor "
                               '(algorithm: sac or ppo)')
         self.actor = SynergyActor(self.context.obs_dim, self.basis, self.settings.phi,
-                                  self.settings.hidden_sizes)
+                                  self.settings.hidden_sizes, self.settings.activation)
         # a partial of a function, not a bound method: copies of the actor stay light
         self.actor.register_load_state_dict_pre_hook(partial(same_decoder, self.settings.basis))
         return self.actor

@@ -28,3 +28,19 @@ def test_walker_terrain_pairs_differ_only_in_policy_and_budget(terrain):
     assert sar.robot == f'walker_7_{terrain}'
     agent = make_agent(sar)  # the committed flat-ground basis drives the terrain walker
     assert agent.actor.count == 3 and agent.target_entropy == -3
+
+
+@pytest.mark.parametrize('pair', [('humanoid_sar_ppo', 'humanoid_ppo'),
+                                  ('walker_terrain_stairs_sar_ppo', 'walker_terrain_stairs_ppo')])
+def test_ppo_pairs_differ_only_in_the_action_representation(pair):
+    sar, baseline = (load_config(CONFIGS / f'{name}.yaml').to_dict() for name in pair)
+    differ = {key for key in sar if sar[key] != baseline[key]}
+    assert differ == {'name', 'policy'}
+    widths = sar['policy']['hidden_sizes']
+    assert widths == baseline['policy']['hidden_sizes'] == sar['ppo']['value_hidden_sizes']
+
+
+def test_the_terrain_baseline_is_the_flat_walkers_ppo_on_the_stairs():
+    flat = load_config(CONFIGS / 'walker_ppo.yaml').to_dict()
+    stairs = load_config(CONFIGS / 'walker_terrain_stairs_ppo.yaml').to_dict()
+    assert {key for key in flat if flat[key] != stairs[key]} == {'name', 'robot', 'total_steps'}

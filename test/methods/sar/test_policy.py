@@ -110,3 +110,11 @@ def test_ppo_samples_synergy_values_and_exports_their_blended_mean(humanoid_basi
     normalised = agent.normalize(torch.as_tensor(raw))
     np.testing.assert_allclose(onnx_synergy, agent.mean(normalised, None)[:, :4].detach(),
                                atol=1e-5)
+
+
+def test_the_actors_activation_is_a_setting(humanoid_basis):
+    for activation, layer in (('relu', torch.nn.ReLU), ('elu', torch.nn.ELU)):
+        config = config_from_dict(sar_config(humanoid_basis, activation=activation))
+        actor = make_agent(config).actor
+        assert isinstance(actor.activation, layer)
+        assert all(isinstance(m, (torch.nn.Linear, layer)) for m in actor.trunk)
