@@ -92,9 +92,13 @@ def cmd_efficiency(args: argparse.Namespace) -> int:
     for name, label in (('end_to_end', 'end-to-end'), ('sar', 'SAR-RL (with play)')):
         row = result[name]
         spread = '' if row['final_return_ci95'] is None else f" ± {row['final_return_ci95']:.1f}"
+        seeds = ('' if row['steps_to_target_mean'] is None else
+                 f"; seed mean {row['steps_to_target_mean']:.0f}"
+                 + ('' if row['steps_to_target_ci95'] is None
+                    else f" ± {row['steps_to_target_ci95']:.0f}"))
         print(f"  {label}: reaches it at {row['steps_to_target']} steps (per seed "
-              f"{row['steps_to_target_per_seed']}), final {row['final_return']:.1f}{spread} at "
-              f"{row['last_step']}")
+              f"{row['steps_to_target_per_seed']}{seeds}), final "
+              f"{row['final_return']:.1f}{spread} at {row['last_step']}")
     if result['ratio'] is not None:
         print(f"  SAR-RL needs {100 * result['ratio']:.0f}% of end-to-end's steps")
     return 0

@@ -5,7 +5,8 @@ SAR-RL's steps count from the start of its play policy: each SAR-RL evaluation i
 steps. The target is the end-to-end runs' final return: per seed, the mean of its last
 ``final_evals`` evaluations, averaged over seeds. A method reaches it at the first evaluation
 where the seed-mean curve is at least the target; per seed, where that seed's curve is. Each
-method's final return (the same statistic) comes with its seeds' Student-t 95 % half-width.
+method's final return (the same statistic) and, where every seed reached the target, the mean
+of the per-seed steps come with their seeds' Student-t 95 % half-width.
 """
 
 from __future__ import annotations
@@ -48,17 +49,30 @@ def compare(sar_runs: Sequence[str | Path], baseline_runs: Sequence[str | Path],
     for name, steps, values, runs in (('end_to_end', base_steps, base, baseline_runs),
                                       ('sar', sar_steps, sar, sar_runs)):
         finals = values[:, -final_evals:].mean(1)
+        per_seed = [first_step(steps, v, target) for v in values]
         result[name] = {'runs': [str(r) for r in runs], 'last_step': int(steps[-1]),
                         'final_return': float(finals.mean()),
-                        'final_return_ci95': (float(mean_ci(finals[:, None])[1][0])
-                                              if len(finals) > 1 else None),
+                        'final_return_ci95': _ci95(finals),
                         'final_return_per_seed': [float(v) for v in finals],
                         'steps_to_target': first_step(steps, values.mean(0), target),
-                        'steps_to_target_per_seed': [first_step(steps, v, target)
-                                                     for v in values]}
+                        'steps_to_target_per_seed': per_seed,
+                        **_seed_mean_steps(per_seed)}
     reached = result['sar']['steps_to_target'], result['end_to_end']['steps_to_target']
     result['ratio'] = None if None in reached else reached[0] / reached[1]
     return result
+
+
+def _ci95(values: np.ndarray) -> float | None:
+    """Student-t 95 % half-width of the mean of per-seed values (None for one seed)."""
+    return float(mean_ci(values[:, None])[1][0]) if len(values) > 1 else None
+
+
+def _seed_mean_steps(per_seed: list[int | None]) -> dict:
+    """Mean and 95 % half-width of the steps each seed needed; None where one never got there."""
+    if None in per_seed:
+        return {'steps_to_target_mean': None, 'steps_to_target_ci95': None}
+    steps = np.array(per_seed, dtype=float)
+    return {'steps_to_target_mean': float(steps.mean()), 'steps_to_target_ci95': _ci95(steps)}
 
 
 def algorithm_of(runs: Sequence[str | Path]) -> str:

@@ -41,6 +41,10 @@ def test_steps_to_the_end_to_end_final_return(tmp_path, capsys):
                                                                     (60 + 120 + 150) / 3])
     # two seeds 6.67 apart: t(0.975, 1) = 12.706 times the standard error 3.33
     assert result['sar']['final_return_ci95'] == pytest.approx(12.706 * 10 / 3, rel=1e-3)
+    # the per-seed steps 40 and 30: mean 35, 12.706 times the standard error 5
+    assert result['end_to_end']['steps_to_target_mean'] == pytest.approx(35.0)
+    assert result['end_to_end']['steps_to_target_ci95'] == pytest.approx(12.706 * 5, rel=1e-3)
+    assert result['sar']['steps_to_target_ci95'] == 0.0  # both seeds at 25
 
     out = tmp_path / 'curves.png'
     assert main(['synergies', 'efficiency', '--sar', *map(str, sar), '--baseline',
@@ -52,6 +56,10 @@ def test_steps_to_the_end_to_end_final_return(tmp_path, capsys):
     alone = compare(never, baseline, play_steps=5)
     assert alone['ratio'] is None
     assert alone['sar']['final_return_ci95'] is None  # one seed: no interval
+    assert alone['sar']['steps_to_target_mean'] is None  # a seed never got there
+    assert main(['synergies', 'efficiency', '--sar', *map(str, sar), '--baseline',
+                 *map(str, baseline), '--play-steps', '5']) == 0
+    assert 'seed mean 35 ± 64' in capsys.readouterr().out
 
 
 def test_runs_without_evaluations_are_refused(tmp_path):
