@@ -88,6 +88,7 @@ class ObservationBuilder:
         self._skip = 2 if robot.root.kind == 'free' else 1
         model = robot.model
         self._scratch = mujoco.MjData(model)
+        self._token_scratch: list[mujoco.MjData] = []  # one per state of a modular batch
         self._extras = robot.family.flat_extras if mode == 'flat' else ()
         self._root_dofs = 6 if robot.root.kind == 'free' else 3  # the root's dofs come first
         self._clip = robot.family.velocity_clip
@@ -129,12 +130,27 @@ class ObservationBuilder:
     def __call__(self, qpos: np.ndarray, qvel: np.ndarray,
                  ctrl: np.ndarray | None = None) -> np.ndarray:
         """Build the observation (float64) of this state; ``ctrl`` only if ``needs_ctrl``."""
+        return self.batch(np.asarray(qpos)[None], np.asarray(qvel)[None],
+                          None if ctrl is None else np.asarray(ctrl)[None])[0]
+
+    def batch(self, qpos: np.ndarray, qvel: np.ndarray,
+              ctrl: np.ndarray | None = None) -> np.ndarray:
+        """Observations [N, size] (float64) of states [N, nq], [N, nv] (and ctrl [N, nu]).
+
+        The flat qpos/qvel part is one array operation over the states; the derived extras
+        and the limb tokens are MuJoCo computations on a scratch ``MjData``, one state at a
+        time. Every row is the one-state observation bit for bit (a one-state call is a batch
+        of one).
+        """
         if self.mode == 'modular':
             return self._modular(qpos, qvel)
         velocity = qvel if self._clip is None else np.clip(qvel, -self._clip, self._clip)
-        if not self._extras:
-            return np.concatenate([qpos[self._skip:], velocity])
-        return np.concatenate([qpos[self._skip:], velocity, *self._derived(qpos, qvel, ctrl)])
+        parts = [qpos[:, self._skip:], velocity]
+        if self._extras:
+            rows = [None] * len(qpos) if ctrl is None else ctrl
+            parts.append(np.stack([np.concatenate(self._derived(q, v, c))
+                                   for q, v, c in zip(qpos, qvel, rows)]))
+        return np.concatenate(parts, axis=1)
 
     def _extra_rows(self, name: str) -> range:
         """Rows of an extra kept: bodies without the world, or dofs without the root's."""
@@ -167,39 +183,53 @@ class ObservationBuilder:
                 for name in self._extras]
 
     def _modular(self, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
-        """Every limb's token at once: features as contiguous rows over the limbs.
+        """Every limb's token of every state at once: features [N, 19, limbs] over the limbs.
 
-        A per-limb loop cost ~20 numpy calls per limb; here each feature is one call over all
-        limbs. The linear velocity is ``mj_objectVelocity``'s (world frame) over the limbs:
-        ``cvel`` moved from the subtree centre of mass to the body origin, v - (p - c) × ω,
-        with ``mju_cross``'s products and differences, so each value equals the per-limb
-        call's bit for bit (``test_observation.py`` checks every Walker++ and Humanoid2D++
-        variant against that loop).
+        MuJoCo's kinematics run state by state on scratch ``MjData`` (one per state of the
+        batch); then each feature is one numpy call over all limbs of all states: a per-limb
+        (or per-state) loop cost ~20 numpy calls per limb. The linear velocity is
+        ``mj_objectVelocity``'s (world frame) over the limbs: ``cvel`` moved from the subtree
+        centre of mass to the body origin, v - (p - c) × ω, with ``mju_cross``'s products and
+        differences, so each value equals the per-limb call's bit for bit
+        (``test_observation.py`` checks every Walker++ and Humanoid2D++ variant against that
+        loop).
         """
-        model, data = self.robot.model, self._scratch
-        data.qpos[:] = qpos
-        data.qvel[:] = qvel
-        mujoco.mj_kinematics(model, data)
-        mujoco.mj_comPos(model, data)
-        mujoco.mj_comVel(model, data)
+        model, count = self.robot.model, len(qpos)
+        while len(self._token_scratch) < count:
+            self._token_scratch.append(mujoco.MjData(model))
+        datas = self._token_scratch[:count]
+        for data, state_qpos, state_qvel in zip(datas, qpos, qvel):
+            data.qpos[:] = state_qpos
+            data.qvel[:] = state_qvel
+            mujoco.mj_kinematics(model, data)
+            mujoco.mj_comPos(model, data)
+            mujoco.mj_comVel(model, data)
         gather = self._gather
-        columns = self._static_columns.copy()  # [19, limbs]: type one-hot and range filled
-        position = data.xpos.take(gather['xpos'])
-        columns[0:3] = position
-        columns[0] -= position[0, 0]  # x relative to the torso (limb 0)
-        spatial = data.cvel.take(gather['cvel'])
-        angular = spatial[:3]
-        offset = position - data.subtree_com.take(gather['subtree_com'])
+
+        def field(name: str, index: np.ndarray) -> np.ndarray:
+            """The MjData field of every state, flattened, at ``index``: [N, *index.shape]."""
+            return np.stack([getattr(data, name).reshape(-1) for data in datas])[:, index]
+
+        columns = np.repeat(self._static_columns[None], count, axis=0)  # type, range filled
+        position = field('xpos', gather['xpos'])  # [N, 3, limbs]
+        columns[:, 0:3] = position
+        columns[:, 0] -= position[:, 0, 0:1]  # x relative to the torso (limb 0)
+        spatial = field('cvel', gather['cvel'])
+        angular = spatial[:, :3]
+        offset = position - field('subtree_com', gather['subtree_com'])
         # mju_cross(offset, angular): component k is o[k+1] w[k+2] - o[k+2] w[k+1]
-        cross = (offset.take(_NEXT, 0) * angular.take(_AFTER_NEXT, 0)
-                 - offset.take(_AFTER_NEXT, 0) * angular.take(_NEXT, 0))
-        np.minimum(np.maximum(spatial[3:] - cross, -VELOCITY_CLIP), VELOCITY_CLIP,
-                   out=columns[3:6])
-        columns[6:9] = angular
-        columns[9:12] = _expmap_columns(data.xquat.take(gather['xquat']),
-                                        _sin_half(data.xquat.take(self._quat_rows)))
-        columns[16, 1:] = (qpos[self._joint_qpos] - self._joint_low) / self._joint_span
-        return columns.T.reshape(-1)
+        cross = (offset.take(_NEXT, 1) * angular.take(_AFTER_NEXT, 1)
+                 - offset.take(_AFTER_NEXT, 1) * angular.take(_NEXT, 1))
+        np.minimum(np.maximum(spatial[:, 3:] - cross, -VELOCITY_CLIP), VELOCITY_CLIP,
+                   out=columns[:, 3:6])
+        columns[:, 6:9] = angular
+        quat = field('xquat', gather['xquat']).transpose(1, 0, 2).reshape(4, -1)
+        rows = field('xquat', self._quat_rows).reshape(-1, 4)
+        limbs = len(self.robot.limbs)
+        columns[:, 9:12] = _expmap_columns(quat, _sin_half(rows)).reshape(
+            3, count, limbs).transpose(1, 0, 2)
+        columns[:, 16, 1:] = (qpos[:, self._joint_qpos] - self._joint_low) / self._joint_span
+        return columns.transpose(0, 2, 1).reshape(count, -1)
 
     def spec(self) -> dict:
         """Describe this observation for a policy card."""

@@ -14,7 +14,8 @@ observation.
 from __future__ import annotations
 
 import warnings
-from dataclasses import replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
@@ -87,36 +88,16 @@ class LocomotionEnv(gymnasium.Env):
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         """Apply a policy action in [-1, 1] for one control period (frame_skip physics steps).
 
-        As gymnasium's MujocoEnv: ``mj_step`` then ``mj_rnePostConstraint`` (contact forces);
-        the velocity is the displacement of :meth:`planar_position` over the period.
+        A group of one in :func:`step_group`, the step the vectorised environments take.
         """
-        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-        before = self.planar_position()
-        self.data.ctrl[:] = self.scaling.action_to_ctrl(action)
-        mujoco.mj_step(self.model, self.data, nstep=self.robot.frame_skip)
-        mujoco.mj_rnePostConstraint(self.model, self.data)
-        velocity = (self.planar_position() - before) / self.dt
-        finite = self.state_is_finite()
-        healthy = finite and self._within_task_limits()
-        spec = self.task_spec
-        rewards = [self._term(t, velocity, healthy) for t in spec.rewards]
-        costs = [self._term(t, velocity, healthy) for t in spec.costs]
-        reward = sum(rewards) - sum(costs)
-        self.elapsed_steps += 1
-        # A diverged simulation ends the episode even for tasks that never terminate.
-        terminated = not finite or bool(spec.terminate_when_unhealthy and not healthy)
-        truncated = self.elapsed_steps >= self.episode_steps and not terminated
-        info = {f'reward_{t.quantity}': v for t, v in zip(spec.rewards, rewards)}
-        info.update({f'reward_{t.quantity}': -v for t, v in zip(spec.costs, costs)})
+        batch = step_group([self], np.asarray(action)[None])
+        info = {f'reward_{name}': float(value[0]) for name, value in batch.terms.items()}
         info.update({'x_position': self.robot.forward_position(self.data.qpos),
-                     'x_velocity': float(velocity[0]), 'y_velocity': float(velocity[1]),
+                     'x_velocity': float(batch.velocity[0, 0]),
+                     'y_velocity': float(batch.velocity[0, 1]),
                      'torso_height': self.robot.torso_height(self.data.qpos)})
-        return self.observation(), float(reward), terminated, truncated, info
-
-    def _term(self, term: Term, velocity: np.ndarray, healthy: bool) -> float:
-        """Weight times the term's quantity, clipped at ``max_cost`` (gymnasium's order)."""
-        value = term.weight * QUANTITIES[term.quantity](self, velocity, healthy)
-        return value if term.max_cost is None else min(value, term.max_cost)
+        return (batch.obs[0], float(batch.reward[0]), bool(batch.terminated[0]),
+                bool(batch.truncated[0]), info)
 
     def step_command(self, command: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         """Step with actuator effort commands, as the ROS bridge receives them."""
@@ -143,20 +124,8 @@ class LocomotionEnv(gymnasium.Env):
         return self.observe(self.data.qpos, self.data.qvel, self.data.ctrl)
 
     def planar_position(self) -> np.ndarray:
-        """World (x, y) whose rate the objective reads: root, mass centre or torso frame.
-
-        The mass centre is gymnasium Humanoid-v5's ``mass_center`` of ``data.xipos``, the
-        torso frame Ant-v5's ``xpos``, both as ``mj_step`` leaves them (evaluated inside the
-        step's last integrator stage), as gymnasium reads them.
-        """
-        if self.task_spec.velocity_of == 'com':
-            mass = self.model.body_mass
-            return (np.einsum('b,bj->j', mass, self.data.xipos) / mass.sum())[0:2].copy()
-        if self.task_spec.velocity_of == 'body':
-            return self.data.xpos[self.robot.limbs[0].body_id, :2].copy()
-        qpos = self.data.qpos
-        y = qpos[self.robot.root.qpos_adr[0] + 1] if self.robot.root.kind == 'free' else 0.0
-        return np.array([self.robot.forward_position(qpos), y])
+        """World (x, y) whose rate the objective reads: root, mass centre or torso frame."""
+        return _planar_positions([self])[0]
 
     def set_state(self, qpos: np.ndarray, qvel: np.ndarray) -> None:
         """Set the simulator state and recompute derived quantities."""
@@ -166,48 +135,152 @@ class LocomotionEnv(gymnasium.Env):
 
     def is_healthy(self) -> bool:
         """Apply the task's health test to qpos/qvel (gymnasium-v5 semantics)."""
-        return self.state_is_finite() and self._within_task_limits()
-
-    def state_is_finite(self) -> bool:
-        """Check that the simulation has not diverged (no NaN/Inf in qpos or qvel)."""
-        return bool(np.all(np.isfinite(self.data.qpos)) and np.all(np.isfinite(self.data.qvel)))
-
-    def _within_task_limits(self) -> bool:
-        task, qpos, qvel = self.task_spec, self.data.qpos, self.data.qvel
-        if task.healthy_z is not None:
-            low, high = task.healthy_z
-            z = self.robot.torso_height(qpos)
-            if not (low <= z <= high if task.healthy_z_closed else low < z < high):
-                return False
-        pitch = abs(self.robot.torso_pitch(qpos))
-        if task.max_abs_angle is not None and not pitch < task.max_abs_angle:
-            return False
-        if task.max_abs_state is not None:
-            state = np.concatenate([qpos, qvel])[2:]
-            if not np.all(np.abs(state) < task.max_abs_state):
-                return False
-        return True
-
-    # ------------------------------------------------------------------ reward quantities
-    def objective(self, velocity: np.ndarray) -> float:
-        """Measure what this task kind rewards, from the planar velocity and the target."""
-        return OBJECTIVES[self.task.kind](self, velocity, self.task.target)
-
-    def ctrl_squared(self) -> float:
-        """|ctrl|^2 of the controls the simulator received, summed as gymnasium sums it."""
-        return float(np.sum(np.square(self.data.ctrl[self._ctrl_order])))
-
-    def contact_squared(self) -> float:
-        """|cfrc_ext|^2 after the step, each force clipped as the task says (Ant)."""
-        forces = self.data.cfrc_ext
-        clip = self.task_spec.contact_force_clip
-        if clip is not None:
-            forces = np.clip(forces, -clip, clip)
-        return float(np.sum(np.square(forces)))
+        qpos, qvel = self.data.qpos[None], self.data.qvel[None]
+        return bool(_finite(qpos, qvel)[0] and _within_task_limits(self, qpos, qvel)[0])
 
     def height_above_rest(self) -> float:
         """Root height above its rest value (the EAR jump task's z: qpos[1] of the cheetah)."""
         return self.robot.torso_height(self.data.qpos) - self._rest_height
+
+
+@dataclass(frozen=True)
+class GroupStep:
+    """What :func:`step_group` returns: arrays over the group's environments."""
+
+    obs: np.ndarray           # [N, obs] float64
+    reward: np.ndarray        # [N]: sum(rewards) - sum(costs)
+    terminated: np.ndarray    # [N] bool
+    truncated: np.ndarray     # [N] bool (and not terminated)
+    velocity: np.ndarray      # [N, 2]: planar velocity over the control period
+    terms: dict[str, np.ndarray]  # 'quantity' -> [N] signed term (costs negative)
+
+
+@dataclass(frozen=True)
+class _GroupState:
+    """The group's state after the physics step, stacked [N, ...] (what the terms read)."""
+
+    qpos: np.ndarray
+    qvel: np.ndarray
+    ctrl: np.ndarray
+    cfrc_ext: np.ndarray | None  # [N, nbody, 6], only where a term reads contact forces
+
+
+def step_group(envs: Sequence[LocomotionEnv], actions: np.ndarray) -> GroupStep:
+    """Step environments of one robot, task and observation mode with ``actions`` [N, nu].
+
+    Each ``MjData`` is stepped as gymnasium's MujocoEnv does (``mj_step`` x frame_skip then
+    ``mj_rnePostConstraint`` for contact forces); the velocity is the displacement of
+    :meth:`LocomotionEnv.planar_position` over the period. Observation, reward terms, health,
+    termination and truncation are then array operations over the N stacked states, each
+    elementwise as the one-environment formula, so a group of one is :meth:`LocomotionEnv.step`
+    bit for bit and a group of N equals N single steps.
+    """
+    env = envs[0]
+    spec = env.task_spec
+    ctrl = env.scaling.action_to_ctrl(np.clip(np.asarray(actions, dtype=np.float64), -1.0, 1.0))
+    before = _planar_positions(envs)
+    for data, row in zip((e.data for e in envs), ctrl):
+        data.ctrl[:] = row
+        mujoco.mj_step(env.model, data, nstep=env.robot.frame_skip)
+        mujoco.mj_rnePostConstraint(env.model, data)
+    velocity = (_planar_positions(envs) - before) / env.dt
+    reads_contact = any(t.quantity == 'contact' for t in spec.rewards + spec.costs)
+    state = _GroupState(np.stack([e.data.qpos for e in envs]),
+                        np.stack([e.data.qvel for e in envs]),
+                        np.stack([e.data.ctrl for e in envs]),
+                        np.stack([e.data.cfrc_ext for e in envs]) if reads_contact else None)
+    finite = _finite(state.qpos, state.qvel)
+    healthy = finite & _within_task_limits(env, state.qpos, state.qvel)
+    rewards = [_term(env, t, state, velocity, healthy) for t in spec.rewards]
+    costs = [_term(env, t, state, velocity, healthy) for t in spec.costs]
+    # Python's sum order (0 + a + b ...), so the float equals the one-env sum
+    reward = sum(rewards, np.zeros(len(envs))) - sum(costs, np.zeros(len(envs)))
+    for e in envs:
+        e.elapsed_steps += 1
+    at_limit = np.array([e.elapsed_steps >= e.episode_steps for e in envs])
+    # A diverged simulation ends the episode even for tasks that never terminate.
+    terminated = ~finite | (spec.terminate_when_unhealthy & ~healthy)
+    truncated = at_limit & ~terminated
+    terms = {t.quantity: v for t, v in zip(spec.rewards, rewards)}
+    terms.update({t.quantity: -v for t, v in zip(spec.costs, costs)})
+    obs = env.observe.batch(state.qpos, state.qvel, state.ctrl)
+    return GroupStep(obs, reward, terminated, truncated, velocity, terms)
+
+
+def _planar_positions(envs: Sequence[LocomotionEnv]) -> np.ndarray:
+    """World (x, y) [N, 2] whose rate the objective reads: root, mass centre or torso frame.
+
+    The mass centre is gymnasium Humanoid-v5's ``mass_center`` of ``data.xipos``, the torso
+    frame Ant-v5's ``xpos``, both as ``mj_step`` leaves them (evaluated inside the step's last
+    integrator stage), as gymnasium reads them.
+    """
+    env = envs[0]
+    if env.task_spec.velocity_of == 'com':
+        mass = env.model.body_mass
+        # one einsum per env: a batched einsum may sum the bodies in another order
+        return np.stack([(np.einsum('b,bj->j', mass, e.data.xipos) / mass.sum())[0:2]
+                         for e in envs])
+    if env.task_spec.velocity_of == 'body':
+        body = env.robot.limbs[0].body_id
+        return np.stack([e.data.xpos[body, :2] for e in envs])
+    robot = env.robot
+    qpos = np.stack([e.data.qpos for e in envs])
+    y = qpos[:, robot.root.qpos_adr[0] + 1] if robot.root.kind == 'free' else np.zeros(len(envs))
+    return np.stack([robot.forward_position(qpos), y], axis=1)
+
+
+def _finite(qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
+    """Which states [N, nq], [N, nv] have not diverged (no NaN/Inf in qpos or qvel)."""
+    return np.isfinite(qpos).all(axis=1) & np.isfinite(qvel).all(axis=1)
+
+
+def _within_task_limits(env: LocomotionEnv, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
+    """Apply the task's torso height, pitch and state-range tests to states [N, nq], [N, nv]."""
+    task, robot = env.task_spec, env.robot
+    within = np.ones(len(qpos), dtype=bool)
+    if task.healthy_z is not None:
+        low, high = task.healthy_z
+        z = robot.torso_height(qpos)
+        within &= (low <= z) & (z <= high) if task.healthy_z_closed else (low < z) & (z < high)
+    if task.max_abs_angle is not None:
+        within &= np.abs(robot.torso_pitch(qpos)) < task.max_abs_angle
+    if task.max_abs_state is not None:
+        state = np.concatenate([qpos, qvel], axis=1)[:, 2:]
+        within &= np.all(np.abs(state) < task.max_abs_state, axis=1)
+    return within
+
+
+def _term(env: LocomotionEnv, term: Term, state: _GroupState, velocity: np.ndarray,
+          healthy: np.ndarray) -> np.ndarray:
+    """Weight times the term's quantity [N], clipped at ``max_cost`` (gymnasium's order)."""
+    value = term.weight * QUANTITIES[term.quantity](env, state, velocity, healthy)
+    return value if term.max_cost is None else np.minimum(value, term.max_cost)
+
+
+def _ctrl_squared(env: LocomotionEnv, state: _GroupState) -> np.ndarray:
+    """|ctrl|^2 [N] of the controls the simulator received, summed as gymnasium sums it.
+
+    Each row is summed in the source MJCF's actuator order, as gymnasium sums it.
+    """
+    return _row_sums(np.square(state.ctrl[:, env._ctrl_order]))
+
+
+def _contact_squared(env: LocomotionEnv, state: _GroupState) -> np.ndarray:
+    """|cfrc_ext|^2 [N] after the step, each force clipped as the task says (Ant)."""
+    forces = state.cfrc_ext.reshape(len(state.cfrc_ext), -1)
+    clip = env.task_spec.contact_force_clip
+    if clip is not None:
+        forces = np.clip(forces, -clip, clip)
+    return _row_sums(np.square(forces))
+
+
+def _row_sums(values: np.ndarray) -> np.ndarray:
+    """``np.sum`` of each row [N, K] on its own: the float of one env's 1-D sum.
+
+    ``np.sum(values, axis=1)`` may add in another order (for [3, 17] numpy sums down the
+    columns, one add per element, not the pairwise sum of a row): the last bit differs.
+    """
+    return np.array([np.sum(row) for row in values])
 
 
 @lru_cache(maxsize=None)
@@ -229,24 +302,31 @@ def _source_actuator_order(robot: Robot) -> np.ndarray:
     return np.argsort(rank, kind='stable')
 
 
-def _heading(velocity: np.ndarray, degrees: float) -> float:
+def _heading(velocity: np.ndarray, degrees: float) -> np.ndarray:
+    """Velocity [N, 2] along the heading: one ``ddot`` per row, as ``np.dot`` of one row."""
     heading = degrees / 180.0 * np.pi
-    return float(np.dot(velocity, (np.cos(heading), np.sin(heading))))
+    direction = np.array([[np.cos(heading)], [np.sin(heading)]])
+    return np.matmul(velocity[:, None, :], direction).reshape(-1)
 
 
-# What each task kind rewards (families.TASK_KINDS), from the planar velocity and the target.
-OBJECTIVES: dict[str, Callable[[LocomotionEnv, np.ndarray, Any], float]] = {
-    'forward': lambda env, velocity, target: float(velocity[0]),
-    'vel': lambda env, velocity, target: -abs(float(velocity[0]) - target),
-    'dir': lambda env, velocity, target: _heading(velocity, target),
-    'jump': lambda env, velocity, target: target * env.height_above_rest(),
+# What each task kind rewards (families.TASK_KINDS), from the planar velocities [N, 2], the
+# group's states and the target; arrays [N].
+OBJECTIVES: dict[str, Callable[[LocomotionEnv, _GroupState, np.ndarray, Any], np.ndarray]] = {
+    'forward': lambda env, state, velocity, target: velocity[:, 0],
+    'vel': lambda env, state, velocity, target: -np.abs(velocity[:, 0] - target),
+    'dir': lambda env, state, velocity, target: _heading(velocity, target),
+    'jump': lambda env, state, velocity, target: target * (
+        env.robot.torso_height(state.qpos) - env._rest_height),
 }
 
-# How each quantity of families.TERM_QUANTITIES is measured, after the physics step.
-QUANTITIES: dict[str, Callable[[LocomotionEnv, np.ndarray, bool], float]] = {
-    'objective': lambda env, velocity, healthy: env.objective(velocity),
-    'healthy': lambda env, velocity, healthy: float(healthy),
-    'alive': lambda env, velocity, healthy: 1.0,
-    'ctrl': lambda env, velocity, healthy: env.ctrl_squared(),
-    'contact': lambda env, velocity, healthy: env.contact_squared(),
+# How each quantity of families.TERM_QUANTITIES is measured after the physics step, over the
+# group's states: arrays [N].
+QUANTITIES: dict[str, Callable[[LocomotionEnv, _GroupState, np.ndarray, np.ndarray],
+                               np.ndarray]] = {
+    'objective': lambda env, state, velocity, healthy: OBJECTIVES[env.task.kind](
+        env, state, velocity, env.task.target),
+    'healthy': lambda env, state, velocity, healthy: healthy.astype(np.float64),
+    'alive': lambda env, state, velocity, healthy: np.ones(len(healthy)),
+    'ctrl': lambda env, state, velocity, healthy: _ctrl_squared(env, state),
+    'contact': lambda env, state, velocity, healthy: _contact_squared(env, state),
 }

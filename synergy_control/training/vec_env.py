@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from synergy_control.envs import LocomotionEnv, make_env
+from synergy_control.envs.locomotion import step_group
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,9 @@ class VectorEnv:
         self._returns = np.zeros(num_envs)
         self._lengths = np.zeros(num_envs, dtype=np.int64)
         self._obs = np.zeros((num_envs, self.obs_dim), np.float32)
+        # the envs of each entry (one robot, task, observation): stepped as one group
+        self._groups = [np.flatnonzero(self.entry == entry)
+                        for entry in range(min(num_envs, len(self.names)))]
 
     @property
     def num_envs(self) -> int:
@@ -78,26 +82,30 @@ class VectorEnv:
     def step(self, actions: np.ndarray) -> VectorStep:
         """Step every environment with its own columns of ``actions`` [N, act_dim], auto-reset.
 
-        A finished environment's next episode continues its own random stream (no reseed).
+        The environments of one entry step as one group (:func:`step_group`: observation,
+        reward and termination as array operations over their states). A finished
+        environment's next episode continues its own random stream (no reseed).
         """
         n = self.num_envs
         reward = np.zeros(n)
         terminated = np.zeros(n, dtype=bool)
         truncated = np.zeros(n, dtype=bool)
+        for members in self._groups:
+            group = step_group([self.envs[i] for i in members],
+                               actions[members, :self.act_dims[members[0]]])
+            reward[members], terminated[members] = group.reward, group.terminated
+            truncated[members] = group.truncated
+            self._obs[members, :group.obs.shape[1]] = group.obs
+        self._returns += reward
+        self._lengths += 1
         final_obs = np.zeros((n, self.obs_dim), np.float32)
         episodes = []
-        for i, env in enumerate(self.envs):
-            obs, r, term, trunc, _ = env.step(actions[i, :self.act_dims[i]])
-            reward[i], terminated[i], truncated[i] = r, term, trunc
-            self._returns[i] += r
-            self._lengths[i] += 1
-            if term or trunc:
-                final_obs[i, :self.obs_dims[i]] = obs
-                episodes.append(FinishedEpisode(i, self.names[self.entry[i]],
-                                                float(self._returns[i]), int(self._lengths[i])))
-                self._returns[i], self._lengths[i] = 0.0, 0
-                obs = env.reset()[0]
-            self._obs[i, :self.obs_dims[i]] = obs
+        for i in np.flatnonzero(terminated | truncated):
+            final_obs[i] = self._obs[i]
+            episodes.append(FinishedEpisode(int(i), self.names[self.entry[i]],
+                                            float(self._returns[i]), int(self._lengths[i])))
+            self._returns[i], self._lengths[i] = 0.0, 0
+            self._obs[i, :self.obs_dims[i]] = self.envs[i].reset()[0]
         return VectorStep(self._obs.copy(), reward, terminated, truncated, final_obs, episodes)
 
     def close(self) -> None:
