@@ -26,6 +26,10 @@ Contenders:
     with ``--baseline-observation FILE``: the same, every env's observation builder taken
     from an older ``observation.py`` (``git show REV:synergy_control/observation.py``), for
     a side-by-side figure of an observation change.
+``vec_env_baseline``
+    with ``--baseline-rev REV``: the ``VectorEnv`` of an older commit, its whole package
+    (``git archive REV synergy_control``, imported as ``synergy_control_baseline``), for a
+    side-by-side figure of a change to the stepping code.
 ``gym_sync`` / ``gym_async``
     gymnasium's ``SyncVectorEnv`` / ``AsyncVectorEnv`` (one worker process per env, fork
     context, shared memory) of ``gymnasium.make(ENV_ID)``.
@@ -51,6 +55,7 @@ import platform
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -140,9 +145,10 @@ def raw_mujoco(names: list[str], num_envs: int) -> Contender:
 
 
 def vec_env(names: list[str], num_envs: int, obs_mode: str,
-            observation_module: object | None = None) -> Contender:
-    """Our VectorEnv; ``observation_module`` replaces every env's observation builder."""
-    env = VectorEnv(names, num_envs, obs_mode)
+            observation_module: object | None = None,
+            vector_env_class: type = VectorEnv) -> Contender:
+    """Our VectorEnv (or an older one); ``observation_module`` replaces every env's builder."""
+    env = vector_env_class(names, num_envs, obs_mode)
     if observation_module is not None:
         for single in env.envs:
             single.observe = observation_module.ObservationBuilder(single.robot, obs_mode)
@@ -178,12 +184,36 @@ def load_observation_module(path: Path) -> object:
     return module
 
 
-def contenders_of(setup: str, num_envs: int, baseline: object | None) -> dict[str, Callable]:
+def load_baseline_package(rev: str, into: Path) -> type:
+    """The ``VectorEnv`` class of commit ``rev``: its package extracted and renamed.
+
+    ``git archive`` writes the commit's ``synergy_control`` under ``into``; its absolute
+    imports are renamed to ``synergy_control_baseline`` so that both versions live in one
+    process and are timed side by side.
+    """
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(['git', 'archive', rev, 'synergy_control'], cwd=root,
+                             capture_output=True, check=True).stdout
+    subprocess.run(['tar', '-x', '-C', str(into)], input=archive, check=True)
+    package = into / 'synergy_control_baseline'
+    (into / 'synergy_control').rename(package)
+    for source in package.rglob('*.py'):
+        text = source.read_text()
+        source.write_text(text.replace('synergy_control.', 'synergy_control_baseline.'))
+    sys.path.insert(0, str(into))
+    return importlib.import_module('synergy_control_baseline.training.vec_env').VectorEnv
+
+
+def contenders_of(setup: str, num_envs: int, baseline: object | None,
+                  baseline_vec_env: type | None = None) -> dict[str, Callable]:
     """Makers of every contender of a set-up at N envs."""
     names, obs_mode, gym_id = SETUPS[setup]
     makers: dict[str, Callable[[], Contender]] = {
         'raw_mujoco': lambda: raw_mujoco(names, num_envs),
         'vec_env': lambda: vec_env(names, num_envs, obs_mode)}
+    if baseline_vec_env is not None:
+        makers['vec_env_baseline'] = lambda: vec_env(names, num_envs, obs_mode,
+                                                     vector_env_class=baseline_vec_env)
     if baseline is not None and obs_mode == 'modular':
         makers['vec_env_baseline_obs'] = lambda: vec_env(names, num_envs, obs_mode, baseline)
     if gym_id is not None:
@@ -210,10 +240,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument('--setups', nargs='+', default=list(SETUPS), choices=list(SETUPS))
     parser.add_argument('--baseline-observation', type=Path,
                         help='an older observation.py, timed beside the current one')
+    parser.add_argument('--baseline-rev',
+                        help='an older commit (e.g. main) whose VectorEnv is timed beside')
     parser.add_argument('--output', type=Path, default=RESULTS / 'vec_env_throughput.json')
     args = parser.parse_args(argv)
     baseline = (load_observation_module(args.baseline_observation)
                 if args.baseline_observation else None)
+    baseline_dir = tempfile.TemporaryDirectory() if args.baseline_rev else None
+    baseline_vec_env = (load_baseline_package(args.baseline_rev, Path(baseline_dir.name))
+                        if baseline_dir else None)
     command = ' '.join(shlex.quote(a) for a in [sys.executable, *sys.argv])
     load_before = subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()
     started = time.perf_counter()
@@ -222,7 +257,8 @@ def main(argv: list[str] | None = None) -> dict:
     for round_index in range(args.rounds):
         for setup in args.setups:
             for num_envs in args.counts:
-                for name, make in contenders_of(setup, num_envs, baseline).items():
+                makers = contenders_of(setup, num_envs, baseline, baseline_vec_env)
+                for name, make in makers.items():
                     # worker processes are made for each measurement and closed after it
                     key = (setup, num_envs, name)
                     contender = kept.get(key) or make()
@@ -263,6 +299,7 @@ def main(argv: list[str] | None = None) -> dict:
         'host': {'cpus': os.cpu_count(), 'python': platform.python_version(),
                  'machine': platform.machine(), 'mujoco': mujoco.__version__,
                  'gymnasium': gymnasium.__version__, 'numpy': np.__version__},
+        'baseline_rev': args.baseline_rev,
         'results': table,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
