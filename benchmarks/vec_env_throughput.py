@@ -242,6 +242,8 @@ def main(argv: list[str] | None = None) -> dict:
                         help='an older observation.py, timed beside the current one')
     parser.add_argument('--baseline-rev',
                         help='an older commit (e.g. main) whose VectorEnv is timed beside')
+    parser.add_argument('--skip', nargs='*', default=[], metavar='CONTENDER',
+                        help='contenders left out (e.g. gym_async: forks N workers)')
     parser.add_argument('--output', type=Path, default=RESULTS / 'vec_env_throughput.json')
     args = parser.parse_args(argv)
     baseline = (load_observation_module(args.baseline_observation)
@@ -259,6 +261,8 @@ def main(argv: list[str] | None = None) -> dict:
             for num_envs in args.counts:
                 makers = contenders_of(setup, num_envs, baseline, baseline_vec_env)
                 for name, make in makers.items():
+                    if name in args.skip:
+                        continue
                     # worker processes are made for each measurement and closed after it
                     key = (setup, num_envs, name)
                     contender = kept.get(key) or make()
@@ -299,7 +303,7 @@ def main(argv: list[str] | None = None) -> dict:
         'host': {'cpus': os.cpu_count(), 'python': platform.python_version(),
                  'machine': platform.machine(), 'mujoco': mujoco.__version__,
                  'gymnasium': gymnasium.__version__, 'numpy': np.__version__},
-        'baseline_rev': args.baseline_rev,
+        'baseline_rev': args.baseline_rev, 'skipped': args.skip,
         'results': table,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -218,11 +218,11 @@ class ObservationBuilder:
             mujoco.mj_comPos(model, scratch.data)
             mujoco.mj_comVel(model, scratch.data)
         gather = self._gather
-        xquat = np.stack([scratch.fields['xquat'] for scratch in scratches])
+        xquat = np.array([scratch.fields['xquat'] for scratch in scratches])
 
         def field(name: str) -> np.ndarray:
             """The MjData field of every state at the limbs' indices: [N, width, limbs]."""
-            return np.stack([scratch.fields[name] for scratch in scratches])[:, gather[name]]
+            return np.array([scratch.fields[name] for scratch in scratches])[:, gather[name]]
 
         columns = np.repeat(self._static_columns[None], count, axis=0)  # type, range filled
         position = field('xpos')  # [N, 3, limbs]

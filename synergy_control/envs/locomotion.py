@@ -57,6 +57,8 @@ class LocomotionEnv(gymnasium.Env):
                                                       np.float64)
         self.action_space = gymnasium.spaces.Box(-1.0, 1.0, (self.model.nu,), np.float32)
         self.elapsed_steps = 0
+        terms = self.task_spec.rewards + self.task_spec.costs
+        self._reads_contact = any(t.quantity == 'contact' for t in terms)
 
     def _task_spec(self, task: Task) -> TaskSpec:
         """Look up the family's spec of this task kind, its height range shifted as the robot's."""
@@ -190,7 +192,7 @@ def step_group(envs: Sequence[LocomotionEnv], actions: np.ndarray) -> GroupStep:
     """
     env = envs[0]
     spec = env.task_spec
-    ctrl = env.scaling.action_to_ctrl(np.clip(np.asarray(actions, dtype=np.float64), -1.0, 1.0))
+    ctrl = env.scaling.action_to_ctrl(np.asarray(actions, dtype=np.float64))  # clips to [-1, 1]
     before = _planar_positions(envs)
     model, frame_skip = env.model, env.robot.frame_skip
     for e, row in zip(envs, ctrl):
@@ -198,12 +200,11 @@ def step_group(envs: Sequence[LocomotionEnv], actions: np.ndarray) -> GroupStep:
         mujoco.mj_step(model, e.data, nstep=frame_skip)
         mujoco.mj_rnePostConstraint(model, e.data)
     arrays = [e._arrays for e in envs]
-    qpos = np.stack([a.qpos for a in arrays])
+    qpos = np.array([a.qpos for a in arrays])
     velocity = (_planar_positions(envs, qpos) - before) / env.dt
-    reads_contact = any(t.quantity == 'contact' for t in spec.rewards + spec.costs)
-    state = _GroupState(qpos, np.stack([a.qvel for a in arrays]),
-                        np.stack([a.ctrl for a in arrays]),
-                        np.stack([a.cfrc_ext for a in arrays]) if reads_contact else None)
+    state = _GroupState(qpos, np.array([a.qvel for a in arrays]),
+                        np.array([a.ctrl for a in arrays]),
+                        np.array([a.cfrc_ext for a in arrays]) if env._reads_contact else None)
     finite = _finite(state.qpos, state.qvel)
     healthy = finite & _within_task_limits(env, state.qpos, state.qvel)
     rewards = [_term(env, t, state, velocity, healthy) for t in spec.rewards]
@@ -235,16 +236,19 @@ def _planar_positions(envs: Sequence[LocomotionEnv],
         mass = env.model.body_mass
         # the batched einsum adds the bodies in the one-env order (checked on 19 200 random
         # mass centres; the bit-equality test of VectorEnv guards it); matmul does not
-        xipos = np.stack([e._arrays.xipos for e in envs])
+        xipos = np.array([e._arrays.xipos for e in envs])
         return (np.einsum('b,nbj->nj', mass, xipos) / mass.sum())[:, 0:2]
     if env.task_spec.velocity_of == 'body':
         body = env.robot.limbs[0].body_id
-        return np.stack([e._arrays.xpos[body, :2] for e in envs])
+        return np.array([e._arrays.xpos[body, :2] for e in envs])
     robot = env.robot
     if qpos is None:
-        qpos = np.stack([e._arrays.qpos for e in envs])
-    y = qpos[:, robot.root.qpos_adr[0] + 1] if robot.root.kind == 'free' else np.zeros(len(envs))
-    return np.stack([robot.forward_position(qpos), y], axis=1)
+        qpos = np.array([e._arrays.qpos for e in envs])
+    positions = np.zeros((len(qpos), 2))  # y = 0 for a planar root
+    positions[:, 0] = robot.forward_position(qpos)
+    if robot.root.kind == 'free':
+        positions[:, 1] = qpos[:, robot.root.qpos_adr[0] + 1]
+    return positions
 
 
 def _finite(qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
