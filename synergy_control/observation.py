@@ -221,7 +221,7 @@ class ObservationBuilder:
         xquat = np.array([scratch.fields['xquat'] for scratch in scratches])
 
         def field(name: str) -> np.ndarray:
-            """The MjData field of every state at the limbs' indices: [N, width, limbs]."""
+            """Gather the MjData field of every state at the limbs' indices: [N, width, limbs]."""
             return np.array([scratch.fields[name] for scratch in scratches])[:, gather[name]]
 
         columns = np.repeat(self._static_columns[None], count, axis=0)  # type, range filled
