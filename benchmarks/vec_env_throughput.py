@@ -144,6 +144,24 @@ def raw_mujoco(names: list[str], num_envs: int) -> Contender:
     return Contender(step, num_envs)
 
 
+class PerStateBuilder:
+    """An older ``ObservationBuilder`` (one state per call) behind today's batch interface."""
+
+    def __init__(self, builder: object):
+        self.builder = builder
+
+    def __call__(self, qpos: np.ndarray, qvel: np.ndarray,
+                 ctrl: np.ndarray | None = None) -> np.ndarray:
+        """One state's observation, as the older builder makes it."""
+        return self.builder(qpos, qvel, ctrl)
+
+    def batch(self, qpos: np.ndarray, qvel: np.ndarray,
+              ctrl: np.ndarray | None = None) -> np.ndarray:
+        """Observations [N, size]: the older builder called state by state."""
+        rows = [None] * len(qpos) if ctrl is None else ctrl
+        return np.array([self.builder(q, v, c) for q, v, c in zip(qpos, qvel, rows)])
+
+
 def vec_env(names: list[str], num_envs: int, obs_mode: str,
             observation_module: object | None = None,
             vector_env_class: type = VectorEnv) -> Contender:
@@ -151,7 +169,8 @@ def vec_env(names: list[str], num_envs: int, obs_mode: str,
     env = vector_env_class(names, num_envs, obs_mode)
     if observation_module is not None:
         for single in env.envs:
-            single.observe = observation_module.ObservationBuilder(single.robot, obs_mode)
+            single.observe = PerStateBuilder(
+                observation_module.ObservationBuilder(single.robot, obs_mode))
     env.reset(seed=0)
     actions = RandomActions(num_envs, env.act_dim)
     return Contender(lambda: env.step(actions.next()), num_envs, close=env.close)
