@@ -222,7 +222,7 @@ class ObservationBuilder:
 
         def field(name: str) -> np.ndarray:
             """Gather the MjData field of every state at the limbs' indices: [N, width, limbs]."""
-            return np.array([scratch.fields[name] for scratch in scratches])[:, gather[name]]
+            return np.array([scratch.fields[name] for scratch in scratches]).take(gather[name], 1)
 
         columns = np.repeat(self._static_columns[None], count, axis=0)  # type, range filled
         position = field('xpos')  # [N, 3, limbs]
@@ -237,8 +237,8 @@ class ObservationBuilder:
         np.minimum(np.maximum(spatial[:, 3:] - cross, -VELOCITY_CLIP), VELOCITY_CLIP,
                    out=columns[:, 3:6])
         columns[:, 6:9] = angular
-        quat = xquat[:, gather['xquat']].transpose(1, 0, 2).reshape(4, -1)
-        rows = xquat[:, self._quat_rows].reshape(-1, 4)
+        quat = xquat.take(gather['xquat'], 1).transpose(1, 0, 2).reshape(4, -1)
+        rows = xquat.take(self._quat_rows, 1).reshape(-1, 4)
         limbs = len(self.robot.limbs)
         columns[:, 9:12] = _expmap_columns(quat, _sin_half(rows)).reshape(
             3, count, limbs).transpose(1, 0, 2)
