@@ -9,7 +9,12 @@ half an update per env step, batch 100) are warmed up, then timed in interleaved
   optimiser steps), each on that walker's share of the same batch, so both see the same
   samples per environment step;
 * ``amorpheus batched``: the AMORPHEUS-like baseline (same width and depth, no synergies): the
-  synergy machinery's overhead is SOLAR's time over AMORPHEUS's.
+  synergy machinery's overhead is SOLAR's time over AMORPHEUS's;
+* with ``--baseline-networks FILE`` (an older ``synergy_control/methods/solar/networks.py``,
+  e.g. ``git show main:synergy_control/methods/solar/networks.py > /tmp/networks_main.py``):
+  ``solar batched (baseline)``, the batched trainer on that file's actor and critic. A critic
+  without ``first_only`` runs both trunks in TD3's actor loss, as the code before it did. The
+  A/B ratio is this code's speed over the baseline's, side by side in the same rounds.
 
 Reported per trainer: the training loop's env steps/s and updates/s (simulation, acting,
 replay and updates) and update-only updates/s on the filled replay, each from the best round
@@ -21,7 +26,10 @@ Writes ``benchmarks/results/solar_training_speed[_<u>_updates].json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import importlib.util
+import inspect
 import json
 import os
 import platform
@@ -33,12 +41,14 @@ from pathlib import Path
 
 import torch
 
+from synergy_control.methods.solar import policy as solar_policy
 from synergy_control.training.buffers import Batch
 from synergy_control.training.config import Config, load_config
 from synergy_control.training.runner import StopRequest, Trainer
 from synergy_control.training.td3 import TD3
 
 ROOT = Path(__file__).resolve().parents[1]
+BASELINE = 'solar batched (baseline)'
 RESULTS = Path(__file__).parent / 'results'
 
 
@@ -54,6 +64,33 @@ class LoopedTD3(TD3):
                 batch.obs[rows, :obs], batch.action[rows, :act], batch.reward[rows],
                 batch.next_obs[rows, :obs], batch.terminated[rows], batch.robot[rows]))
         return metrics
+
+
+def load_networks(path: Path) -> object:
+    """Import an older copy of SOLAR's networks module from ``path``."""
+    spec = importlib.util.spec_from_file_location('baseline_solar_networks', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextlib.contextmanager
+def networks_of(module: object):
+    """Build SOLAR policies from ``module``'s actor and critic while inside the block."""
+    critic = module.SynergyCritic
+    if 'first_only' not in inspect.signature(critic.forward).parameters:
+        class FullTwinCritic(critic):
+            """The old critic: TD3's actor loss gets both trunks' Q and reads the first."""
+
+            def forward(self, tokens, membership, actions, first_only=False):
+                return super().forward(tokens, membership, actions)
+        critic = FullTwinCritic
+    saved = solar_policy.SynergyActor, solar_policy.SynergyCritic
+    solar_policy.SynergyActor, solar_policy.SynergyCritic = module.SynergyActor, critic
+    try:
+        yield
+    finally:
+        solar_policy.SynergyActor, solar_policy.SynergyCritic = saved
 
 
 def configured(variant: str, start_steps: int, updates_per_step: float | None = None
@@ -102,19 +139,25 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument('--updates-per-step', type=float,
                         help="override the config's 0.5 (the reference code makes 1)")
     parser.add_argument('--note', default='', help='how loaded the machine was')
+    parser.add_argument('--baseline-networks', type=Path,
+                        help='an older methods/solar/networks.py to A/B the batched trainer on')
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     load_before = os.getloadavg()
     setups = {'solar batched': ('solar', False), 'solar looped': ('solar', True),
               'amorpheus batched': ('amorpheus', False)}
+    baseline = load_networks(args.baseline_networks) if args.baseline_networks else None
+    if baseline is not None:
+        setups[BASELINE] = ('solar', False)
     samples: dict[str, dict[str, list[float]]] = {
         name: {'loop_s_per_step': [], 'update_s': []} for name in setups}
     with tempfile.TemporaryDirectory() as tmp:
         trainers = {}
         for name, (variant, looped) in setups.items():
             config = configured(variant, args.start_steps, args.updates_per_step)
-            trainer = trainers[name] = Trainer(config, Path(tmp) / name.replace(' ', '_'),
-                                               'cpu', progress=False)
+            run_dir = Path(tmp) / name.replace(' ', '_').strip('()')
+            with (networks_of(baseline) if name == BASELINE else contextlib.nullcontext()):
+                trainer = trainers[name] = Trainer(config, run_dir, 'cpu', progress=False)
             if looped:
                 trainer.agent = LoopedTD3(trainer.context, config)
             advance(trainer, 4 * args.start_steps)  # random steps, then the first updates
@@ -137,10 +180,10 @@ def main(argv: list[str] | None = None) -> dict:
                    'loop_updates_per_s': per_update / min(s['loop_s_per_step']),
                    'update_only_per_s': 1 / min(s['update_s']),
                    'samples': s} for name, s in samples.items()}
-    batched, looped, baseline = (runs[n] for n in setups)
+    batched, looped, amorpheus = (runs[n] for n in list(setups)[:3])
     ratio = {key: batched[key] / looped[key]
              for key in ('loop_env_steps_per_s', 'update_only_per_s')}
-    overhead = {key: baseline[key] / batched[key]  # SOLAR's time over AMORPHEUS's
+    overhead = {key: amorpheus[key] / batched[key]  # SOLAR's time over AMORPHEUS's
                 for key in ('loop_env_steps_per_s', 'update_only_per_s')}
     every = solar.config.hooks[0].every
     overhead['recluster_s'] = recluster_s
@@ -156,12 +199,19 @@ def main(argv: list[str] | None = None) -> dict:
         'updates_per_step': solar.config.updates_per_step, 'rounds': args.rounds,
         'steps_per_round': args.steps, 'updates_per_round': args.updates, 'runs': runs,
         'batched_vs_looped_speedup': ratio, 'solar_over_amorpheus_time': overhead}
+    if baseline is not None:
+        result['baseline_networks'] = str(args.baseline_networks)
+        result['speedup_over_baseline'] = {key: batched[key] / runs[BASELINE][key]
+                                           for key in ('loop_env_steps_per_s',
+                                                       'update_only_per_s')}
     RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = '' if args.updates_per_step is None else f'_{args.updates_per_step:g}_updates'
+    suffix += '_ab' if baseline is not None else ''
     path = RESULTS / f'solar_training_speed{suffix}.json'
     path.write_text(json.dumps(result, indent=2) + '\n')
     print(json.dumps({k: result[k] for k in ('batched_vs_looped_speedup',
-                                             'solar_over_amorpheus_time')}, indent=2))
+                                             'solar_over_amorpheus_time',
+                                             'speedup_over_baseline') if k in result}, indent=2))
     for name, run in runs.items():
         print(f"{name}: {run['loop_env_steps_per_s']:.1f} env steps/s, "
               f"{run['loop_updates_per_s']:.1f} updates/s in the loop, "

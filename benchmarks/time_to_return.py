@@ -1,8 +1,8 @@
 """Benchmark: wall time and env steps until a run's evaluation first reaches a return.
 
 Reads the ``metrics.csv`` a training run writes (deterministic evaluations every
-``eval_every`` steps; a peer's from ``benchmarks/sb3_peer.py``, every N seconds) and its
-``config.yaml``. One run writes benchmarks/results/time_to_return_<run>.json::
+``eval_every`` steps; a peer's from ``benchmarks/sb3_peer.py`` or ``rsl_rl_peer.py``, every N
+seconds) and its ``config.yaml``. One run writes benchmarks/results/time_to_return_<run>.json::
 
     python benchmarks/time_to_return.py models/training/walker_td3_0 --threshold 3000
 

@@ -113,13 +113,14 @@ def judge_in_gymnasium(policy: str | Path, gym_id: str, episodes: int = 10,
                              f'{mine}, in that order')
     data = env.unwrapped.data
     order = [ours.index(name) for name in names]
+    to_ours = np.argsort(order)  # gymnasium's control order -> the robot's actuator order
     returns, lengths = [], []
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
         total, steps, done = 0.0, 0, False
         while not done:
             output = (runtime.act_on_observation(obs) if flat
-                      else runtime.act(data.qpos, data.qvel, data.ctrl[np.argsort(order)]))
+                      else runtime.act(data.qpos, data.qvel, data.ctrl[to_ours]))
             ctrl = runtime.scaling.command_to_ctrl(output.commands)
             obs, reward, terminated, truncated, _ = env.step(ctrl[order])
             total, steps, done = total + float(reward), steps + 1, terminated or truncated

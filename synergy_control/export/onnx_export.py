@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import io
 import warnings
 from collections.abc import Mapping
@@ -19,6 +20,13 @@ from synergy_control.card import METADATA_KEY, SYNERGY_SOURCE, CardError, Policy
 #: dynamic sizes) measured 1.05e-5; 2e-5 of an action range of 2 is far below any actuator's
 #: resolution, while a wrong weight or op moves actions by orders of magnitude more.
 PARITY_TOLERANCE = 2e-5
+#: A sample past :data:`PARITY_TOLERANCE` still passes when ONNX Runtime is at most this many
+#: times as far from the float64 evaluation of the same module as float32 torch is: on an
+#: ill-conditioned input (SOLAR attention logits of ~8e3 on random observations clipped to
+#: ±10 by the normaliser) float32 torch itself misses the exact result by more than the
+#: tolerance, so their difference measures float32, not the graph. A wrong op misses the exact
+#: result by orders of magnitude more than float32 torch does.
+CONDITIONING_FACTOR = 2.0
 #: Observations the policy visits, for the parity check: one array, or one per robot.
 Samples = np.ndarray | Mapping[str, np.ndarray] | None
 RANDOM_BATCH = 64
@@ -150,27 +158,26 @@ def parity_error(module: torch.nn.Module, onnx_bytes: bytes, card: PolicyCard,
 
     Checked on random observations and ``sample_observations`` (states the policy visits).
     The error of an output larger than 1 (unbounded synergy activations) is taken relative to
-    its largest magnitude: float32 rounding grows with it.
+    its largest magnitude: float32 rounding grows with it. A sample whose difference exceeds
+    :data:`PARITY_TOLERANCE` fails unless float32 itself is the cause there: ONNX Runtime is
+    within :data:`CONDITIONING_FACTOR` × float32 torch's own distance from the float64
+    evaluation of the module (see :func:`_excused`).
     """
     batches = [_observations(card, RANDOM_BATCH, seed)]
     if sample_observations is not None and len(sample_observations):
         batches.append(np.asarray(sample_observations, dtype=np.float32).reshape(
             -1, card.observation['size']))
     session = ort.InferenceSession(onnx_bytes, providers=['CPUExecutionProvider'])
+    exact_module = None  # the float64 copy, made only when a sample needs the excuse
     names = [o['name'] for o in card.onnx['outputs']]
     worst = dict.fromkeys(names, 0.0)
+    unexcused = dict.fromkeys(names, 0.0)
     for batch in batches:
         feed = _inputs(card, batch)
-        try:
-            with torch.no_grad():
-                expected = module(*(torch.from_numpy(v) for v in feed.values()))
-        except RuntimeError as error:  # e.g. a module made for another robot's sizes
-            raise ExportError(f"the policy module fails on robot '{card.robot}': "
-                              f'{str(error)[:200]}') from error
-        expected = expected if isinstance(expected, tuple) else (expected,)
+        expected = _torch_outputs(module, feed, card)
         got = session.run(names, feed)
-        for name, e, g in zip(names, expected, got):
-            e = e.numpy()
+        exact = None
+        for index, (name, e, g) in enumerate(zip(names, expected, got)):
             for side, values in (('torch', e), ('ONNX Runtime', g)):
                 bad = int(np.sum(~np.isfinite(values)))
                 if bad:
@@ -179,11 +186,48 @@ def parity_error(module: torch.nn.Module, onnx_bytes: bytes, card: PolicyCard,
             if e.shape != g.shape:
                 raise ExportError(f"output '{name}': torch shape {e.shape} != ONNX Runtime "
                                   f'{g.shape}')
-            scale = max(1.0, float(np.max(np.abs(e)))) if e.size else 1.0
-            worst[name] = max(worst[name], float(np.max(np.abs(e - g))) / scale)
-    failed = {n: d for n, d in worst.items() if d > PARITY_TOLERANCE}
+            if not e.size:
+                continue
+            scale = max(1.0, float(np.max(np.abs(e))))
+            rows = _row_max(e - g) / scale
+            worst[name] = max(worst[name], float(rows.max()))
+            if rows.max() <= PARITY_TOLERANCE:
+                continue
+            if exact is None:  # float64 only where float32 might be the cause
+                if exact_module is None:
+                    exact_module = copy.deepcopy(module).double()
+                exact = _torch_outputs(exact_module, feed, card, torch.float64)
+            x = exact[index]
+            failing = rows[~_excused(rows, _row_max(g - x), _row_max(e - x), scale)]
+            unexcused[name] = max(unexcused[name], float(failing.max(initial=0.0)))
+    failed = {n: d for n, d in unexcused.items() if d > PARITY_TOLERANCE}
     if failed:
         raise ExportError('torch vs ONNX Runtime differ: ' + ', '.join(
             f"output '{n}' by {d:.3g}" for n, d in failed.items())
             + f' > {PARITY_TOLERANCE}')
     return max(worst.values())
+
+
+def _torch_outputs(module: torch.nn.Module, feed: dict[str, np.ndarray], card: PolicyCard,
+                   dtype: torch.dtype = torch.float32) -> list[np.ndarray]:
+    """Return the module's outputs on ``feed``, its float inputs cast to ``dtype``."""
+    inputs = [torch.from_numpy(v) for v in feed.values()]
+    try:
+        with torch.no_grad():
+            out = module(*(t.to(dtype) if t.is_floating_point() else t for t in inputs))
+    except RuntimeError as error:  # e.g. a module made for another robot's sizes
+        raise ExportError(f"the policy module fails on robot '{card.robot}': "
+                          f'{str(error)[:200]}') from error
+    return [o.numpy() for o in (out if isinstance(out, tuple) else (out,))]
+
+
+def _row_max(values: np.ndarray) -> np.ndarray:
+    """Largest |value| of each sample (leading axis) of an output."""
+    return np.abs(values.astype(np.float64)).reshape(len(values), -1).max(1)
+
+
+def _excused(differences: np.ndarray, onnx_vs_exact: np.ndarray, torch_vs_exact: np.ndarray,
+             scale: float) -> np.ndarray:
+    """Per sample: within tolerance, or ONNX Runtime as exact as float32 torch allows there."""
+    allowed = np.maximum(PARITY_TOLERANCE, CONDITIONING_FACTOR * torch_vs_exact / scale)
+    return (differences <= PARITY_TOLERANCE) | (onnx_vs_exact / scale <= allowed)

@@ -144,12 +144,14 @@ class TwinCritic(nn.Module):
         self.layers = nn.ModuleList(EnsembleLinear(n, a, b) for a, b in zip(dims[:-1], dims[1:]))
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor,
-                robot: torch.Tensor | None = None) -> torch.Tensor:
+                robot: torch.Tensor | None = None, first_only: bool = False) -> torch.Tensor:
+        """Return Q [n, B] ([1, B] with ``first_only``: the first row of the same pass)."""
         x = torch.cat([obs, action], -1)  # padded columns are zero: no robot lookup needed
         x = x.unsqueeze(0).expand(self.n, *x.shape)
         for layer in self.layers[:-1]:
             x = F.relu(layer(x))
-        return self.layers[-1](x).squeeze(-1)
+        q = self.layers[-1](x).squeeze(-1)
+        return q[:1] if first_only else q
 
 
 class BatchRenorm(nn.Module):
@@ -210,12 +212,14 @@ class RenormTwinCritic(nn.Module):
                                    for width in dims[:-1])
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor,
-                robot: torch.Tensor | None = None) -> torch.Tensor:
+                robot: torch.Tensor | None = None, first_only: bool = False) -> torch.Tensor:
+        """Return Q [n, B] ([1, B] with ``first_only``: the first row of the same pass)."""
         x = torch.cat([obs, action], -1)
         x = self.norms[0](x.unsqueeze(0).expand(self.n, *x.shape))
         for layer, norm in zip(self.layers[:-1], self.norms[1:]):
             x = F.relu(norm(layer(x)))
-        return self.layers[-1](x).squeeze(-1)
+        q = self.layers[-1](x).squeeze(-1)
+        return q[:1] if first_only else q
 
 
 class DeterministicPolicy(nn.Module):

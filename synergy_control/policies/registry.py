@@ -15,7 +15,9 @@ Network conventions (what TD3/SAC call), for batches padded to the largest robot
   ``actor.deterministic(obs, robot)``; padded action columns must come out 0.
 - Gaussian actor: ``actor.sample(obs, robot) -> (action [B, A], log_prob [B])`` (log-prob over
   the robot's own action columns only) and ``actor.deterministic(obs, robot)``.
-- critic: ``critic(obs, action, robot) -> Q [n_critics, B]``.
+- critic: ``critic(obs, action, robot, first_only=False) -> Q [n_critics, B]``; with
+  ``first_only`` only the first critic's Q [1, B] (TD3's actor loss reads no other; a critic
+  whose heads run apart then skips the others, one fused over its heads may slice its output).
 - PPO actor (:meth:`PolicyBuilder.make_ppo_actor`): its Gaussian's mean is
   ``actor.deterministic(obs, robot)`` and it samples actions. An actor that samples in another
   space (SAR's synergy values) is a :class:`SampledSpaceActor`.

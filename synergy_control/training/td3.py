@@ -75,7 +75,8 @@ class TD3(OffPolicyAgent):
 
         if self.updates % self.hp.policy_delay == 0:
             with no_param_grad(self.critic):
-                actor_loss = -self.critic(obs, self.actor(obs, robot), robot)[0].mean()
+                actor_loss = -self.critic(obs, self.actor(obs, robot), robot,
+                                          first_only=True)[0].mean()
             self.optimizers['actor'].zero_grad(set_to_none=True)
             actor_loss.backward()
             self.optimizers['actor'].step()

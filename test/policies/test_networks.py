@@ -21,6 +21,7 @@ def test_twin_critic_equals_independent_mlps():
             x = F.relu(x) if j < len(critic.layers) - 1 else x
         torch.testing.assert_close(q[i], x.squeeze(-1))
     assert not torch.allclose(q[0], q[1])  # heads are initialised independently
+    assert torch.equal(critic(obs, act, first_only=True), q[:1])  # TD3's actor loss: bit-identical
 
 
 def test_tanh_gaussian_log_prob_matches_torch_distributions():

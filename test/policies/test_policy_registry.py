@@ -23,8 +23,9 @@ class TinyCritic(nn.Module):
         super().__init__()
         self.q = nn.Linear(obs_dim + act_dim, 2)
 
-    def forward(self, obs, action, robot=None):
-        return self.q(torch.cat([obs, action], -1)).T
+    def forward(self, obs, action, robot=None, first_only=False):
+        q = self.q(torch.cat([obs, action], -1)).T
+        return q[:1] if first_only else q
 
 
 @pytest.fixture

@@ -94,11 +94,12 @@ class TaskCritic(nn.Module):
         self.q = TwinCritic(obs_dim + num_tasks, act_dim, hidden)
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor,
-                robot: torch.Tensor | None = None) -> torch.Tensor:
+                robot: torch.Tensor | None = None, first_only: bool = False) -> torch.Tensor:
+        """Return Q [2, B] ([1, B] with ``first_only``) for the task of each sample."""
         if robot is None:
             robot = torch.zeros(obs.shape[:-1], dtype=torch.long, device=obs.device)
         one_hot = F.one_hot(robot, self.num_tasks).to(obs.dtype)
-        return self.q(torch.cat([obs, one_hot], -1), action)
+        return self.q(torch.cat([obs, one_hot], -1), action, first_only=first_only)
 
 
 class EmbeddingCommandedPolicy(nn.Module):

@@ -61,6 +61,17 @@ def compare(sar_runs: Sequence[str | Path], baseline_runs: Sequence[str | Path],
     return result
 
 
+def algorithm_of(runs: Sequence[str | Path]) -> str:
+    """Return the algorithm the runs' ``config.yaml`` names (upper case; 'RL' if they disagree)."""
+    import yaml
+    names = set()
+    for run in runs:
+        config = Path(run) / 'config.yaml'
+        settings = yaml.safe_load(config.read_text()) if config.is_file() else None
+        names.add(str((settings or {}).get('algorithm', 'rl')).upper())
+    return names.pop() if len(names) == 1 else 'RL'
+
+
 def plot_comparison(sar_runs: Sequence[str | Path], baseline_runs: Sequence[str | Path],
                     play_steps: int, target: float, out: str | Path, title: str = '') -> None:
     """Learning curves (seed mean, 95 % CI) against total environment steps, and the target."""
@@ -68,7 +79,7 @@ def plot_comparison(sar_runs: Sequence[str | Path], baseline_runs: Sequence[str 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for label, runs, offset in ((f'SAR-RL (+{play_steps:,} play steps)', sar_runs, play_steps),
-                                ('end-to-end SAC', baseline_runs, 0)):
+                                (f'end-to-end {algorithm_of(baseline_runs)}', baseline_runs, 0)):
         steps, values = seed_curves(runs)
         mean, half = mean_ci(values)
         line, = ax.plot(steps + offset, mean, label=f'{label}, n={len(runs)}')

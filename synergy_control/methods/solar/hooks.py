@@ -47,7 +47,7 @@ def first_critic(trainer: Trainer, index: int):
         action = torch.zeros(len(actions), width, device=agent.device)
         action[:, :actions.shape[1]] = torch.as_tensor(actions, device=agent.device)
         robot = torch.tensor(index, device=agent.device)
-        return agent.critic(obs, action, robot)[0].cpu().numpy()
+        return agent.critic(obs, action, robot, first_only=True)[0].cpu().numpy()
     return q_value
 
 

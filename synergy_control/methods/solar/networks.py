@@ -202,12 +202,17 @@ class SynergyCritic(nn.Module):
                                                  nn.Linear(feedforward, 1)) for _ in range(n))
 
     def forward(self, tokens: torch.Tensor, membership: torch.Tensor,
-                actions: torch.Tensor) -> torch.Tensor:
-        """Return [n, B] Q-values for actions [B, T-1] (padded limbs' actions ignored)."""
+                actions: torch.Tensor, first_only: bool = False) -> torch.Tensor:
+        """Return [n, B] Q-values for actions [B, T-1] (padded limbs' actions ignored).
+
+        ``first_only``: run only the first critic, [1, B] (the trunks run apart, so the others
+        cost as much as it does).
+        """
         torso = torch.zeros_like(actions[:, :1])
         x = torch.cat([tokens, torch.cat([torso, actions], 1).unsqueeze(-1)], -1)
         values = []
-        for trunk, head in zip(self.trunks, self.heads):
+        count = 1 if first_only else len(self.trunks)
+        for trunk, head in zip(self.trunks[:count], self.heads[:count]):
             limb_features, synergy_features = trunk(x, membership)
             if synergy_features is None:
                 weights = limb_mask(membership).float()

@@ -154,17 +154,21 @@ class SolarActor(nn.Module):
 
 
 class SolarCritic(nn.Module):
-    """Twin Q over the same structure: ``critic(obs, action, robot) -> [2, B]``."""
+    """Twin Q over the same structure: ``critic(obs, action, robot) -> [2, B]``.
+
+    ``first_only``: only the first critic runs ([1, B]), for TD3's actor loss.
+    """
 
     def __init__(self, net: SynergyCritic, table: SynergyTable):
         super().__init__()
         self.net, self.table = net, table
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor,
-                robot: torch.Tensor | None = None) -> torch.Tensor:
+                robot: torch.Tensor | None = None, first_only: bool = False) -> torch.Tensor:
         tokens = tokens_of(obs)
         membership = self.table(robot, tokens.shape[0], tokens.shape[1])
-        return self.net(tokens, membership, action.reshape(tokens.shape[0], -1))
+        return self.net(tokens, membership, action.reshape(tokens.shape[0], -1),
+                        first_only=first_only)
 
 
 class TokenStandardize(nn.Module):

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from synergy_control.cli import main
-from synergy_control.methods.sar.efficiency import compare
+from synergy_control.methods.sar.efficiency import algorithm_of, compare
 
 COLUMNS = ['step', 'wall_time', 'episode', 'episode_return', 'eval_mean']
 
@@ -58,3 +58,14 @@ def test_runs_without_evaluations_are_refused(tmp_path):
     empty = run(tmp_path, 'empty', {})
     with pytest.raises(ValueError, match='needs evaluations'):
         compare([empty], [empty], play_steps=0)
+
+
+def test_the_curves_name_the_end_to_end_algorithm(tmp_path):
+    ppo = [run(tmp_path, f'ppo_{seed}', {10: 1.0}) for seed in (0, 1)]
+    for directory in ppo:
+        (directory / 'config.yaml').write_text('algorithm: ppo\n')
+    sac = run(tmp_path, 'sac', {10: 1.0})
+    (sac / 'config.yaml').write_text('algorithm: sac\n')
+    assert algorithm_of(ppo) == 'PPO'
+    assert algorithm_of([*ppo, sac]) == 'RL'  # a mixed baseline claims no one algorithm
+    assert algorithm_of([run(tmp_path, 'unnamed', {10: 1.0})]) == 'RL'

@@ -131,3 +131,15 @@ def test_baseline_and_critic_shapes_and_gradients():
     q[0].sum().backward()
     assert all(p.grad is not None for p in actor.decoder.parameters())
     assert actor.loading[0].weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize('pool', [True, False])
+def test_first_critic_alone_is_the_first_row_of_the_twin(pool):
+    torch.manual_seed(0)
+    tokens, membership = batch(morphology(*WALKER), morphology(*SHORT), limbs=7, synergies=2)
+    critic = SynergyCritic(d_model=16, feedforward=32, pool=pool, mask=pool)
+    actions = torch.rand(2, 6) * 2 - 1
+    both = critic(tokens, membership, actions)
+    first = critic(tokens, membership, actions, first_only=True)
+    assert first.shape == (1, 2) and torch.equal(first, both[:1])
+    assert not torch.equal(both[0], both[1])  # the rows differ: the wrong row would be seen
