@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import gymnasium
 import mujoco
@@ -59,6 +59,7 @@ class LocomotionEnv(gymnasium.Env):
         self.elapsed_steps = 0
         terms = self.task_spec.rewards + self.task_spec.costs
         self._reads_contact = any(t.quantity == 'contact' for t in terms)
+        self._group = EnvGroup([self])
 
     def _task_spec(self, task: Task) -> TaskSpec:
         """Look up the family's spec of this task kind, its height range shifted as the robot's."""
@@ -91,14 +92,18 @@ class LocomotionEnv(gymnasium.Env):
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         """Apply a policy action in [-1, 1] for one control period (frame_skip physics steps).
 
-        A group of one in :func:`step_group`, the step the vectorised environments take.
+        A group of one (:class:`EnvGroup`), the step the vectorised environments take.
         """
-        batch = step_group([self], np.asarray(action)[None])
-        info = {f'reward_{name}': float(value[0]) for name, value in batch.terms.items()}
-        info.update({'x_position': self.robot.forward_position(self.data.qpos),
+        batch = self._group.step(np.asarray(action)[None])
+        spec = self.task_spec
+        info = {f'reward_{t.quantity}': float(v[0]) for t, v in zip(spec.rewards, batch.rewards)}
+        info.update({f'reward_{t.quantity}': -float(v[0])
+                     for t, v in zip(spec.costs, batch.costs)})
+        qpos = self._arrays.qpos
+        info.update({'x_position': self.robot.forward_position(qpos),
                      'x_velocity': float(batch.velocity[0, 0]),
                      'y_velocity': float(batch.velocity[0, 1]),
-                     'torso_height': self.robot.torso_height(self.data.qpos)})
+                     'torso_height': self.robot.torso_height(qpos)})
         return (batch.obs[0], float(batch.reward[0]), bool(batch.terminated[0]),
                 bool(batch.truncated[0]), info)
 
@@ -128,7 +133,7 @@ class LocomotionEnv(gymnasium.Env):
 
     def planar_position(self) -> np.ndarray:
         """World (x, y) whose rate the objective reads: root, mass centre or torso frame."""
-        return _planar_positions([self])[0]
+        return _xy(_planar_positions(self._group))[0]
 
     def set_state(self, qpos: np.ndarray, qvel: np.ndarray) -> None:
         """Set the simulator state and recompute derived quantities."""
@@ -138,8 +143,8 @@ class LocomotionEnv(gymnasium.Env):
 
     def is_healthy(self) -> bool:
         """Apply the task's health test to qpos/qvel (gymnasium-v5 semantics)."""
-        qpos, qvel = self.data.qpos[None], self.data.qvel[None]
-        return bool(_finite(qpos, qvel)[0] and _within_task_limits(self, qpos, qvel)[0])
+        qpos, qvel = self._arrays.as_group['qpos'], self._arrays.as_group['qvel']
+        return bool(_healthy(self, qpos, qvel, _finite(qpos, qvel))[0])
 
     def height_above_rest(self) -> float:
         """Root height above its rest value (the EAR jump task's z: qpos[1] of the cheetah)."""
@@ -147,31 +152,36 @@ class LocomotionEnv(gymnasium.Env):
 
 
 class _DataArrays:
-    """An env's ``MjData`` arrays that a step reads, viewed once.
+    """An env's ``MjData`` arrays that a step reads, viewed once, and as a group of one.
 
     Each attribute read of an ``MjData`` array makes a new numpy view (~1 µs); a group step
-    reads several per env.
+    reads several per env. ``MjData`` keeps its buffers for its lifetime, so views taken once
+    (also the [1, ...] views that stand for a one-env group's stacked state) stay current.
     """
 
     def __init__(self, data: mujoco.MjData):
         self.qpos, self.qvel, self.ctrl = data.qpos, data.qvel, data.ctrl
         self.cfrc_ext, self.xipos, self.xpos = data.cfrc_ext, data.xipos, data.xpos
+        self.as_group = {name: getattr(self, name)[None] for name in _STACKED}
 
 
-@dataclass(frozen=True)
-class GroupStep:
-    """What :func:`step_group` returns: arrays over the group's environments."""
+# the MjData arrays a group step reads stacked over its envs
+_STACKED = ('qpos', 'qvel', 'ctrl', 'cfrc_ext', 'xipos', 'xpos')
+
+
+class GroupStep(NamedTuple):
+    """What :meth:`EnvGroup.step` returns: arrays over the group's environments."""
 
     obs: np.ndarray           # [N, obs] float64
     reward: np.ndarray        # [N]: sum(rewards) - sum(costs)
     terminated: np.ndarray    # [N] bool
     truncated: np.ndarray     # [N] bool (and not terminated)
     velocity: np.ndarray      # [N, 2]: planar velocity over the control period
-    terms: dict[str, np.ndarray]  # 'quantity' -> [N] signed term (costs negative)
+    rewards: list[np.ndarray]  # [N] per term of the task's rewards, in its order
+    costs: list[np.ndarray]    # [N] per term of its costs (positive: subtracted)
 
 
-@dataclass(frozen=True)
-class _GroupState:
+class _GroupState(NamedTuple):
     """The group's state after the physics step, stacked [N, ...] (what the terms read)."""
 
     qpos: np.ndarray
@@ -180,102 +190,154 @@ class _GroupState:
     cfrc_ext: np.ndarray | None  # [N, nbody, 6], only where a term reads contact forces
 
 
-def step_group(envs: Sequence[LocomotionEnv], actions: np.ndarray) -> GroupStep:
-    """Step environments of one robot, task and observation mode with ``actions`` [N, nu].
+class EnvGroup:
+    """Environments of one robot, task and observation mode, stepped together.
 
-    Each ``MjData`` is stepped as gymnasium's MujocoEnv does (``mj_step`` x frame_skip then
-    ``mj_rnePostConstraint`` for contact forces); the velocity is the displacement of
-    :meth:`LocomotionEnv.planar_position` over the period. Observation, reward terms, health,
-    termination and truncation are then array operations over the N stacked states, each
-    elementwise as the one-environment formula, so a group of one is :meth:`LocomotionEnv.step`
-    bit for bit and a group of N equals N single steps.
+    :meth:`step` runs ``mj_step`` per ``MjData``, then observation, reward terms, health,
+    termination and truncation as array operations over the group's stacked states, each
+    elementwise as the one-environment formula: a group of one is :meth:`LocomotionEnv.step`
+    bit for bit and a group of N equals N single steps. What every step reads (the envs'
+    ``MjData`` views, the model, a zero start for the reward sums) is looked up here once. A
+    group of one reads its env's arrays through views with a leading axis instead of stacked
+    copies, so the single-env step pays for no batching (``benchmarks/vec_env_throughput.py
+    --single-env``).
     """
-    env = envs[0]
-    spec = env.task_spec
-    ctrl = env.scaling.action_to_ctrl(np.asarray(actions, dtype=np.float64))  # clips to [-1, 1]
-    before = _planar_positions(envs)
-    model, frame_skip = env.model, env.robot.frame_skip
-    for e, row in zip(envs, ctrl):
-        e._arrays.ctrl[:] = row
-        mujoco.mj_step(model, e.data, nstep=frame_skip)
-        mujoco.mj_rnePostConstraint(model, e.data)
-    arrays = [e._arrays for e in envs]
-    qpos = np.array([a.qpos for a in arrays])
-    velocity = (_planar_positions(envs, qpos) - before) / env.dt
-    state = _GroupState(qpos, np.array([a.qvel for a in arrays]),
-                        np.array([a.ctrl for a in arrays]),
-                        np.array([a.cfrc_ext for a in arrays]) if env._reads_contact else None)
-    finite = _finite(state.qpos, state.qvel)
-    healthy = finite & _within_task_limits(env, state.qpos, state.qvel)
-    rewards = [_term(env, t, state, velocity, healthy) for t in spec.rewards]
-    costs = [_term(env, t, state, velocity, healthy) for t in spec.costs]
-    # Python's sum order (0 + a + b ...), so the float equals the one-env sum
-    reward = sum(rewards, np.zeros(len(envs))) - sum(costs, np.zeros(len(envs)))
-    for e in envs:
-        e.elapsed_steps += 1
-    at_limit = np.array([e.elapsed_steps >= e.episode_steps for e in envs])
-    # A diverged simulation ends the episode even for tasks that never terminate.
-    terminated = ~finite | (spec.terminate_when_unhealthy & ~healthy)
-    truncated = at_limit & ~terminated
-    terms = {t.quantity: v for t, v in zip(spec.rewards, rewards)}
-    terms.update({t.quantity: -v for t, v in zip(spec.costs, costs)})
-    obs = env.observe.batch(state.qpos, state.qvel, state.ctrl)
-    return GroupStep(obs, reward, terminated, truncated, velocity, terms)
+
+    def __init__(self, envs: Sequence[LocomotionEnv]):
+        self.envs = tuple(envs)
+        first = self.envs[0]
+        self._first, self._model, self._frame_skip = first, first.model, first.robot.frame_skip
+        self._datas = [env.data for env in self.envs]
+        self._arrays = [env._arrays for env in self.envs]
+        self._one = self._arrays[0].as_group if len(self.envs) == 1 else None
+        # a group of one's state after a step: views, made once
+        self._one_state = None if self._one is None else self._state()
+        self._zeros = np.zeros(len(self.envs))  # the start of a reward sum (never written)
+
+    def stacked(self, name: str) -> np.ndarray:
+        """Stack the envs' ``MjData`` array ``name`` [N, ...]: a copy, or a group of one's view.
+
+        The view follows the simulation: read it before the next physics step.
+        """
+        if self._one is not None:
+            return self._one[name]
+        return np.array([getattr(arrays, name) for arrays in self._arrays])
+
+    def step(self, actions: np.ndarray) -> GroupStep:
+        """Step every env with its row of ``actions`` [N, nu] for one control period.
+
+        Each ``MjData`` is stepped as gymnasium's MujocoEnv does (``mj_step`` x frame_skip then
+        ``mj_rnePostConstraint`` for contact forces); the velocity is the displacement of
+        :meth:`LocomotionEnv.planar_position` over the period.
+        """
+        env, model, frame_skip = self._first, self._model, self._frame_skip
+        spec = env.task_spec
+        ctrl = env.scaling.action_to_ctrl(np.asarray(actions, dtype=np.float64))  # clips
+        before = _planar_positions(self)
+        for data, arrays, row in zip(self._datas, self._arrays, ctrl):
+            arrays.ctrl[:] = row
+            mujoco.mj_step(model, data, nstep=frame_skip)
+            mujoco.mj_rnePostConstraint(model, data)
+        state = self._one_state or self._state()
+        velocity = _xy((_planar_positions(self, state.qpos) - before) / env.dt)
+        finite = _finite(state.qpos, state.qvel)
+        healthy = _healthy(env, state.qpos, state.qvel, finite)
+        rewards = [_term(env, t, state, velocity, healthy) for t in spec.rewards]
+        costs = [_term(env, t, state, velocity, healthy) for t in spec.costs]
+        # Python's sum order (0 + a + b ...), so the float equals the one-env sum
+        reward = sum(rewards, self._zeros) - sum(costs, self._zeros)
+        for member in self.envs:
+            member.elapsed_steps += 1
+        at_limit = np.array([e.elapsed_steps >= e.episode_steps for e in self.envs])
+        # A diverged simulation ends the episode even for tasks that never terminate
+        # (healthy implies finite).
+        running = healthy if spec.terminate_when_unhealthy else finite
+        terminated, truncated = ~running, at_limit & running
+        obs = env.observe.batch(state.qpos, state.qvel, state.ctrl)
+        return GroupStep(obs, reward, terminated, truncated, velocity, rewards, costs)
+
+    def _state(self) -> _GroupState:
+        """Stack the arrays the terms read (a group of one: views of its env's state)."""
+        return _GroupState(self.stacked('qpos'), self.stacked('qvel'), self.stacked('ctrl'),
+                           self.stacked('cfrc_ext') if self._first._reads_contact else None)
 
 
-def _planar_positions(envs: Sequence[LocomotionEnv],
-                      qpos: np.ndarray | None = None) -> np.ndarray:
+def _planar_positions(group: EnvGroup, qpos: np.ndarray | None = None) -> np.ndarray:
     """World (x, y) [N, 2] whose rate the objective reads: root, mass centre or torso frame.
 
     The mass centre is gymnasium Humanoid-v5's ``mass_center`` of ``data.xipos``, the torso
     frame Ant-v5's ``xpos``, both as ``mj_step`` leaves them (evaluated inside the step's last
-    integrator stage), as gymnasium reads them. ``qpos``: the envs' stacked qpos, if at hand.
+    integrator stage), as gymnasium reads them. A planar root's y is 0: its x alone [N, 1]
+    (:func:`_xy` adds the y). ``qpos``: the envs' stacked qpos, if at hand. Always a new
+    array (not a view of the simulation).
     """
-    env = envs[0]
+    env = group.envs[0]
     if env.task_spec.velocity_of == 'com':
         mass = env.model.body_mass
         # the batched einsum adds the bodies in the one-env order (checked on 19 200 random
         # mass centres; the bit-equality test of VectorEnv guards it); matmul does not
-        xipos = np.array([e._arrays.xipos for e in envs])
-        return (np.einsum('b,nbj->nj', mass, xipos) / mass.sum())[:, 0:2]
+        return (np.einsum('b,nbj->nj', mass, group.stacked('xipos')) / mass.sum())[:, 0:2]
     if env.task_spec.velocity_of == 'body':
-        body = env.robot.limbs[0].body_id
-        return np.array([e._arrays.xpos[body, :2] for e in envs])
+        return group.stacked('xpos')[:, env.robot.limbs[0].body_id, :2].copy()
     robot = env.robot
     if qpos is None:
-        qpos = np.array([e._arrays.qpos for e in envs])
-    positions = np.zeros((len(qpos), 2))  # y = 0 for a planar root
-    positions[:, 0] = robot.forward_position(qpos)
-    if robot.root.kind == 'free':
-        positions[:, 1] = qpos[:, robot.root.qpos_adr[0] + 1]
-    return positions
+        qpos = group.stacked('qpos')
+    x = robot.forward_position(qpos)[:, None]
+    if robot.root.kind != 'free':
+        return x
+    y = robot.root.qpos_adr[0] + 1
+    return np.concatenate([x, qpos[:, y:y + 1]], axis=1)
+
+
+def _xy(values: np.ndarray) -> np.ndarray:
+    """Planar quantities as (x, y) rows [N, 2]: a planar root's x alone [N, 1] gets y = 0."""
+    if values.shape[1] == 2:
+        return values
+    xy = np.zeros((len(values), 2))
+    xy[:, :1] = values
+    return xy
 
 
 def _finite(qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
     """Which states [N, nq], [N, nv] have not diverged (no NaN/Inf in qpos or qvel)."""
-    return np.isfinite(qpos).all(axis=1) & np.isfinite(qvel).all(axis=1)
+    return _all_rows(np.isfinite(qpos)) & _all_rows(np.isfinite(qvel))
 
 
-def _within_task_limits(env: LocomotionEnv, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
-    """Apply the task's torso height, pitch and state-range tests to states [N, nq], [N, nv]."""
+def _all_rows(values: np.ndarray) -> np.ndarray:
+    """Which rows of a boolean [N, K] are all true (the ufunc reduce, without np.all's wrapper)."""
+    return np.logical_and.reduce(values, axis=1)
+
+
+def _healthy(env: LocomotionEnv, qpos: np.ndarray, qvel: np.ndarray,
+             finite: np.ndarray) -> np.ndarray:
+    """Apply the task's health test to states [N, nq], [N, nv]: ``finite`` [N] and in limits.
+
+    The limits: torso height, pitch and state range (gymnasium-v5 semantics).
+    """
     task, robot = env.task_spec, env.robot
-    within = np.ones(len(qpos), dtype=bool)
+    healthy = finite
     if task.healthy_z is not None:
         low, high = task.healthy_z
         z = robot.torso_height(qpos)
-        within &= (low <= z) & (z <= high) if task.healthy_z_closed else (low < z) & (z < high)
+        healthy = healthy & ((low <= z) & (z <= high) if task.healthy_z_closed
+                             else (low < z) & (z < high))
     if task.max_abs_angle is not None:
-        within &= np.abs(robot.torso_pitch(qpos)) < task.max_abs_angle
+        healthy = healthy & (np.abs(robot.torso_pitch(qpos)) < task.max_abs_angle)
     if task.max_abs_state is not None:
         state = np.concatenate([qpos, qvel], axis=1)[:, 2:]
-        within &= np.all(np.abs(state) < task.max_abs_state, axis=1)
-    return within
+        healthy = healthy & _all_rows(np.abs(state) < task.max_abs_state)
+    return healthy
 
 
 def _term(env: LocomotionEnv, term: Term, state: _GroupState, velocity: np.ndarray,
           healthy: np.ndarray) -> np.ndarray:
-    """Weight times the term's quantity [N], clipped at ``max_cost`` (gymnasium's order)."""
-    value = term.weight * QUANTITIES[term.quantity](env, state, velocity, healthy)
+    """Weight times the term's quantity [N], clipped at ``max_cost`` (gymnasium's order).
+
+    A weight of 1 is not multiplied (x * 1.0 is x in IEEE arithmetic, -0.0 and NaN included).
+    """
+    value = QUANTITIES[term.quantity](env, state, velocity, healthy)
+    if term.weight != 1.0:
+        value = term.weight * value
     return value if term.max_cost is None else np.minimum(value, term.max_cost)
 
 
@@ -284,7 +346,7 @@ def _ctrl_squared(env: LocomotionEnv, state: _GroupState) -> np.ndarray:
 
     Each row is summed in the source MJCF's actuator order, as gymnasium sums it.
     """
-    return _row_sums(np.square(state.ctrl[:, env._ctrl_order]))
+    return _row_sums(np.square(state.ctrl.take(env._ctrl_order, 1)))
 
 
 def _contact_squared(env: LocomotionEnv, state: _GroupState) -> np.ndarray:
@@ -300,9 +362,12 @@ def _row_sums(values: np.ndarray) -> np.ndarray:
     """``np.sum`` of each row [N, K] on its own: the float of one env's 1-D sum.
 
     ``np.sum(values, axis=1)`` may add in another order (for [3, 17] numpy sums down the
-    columns, one add per element, not the pairwise sum of a row): the last bit differs.
+    columns, one add per element, not the pairwise sum of a row): the last bit differs. A
+    single row is reduced along itself, as the 1-D sum.
     """
-    return np.array([np.sum(row) for row in values])
+    if len(values) == 1:
+        return np.add.reduce(values, axis=1)
+    return np.array([np.add.reduce(row) for row in values])
 
 
 @lru_cache(maxsize=None)

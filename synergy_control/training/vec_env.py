@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from synergy_control.envs import LocomotionEnv, make_env
-from synergy_control.envs.locomotion import step_group
+from synergy_control.envs.locomotion import EnvGroup
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,10 @@ class VectorEnv:
         self._lengths = np.zeros(num_envs, dtype=np.int64)
         self._obs = np.zeros((num_envs, self.obs_dim), np.float32)
         # the envs of each entry (one robot, task, observation): stepped as one group
-        self._groups = [np.flatnonzero(self.entry == entry)
-                        for entry in range(min(num_envs, len(self.names)))]
+        members = [np.flatnonzero(self.entry == entry)
+                   for entry in range(min(num_envs, len(self.names)))]
+        self._groups = [(indices, EnvGroup([self.envs[i] for i in indices]),
+                         self.act_dims[indices[0]]) for indices in members]
 
     @property
     def num_envs(self) -> int:
@@ -82,7 +84,7 @@ class VectorEnv:
     def step(self, actions: np.ndarray) -> VectorStep:
         """Step every environment with its own columns of ``actions`` [N, act_dim], auto-reset.
 
-        The environments of one entry step as one group (:func:`step_group`: observation,
+        The environments of one entry step as one group (:class:`EnvGroup`: observation,
         reward and termination as array operations over their states). A finished
         environment's next episode continues its own random stream (no reseed).
         """
@@ -90,12 +92,11 @@ class VectorEnv:
         reward = np.zeros(n)
         terminated = np.zeros(n, dtype=bool)
         truncated = np.zeros(n, dtype=bool)
-        for members in self._groups:
-            group = step_group([self.envs[i] for i in members],
-                               actions[members, :self.act_dims[members[0]]])
-            reward[members], terminated[members] = group.reward, group.terminated
-            truncated[members] = group.truncated
-            self._obs[members, :group.obs.shape[1]] = group.obs
+        for members, group, act_dim in self._groups:
+            result = group.step(actions[members, :act_dim])
+            reward[members], terminated[members] = result.reward, result.terminated
+            truncated[members] = result.truncated
+            self._obs[members, :result.obs.shape[1]] = result.obs
         self._returns += reward
         self._lengths += 1
         final_obs = np.zeros((n, self.obs_dim), np.float32)
