@@ -42,6 +42,7 @@ TOKEN_FEATURES = ('pos_x', 'pos_y', 'pos_z', 'vel_x', 'vel_y', 'vel_z', 'angvel_
 TOKEN_SIZE = len(TOKEN_FEATURES)
 VELOCITY_CLIP = 10.0
 _NEXT, _AFTER_NEXT = np.array([1, 2, 0]), np.array([2, 0, 1])  # cross-product index cycles
+_FIELDS = ('xpos', 'cvel', 'subtree_com', 'xquat')  # the MjData fields the limb tokens read
 
 
 def quat_to_expmap(quat_wxyz: np.ndarray) -> np.ndarray:
@@ -69,9 +70,11 @@ def _expmap_columns(quat: np.ndarray, sin_half: np.ndarray) -> np.ndarray:
     sign = np.where(quat[0] >= 0.0, 1.0, -1.0)  # w >= 0 (a NaN w negates, as it always did)
     no_rotation = sin_half < 1e-12  # NaN is not: a diverged state stays NaN
     angle = 2.0 * np.arctan2(sin_half, sign * quat[0])
-    # (sign q) / s = q / (sign s) exactly: IEEE division is symmetric in sign
-    expmap = quat[1:] / (sign * np.where(no_rotation, 1.0, sin_half)) * angle
-    return np.where(no_rotation, 0.0, expmap)
+    # (sign q) / s = q / (sign s) exactly: IEEE division is symmetric in sign; where there is
+    # no rotation any finite divisor will do (those columns are set to 0 below)
+    expmap = quat[1:] / (sign * np.maximum(sin_half, 1e-12)) * angle
+    np.copyto(expmap, 0.0, where=no_rotation)
+    return expmap
 
 
 class _Scratch:
@@ -84,8 +87,7 @@ class _Scratch:
     def __init__(self, data: mujoco.MjData):
         self.data, self.qpos, self.qvel, self.ctrl = data, data.qpos, data.qvel, data.ctrl
         self.qacc_warmstart = data.qacc_warmstart
-        self.fields = {name: getattr(data, name).reshape(-1)
-                       for name in ('xpos', 'cvel', 'subtree_com', 'xquat')}
+        self.fields = {name: getattr(data, name).reshape(-1) for name in _FIELDS}
 
 
 class ObservationBuilder:
@@ -228,31 +230,24 @@ class ObservationBuilder:
             mujoco.mj_comPos(model, scratch.data)
             mujoco.mj_comVel(model, scratch.data)
         gather, quat_rows, torso_columns, joint_qpos, static_columns = self._batch_layout(count)
-
-        def stacked(name: str) -> np.ndarray:
-            """Stack every state's MjData field, flattened (one state's own view for one)."""
-            if count == 1:
-                return scratches[0].fields[name]
-            return np.array([scratch.fields[name] for scratch in scratches])
-
-        def field(name: str) -> np.ndarray:
-            """Every state's field at the limbs' indices: columns [width, states × limbs]."""
-            return stacked(name).take(gather[name])
-
+        # every state's fields, flattened and stacked (one state's own views for one);
+        # take(gather[name]) reads them as columns [width, states × limbs]
+        fields = scratches[0].fields if count == 1 else {
+            name: np.array([scratch.fields[name] for scratch in scratches]) for name in _FIELDS}
         columns = static_columns.copy()  # [19, states × limbs]: type one-hot and range filled
-        position = field('xpos')
+        position = fields['xpos'].take(gather['xpos'])
         columns[0:3] = position
         columns[0] -= position[0].take(torso_columns)  # x relative to its state's torso
-        spatial = field('cvel')
+        spatial = fields['cvel'].take(gather['cvel'])
         angular = spatial[:3]
-        offset = position - field('subtree_com')
+        offset = position - fields['subtree_com'].take(gather['subtree_com'])
         # mju_cross(offset, angular): component k is o[k+1] w[k+2] - o[k+2] w[k+1]
         cross = (offset.take(_NEXT, 0) * angular.take(_AFTER_NEXT, 0)
                  - offset.take(_AFTER_NEXT, 0) * angular.take(_NEXT, 0))
         np.minimum(np.maximum(spatial[3:] - cross, -VELOCITY_CLIP), VELOCITY_CLIP,
                    out=columns[3:6])
         columns[6:9] = angular
-        xquat = stacked('xquat')
+        xquat = fields['xquat']
         columns[9:12] = _expmap_columns(xquat.take(gather['xquat']),
                                         _sin_half(xquat.take(quat_rows)))
         joint_angles = columns[16].reshape(count, -1)

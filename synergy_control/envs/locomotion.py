@@ -94,18 +94,15 @@ class LocomotionEnv(gymnasium.Env):
 
         A group of one (:class:`EnvGroup`), the step the vectorised environments take.
         """
-        batch = self._group.step(np.asarray(action)[None])
+        one = self._group.step(np.asarray(action)[None])
         spec = self.task_spec
-        info = {f'reward_{t.quantity}': float(v[0]) for t, v in zip(spec.rewards, batch.rewards)}
-        info.update({f'reward_{t.quantity}': -float(v[0])
-                     for t, v in zip(spec.costs, batch.costs)})
+        info = {f'reward_{t.quantity}': float(v) for t, v in zip(spec.rewards, one.rewards)}
+        info.update({f'reward_{t.quantity}': -float(v) for t, v in zip(spec.costs, one.costs)})
         qpos = self._arrays.qpos
         info.update({'x_position': self.robot.forward_position(qpos),
-                     'x_velocity': float(batch.velocity[0, 0]),
-                     'y_velocity': float(batch.velocity[0, 1]),
+                     'x_velocity': float(one.velocity[0]), 'y_velocity': float(one.velocity[1]),
                      'torso_height': self.robot.torso_height(qpos)})
-        return (batch.obs[0], float(batch.reward[0]), bool(batch.terminated[0]),
-                bool(batch.truncated[0]), info)
+        return one.obs, float(one.reward), bool(one.terminated), bool(one.truncated), info
 
     def step_command(self, command: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         """Step with actuator effort commands, as the ROS bridge receives them."""
@@ -133,7 +130,7 @@ class LocomotionEnv(gymnasium.Env):
 
     def planar_position(self) -> np.ndarray:
         """World (x, y) whose rate the objective reads: root, mass centre or torso frame."""
-        return _xy(_planar_positions(self._group))[0]
+        return _planar_positions(self._group)
 
     def set_state(self, qpos: np.ndarray, qvel: np.ndarray) -> None:
         """Set the simulator state and recompute derived quantities."""
@@ -143,8 +140,8 @@ class LocomotionEnv(gymnasium.Env):
 
     def is_healthy(self) -> bool:
         """Apply the task's health test to qpos/qvel (gymnasium-v5 semantics)."""
-        qpos, qvel = self._arrays.as_group['qpos'], self._arrays.as_group['qvel']
-        return bool(_healthy(self, qpos, qvel, _finite(qpos, qvel))[0])
+        qpos, qvel = self._arrays.qpos, self._arrays.qvel
+        return bool(_healthy(self, qpos, qvel, _finite(qpos, qvel)))
 
     def height_above_rest(self) -> float:
         """Root height above its rest value (the EAR jump task's z: qpos[1] of the cheetah)."""
@@ -152,25 +149,24 @@ class LocomotionEnv(gymnasium.Env):
 
 
 class _DataArrays:
-    """An env's ``MjData`` arrays that a step reads, viewed once, and as a group of one.
+    """An env's ``MjData`` arrays that a step reads, viewed once.
 
     Each attribute read of an ``MjData`` array makes a new numpy view (~1 µs); a group step
     reads several per env. ``MjData`` keeps its buffers for its lifetime, so views taken once
-    (also the [1, ...] views that stand for a one-env group's stacked state) stay current.
+    stay current.
     """
 
     def __init__(self, data: mujoco.MjData):
         self.qpos, self.qvel, self.ctrl = data.qpos, data.qvel, data.ctrl
         self.cfrc_ext, self.xipos, self.xpos = data.cfrc_ext, data.xipos, data.xpos
-        self.as_group = {name: getattr(self, name)[None] for name in _STACKED}
-
-
-# the MjData arrays a group step reads stacked over its envs
-_STACKED = ('qpos', 'qvel', 'ctrl', 'cfrc_ext', 'xipos', 'xpos')
 
 
 class GroupStep(NamedTuple):
-    """What :meth:`EnvGroup.step` returns: arrays over the group's environments."""
+    """What :meth:`EnvGroup.step` returns: per env [N, ...], for a group of one its values.
+
+    A group of one has no leading axis (reward a scalar, obs [size]); numpy broadcasting
+    writes either into [N] rows.
+    """
 
     obs: np.ndarray           # [N, obs] float64
     reward: np.ndarray        # [N]: sum(rewards) - sum(costs)
@@ -194,13 +190,12 @@ class EnvGroup:
     """Environments of one robot, task and observation mode, stepped together.
 
     :meth:`step` runs ``mj_step`` per ``MjData``, then observation, reward terms, health,
-    termination and truncation as array operations over the group's stacked states, each
-    elementwise as the one-environment formula: a group of one is :meth:`LocomotionEnv.step`
-    bit for bit and a group of N equals N single steps. What every step reads (the envs'
-    ``MjData`` views, the model, a zero start for the reward sums) is looked up here once. A
-    group of one reads its env's arrays through views with a leading axis instead of stacked
-    copies, so the single-env step pays for no batching (``benchmarks/vec_env_throughput.py
-    --single-env``).
+    termination and truncation over the group's states: the same code for one env's state
+    (its ``MjData`` arrays, scalars out: numpy scalar arithmetic, as a single env needs) and
+    for N stacked states [N, ...] (array operations, each elementwise as for one state), so
+    a group of one is :meth:`LocomotionEnv.step` and a group of N equals N single steps bit
+    for bit. What every step reads (the envs' ``MjData`` views, the model) is looked up here
+    once. The functions below take qpos [nq] or [N, nq] alike (``...`` indexing, last axes).
     """
 
     def __init__(self, envs: Sequence[LocomotionEnv]):
@@ -209,18 +204,20 @@ class EnvGroup:
         self._first, self._model, self._frame_skip = first, first.model, first.robot.frame_skip
         self._datas = [env.data for env in self.envs]
         self._arrays = [env._arrays for env in self.envs]
-        self._one = self._arrays[0].as_group if len(self.envs) == 1 else None
-        # a group of one's state after a step: views, made once
-        self._one_state = None if self._one is None else self._state()
-        self._zeros = np.zeros(len(self.envs))  # the start of a reward sum (never written)
+        self._single = len(self.envs) == 1
+        # one env's state after a step: its MjData views, made once (and as a batch of one
+        # for the observation builder)
+        self._single_state = self._state() if self._single else None
+        self._single_rows = None if not self._single else tuple(
+            getattr(self._arrays[0], name)[None] for name in ('qpos', 'qvel', 'ctrl'))
 
     def stacked(self, name: str) -> np.ndarray:
-        """Stack the envs' ``MjData`` array ``name`` [N, ...]: a copy, or a group of one's view.
+        """Stack the envs' ``MjData`` array ``name`` [N, ...]; one env's own view for one.
 
         The view follows the simulation: read it before the next physics step.
         """
-        if self._one is not None:
-            return self._one[name]
+        if self._single:
+            return getattr(self._arrays[0], name)
         return np.array([getattr(arrays, name) for arrays in self._arrays])
 
     def step(self, actions: np.ndarray) -> GroupStep:
@@ -238,81 +235,77 @@ class EnvGroup:
             arrays.ctrl[:] = row
             mujoco.mj_step(model, data, nstep=frame_skip)
             mujoco.mj_rnePostConstraint(model, data)
-        state = self._one_state or self._state()
-        velocity = _xy((_planar_positions(self, state.qpos) - before) / env.dt)
+        state = self._single_state or self._state()
+        velocity = (_planar_positions(self, state.qpos) - before) / env.dt
         finite = _finite(state.qpos, state.qvel)
         healthy = _healthy(env, state.qpos, state.qvel, finite)
         rewards = [_term(env, t, state, velocity, healthy) for t in spec.rewards]
         costs = [_term(env, t, state, velocity, healthy) for t in spec.costs]
         # Python's sum order (0 + a + b ...), so the float equals the one-env sum
-        reward = sum(rewards, self._zeros) - sum(costs, self._zeros)
+        reward = sum(rewards) - sum(costs)
         for member in self.envs:
             member.elapsed_steps += 1
-        at_limit = np.array([e.elapsed_steps >= e.episode_steps for e in self.envs])
+        at_limit = [e.elapsed_steps >= e.episode_steps for e in self.envs]
         # A diverged simulation ends the episode even for tasks that never terminate
-        # (healthy implies finite).
+        # (healthy implies finite); both are numpy bools, so ~ is logical
         running = healthy if spec.terminate_when_unhealthy else finite
-        terminated, truncated = ~running, at_limit & running
-        obs = env.observe.batch(state.qpos, state.qvel, state.ctrl)
+        terminated = ~running
+        truncated = (at_limit[0] if self._single else np.array(at_limit)) & running
+        if self._single:
+            obs = env.observe.batch(*self._single_rows)[0]
+        else:
+            obs = env.observe.batch(state.qpos, state.qvel, state.ctrl)
         return GroupStep(obs, reward, terminated, truncated, velocity, rewards, costs)
 
     def _state(self) -> _GroupState:
-        """Stack the arrays the terms read (a group of one: views of its env's state)."""
+        """Stack the arrays the terms read (one env: its own views)."""
         return _GroupState(self.stacked('qpos'), self.stacked('qvel'), self.stacked('ctrl'),
                            self.stacked('cfrc_ext') if self._first._reads_contact else None)
 
 
 def _planar_positions(group: EnvGroup, qpos: np.ndarray | None = None) -> np.ndarray:
-    """World (x, y) [N, 2] whose rate the objective reads: root, mass centre or torso frame.
+    """World (x, y) [N, 2] ([2] for one env) whose rate the objective reads.
 
-    The mass centre is gymnasium Humanoid-v5's ``mass_center`` of ``data.xipos``, the torso
-    frame Ant-v5's ``xpos``, both as ``mj_step`` leaves them (evaluated inside the step's last
-    integrator stage), as gymnasium reads them. A planar root's y is 0: its x alone [N, 1]
-    (:func:`_xy` adds the y). ``qpos``: the envs' stacked qpos, if at hand. Always a new
-    array (not a view of the simulation).
+    Root, mass centre or torso frame: the mass centre is gymnasium Humanoid-v5's
+    ``mass_center`` of ``data.xipos``, the torso frame Ant-v5's ``xpos``, both as ``mj_step``
+    leaves them (evaluated inside the step's last integrator stage), as gymnasium reads them.
+    ``qpos``: the envs' stacked qpos, if at hand. Always a new array (not a view of the
+    simulation).
     """
     env = group.envs[0]
     if env.task_spec.velocity_of == 'com':
         mass = env.model.body_mass
-        # the batched einsum adds the bodies in the one-env order (checked on 19 200 random
-        # mass centres; the bit-equality test of VectorEnv guards it); matmul does not
-        return (np.einsum('b,nbj->nj', mass, group.stacked('xipos')) / mass.sum())[:, 0:2]
+        # for N states the einsum adds the bodies in the one-state order (checked on 19 200
+        # random mass centres; the bit-equality test of VectorEnv guards it); matmul does not
+        return (np.einsum('b,...bj->...j', mass, group.stacked('xipos')) / mass.sum())[..., 0:2]
     if env.task_spec.velocity_of == 'body':
-        return group.stacked('xpos')[:, env.robot.limbs[0].body_id, :2].copy()
+        return group.stacked('xpos')[..., env.robot.limbs[0].body_id, :2].copy()
     robot = env.robot
     if qpos is None:
         qpos = group.stacked('qpos')
-    x = robot.forward_position(qpos)[:, None]
-    if robot.root.kind != 'free':
-        return x
-    y = robot.root.qpos_adr[0] + 1
-    return np.concatenate([x, qpos[:, y:y + 1]], axis=1)
-
-
-def _xy(values: np.ndarray) -> np.ndarray:
-    """Planar quantities as (x, y) rows [N, 2]: a planar root's x alone [N, 1] gets y = 0."""
-    if values.shape[1] == 2:
-        return values
-    xy = np.zeros((len(values), 2))
-    xy[:, :1] = values
-    return xy
+    positions = np.zeros(qpos.shape[:-1] + (2,))  # y = 0 for a planar root
+    positions[..., 0] = robot.forward_position(qpos)
+    if robot.root.kind == 'free':
+        positions[..., 1] = qpos[..., robot.root.qpos_adr[0] + 1]
+    return positions
 
 
 def _finite(qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
     """Which states [N, nq], [N, nv] have not diverged (no NaN/Inf in qpos or qvel)."""
-    return _all_rows(np.isfinite(qpos)) & _all_rows(np.isfinite(qvel))
+    return _all_last(np.isfinite(qpos)) & _all_last(np.isfinite(qvel))
 
 
-def _all_rows(values: np.ndarray) -> np.ndarray:
-    """Which rows of a boolean [N, K] are all true (the ufunc reduce, without np.all's wrapper)."""
-    return np.logical_and.reduce(values, axis=1)
+def _all_last(values: np.ndarray) -> np.ndarray:
+    """Whether all of the last axis is true (the ufunc reduce, without np.all's wrapper)."""
+    return np.logical_and.reduce(values, axis=-1)
 
 
 def _healthy(env: LocomotionEnv, qpos: np.ndarray, qvel: np.ndarray,
              finite: np.ndarray) -> np.ndarray:
     """Apply the task's health test to states [N, nq], [N, nv]: ``finite`` [N] and in limits.
 
-    The limits: torso height, pitch and state range (gymnasium-v5 semantics).
+    The limits: torso height, pitch and state range (gymnasium-v5 semantics). For one state
+    the height and pitch are floats and their tests Python's.
     """
     task, robot = env.task_spec, env.robot
     healthy = finite
@@ -322,10 +315,10 @@ def _healthy(env: LocomotionEnv, qpos: np.ndarray, qvel: np.ndarray,
         healthy = healthy & ((low <= z) & (z <= high) if task.healthy_z_closed
                              else (low < z) & (z < high))
     if task.max_abs_angle is not None:
-        healthy = healthy & (np.abs(robot.torso_pitch(qpos)) < task.max_abs_angle)
+        healthy = healthy & (abs(robot.torso_pitch(qpos)) < task.max_abs_angle)
     if task.max_abs_state is not None:
-        state = np.concatenate([qpos, qvel], axis=1)[:, 2:]
-        healthy = healthy & _all_rows(np.abs(state) < task.max_abs_state)
+        state = np.concatenate([qpos, qvel], axis=-1)[..., 2:]
+        healthy = healthy & _all_last(np.abs(state) < task.max_abs_state)
     return healthy
 
 
@@ -346,12 +339,12 @@ def _ctrl_squared(env: LocomotionEnv, state: _GroupState) -> np.ndarray:
 
     Each row is summed in the source MJCF's actuator order, as gymnasium sums it.
     """
-    return _row_sums(np.square(state.ctrl.take(env._ctrl_order, 1)))
+    return _row_sums(np.square(state.ctrl.take(env._ctrl_order, -1)))
 
 
 def _contact_squared(env: LocomotionEnv, state: _GroupState) -> np.ndarray:
     """|cfrc_ext|^2 [N] after the step, each force clipped as the task says (Ant)."""
-    forces = state.cfrc_ext.reshape(len(state.cfrc_ext), -1)
+    forces = state.cfrc_ext.reshape(state.cfrc_ext.shape[:-2] + (-1,))
     clip = env.task_spec.contact_force_clip
     if clip is not None:
         forces = np.clip(forces, -clip, clip)
@@ -359,14 +352,13 @@ def _contact_squared(env: LocomotionEnv, state: _GroupState) -> np.ndarray:
 
 
 def _row_sums(values: np.ndarray) -> np.ndarray:
-    """``np.sum`` of each row [N, K] on its own: the float of one env's 1-D sum.
+    """``np.sum`` of each row [N, K] on its own ([K]: its sum): the float of one env's sum.
 
     ``np.sum(values, axis=1)`` may add in another order (for [3, 17] numpy sums down the
-    columns, one add per element, not the pairwise sum of a row): the last bit differs. A
-    single row is reduced along itself, as the 1-D sum.
+    columns, one add per element, not the pairwise sum of a row): the last bit differs.
     """
-    if len(values) == 1:
-        return np.add.reduce(values, axis=1)
+    if values.ndim == 1:
+        return np.add.reduce(values)
     return np.array([np.add.reduce(row) for row in values])
 
 
@@ -390,17 +382,17 @@ def _source_actuator_order(robot: Robot) -> np.ndarray:
 
 
 def _heading(velocity: np.ndarray, degrees: float) -> np.ndarray:
-    """Velocity [N, 2] along the heading: one ``ddot`` per row, as ``np.dot`` of one row."""
+    """Velocity [N, 2] ([2]) along the heading: one ``ddot`` per row, as ``np.dot`` of one."""
     heading = degrees / 180.0 * np.pi
     direction = np.array([[np.cos(heading)], [np.sin(heading)]])
-    return np.matmul(velocity[:, None, :], direction).reshape(-1)
+    return np.matmul(velocity[..., None, :], direction)[..., 0, 0]
 
 
 # What each task kind rewards (families.TASK_KINDS), from the planar velocities [N, 2], the
 # group's states and the target; arrays [N].
 OBJECTIVES: dict[str, Callable[[LocomotionEnv, _GroupState, np.ndarray, Any], np.ndarray]] = {
-    'forward': lambda env, state, velocity, target: velocity[:, 0],
-    'vel': lambda env, state, velocity, target: -np.abs(velocity[:, 0] - target),
+    'forward': lambda env, state, velocity, target: velocity[..., 0],
+    'vel': lambda env, state, velocity, target: -np.abs(velocity[..., 0] - target),
     'dir': lambda env, state, velocity, target: _heading(velocity, target),
     'jump': lambda env, state, velocity, target: target * (
         env.robot.torso_height(state.qpos) - env._rest_height),
@@ -413,7 +405,7 @@ QUANTITIES: dict[str, Callable[[LocomotionEnv, _GroupState, np.ndarray, np.ndarr
     'objective': lambda env, state, velocity, healthy: OBJECTIVES[env.task.kind](
         env, state, velocity, env.task.target),
     'healthy': lambda env, state, velocity, healthy: healthy.astype(np.float64),
-    'alive': lambda env, state, velocity, healthy: np.ones(len(healthy)),
+    'alive': lambda env, state, velocity, healthy: np.ones(np.shape(healthy)),
     'ctrl': lambda env, state, velocity, healthy: _ctrl_squared(env, state),
     'contact': lambda env, state, velocity, healthy: _contact_squared(env, state),
 }

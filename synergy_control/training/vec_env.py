@@ -96,7 +96,7 @@ class VectorEnv:
             result = group.step(actions[members, :act_dim])
             reward[members], terminated[members] = result.reward, result.terminated
             truncated[members] = result.truncated
-            self._obs[members, :result.obs.shape[1]] = result.obs
+            self._obs[members, :result.obs.shape[-1]] = result.obs  # [size] for a group of one
         self._returns += reward
         self._lengths += 1
         final_obs = np.zeros((n, self.obs_dim), np.float32)
