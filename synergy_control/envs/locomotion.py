@@ -305,21 +305,20 @@ def _healthy(env: LocomotionEnv, qpos: np.ndarray, qvel: np.ndarray,
     """Apply the task's health test to states [N, nq], [N, nv]: ``finite`` [N] and in limits.
 
     The limits: torso height, pitch and state range (gymnasium-v5 semantics). For one state
-    the height and pitch are floats and their tests Python's.
+    the height and pitch are floats and their tests Python's, joined with ``finite`` last.
     """
     task, robot = env.task_spec, env.robot
-    healthy = finite
+    within = True
     if task.healthy_z is not None:
         low, high = task.healthy_z
         z = robot.torso_height(qpos)
-        healthy = healthy & ((low <= z) & (z <= high) if task.healthy_z_closed
-                             else (low < z) & (z < high))
+        within = (low <= z) & (z <= high) if task.healthy_z_closed else (low < z) & (z < high)
     if task.max_abs_angle is not None:
-        healthy = healthy & (abs(robot.torso_pitch(qpos)) < task.max_abs_angle)
+        within = within & (abs(robot.torso_pitch(qpos)) < task.max_abs_angle)
     if task.max_abs_state is not None:
         state = np.concatenate([qpos, qvel], axis=-1)[..., 2:]
-        healthy = healthy & _all_last(np.abs(state) < task.max_abs_state)
-    return healthy
+        within = within & _all_last(np.abs(state) < task.max_abs_state)
+    return finite & within
 
 
 def _term(env: LocomotionEnv, term: Term, state: _GroupState, velocity: np.ndarray,

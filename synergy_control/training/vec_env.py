@@ -61,11 +61,11 @@ class VectorEnv:
         self._returns = np.zeros(num_envs)
         self._lengths = np.zeros(num_envs, dtype=np.int64)
         self._obs = np.zeros((num_envs, self.obs_dim), np.float32)
-        # the envs of each entry (one robot, task, observation): stepped as one group
-        members = [np.flatnonzero(self.entry == entry)
-                   for entry in range(min(num_envs, len(self.names)))]
-        self._groups = [(indices, EnvGroup([self.envs[i] for i in indices]),
-                         self.act_dims[indices[0]]) for indices in members]
+        # the envs of each entry (one robot, task, observation), every len(names)-th from the
+        # entry's first: stepped as one group, their rows addressed by a slice (a view)
+        stride = len(self.names)
+        self._groups = [(slice(entry, None, stride), EnvGroup(self.envs[entry::stride]),
+                         self.act_dims[entry]) for entry in range(min(num_envs, stride))]
 
     @property
     def num_envs(self) -> int:
