@@ -38,11 +38,11 @@ Contenders:
 evaluation and the ROS bridge call), µs per call of this checkout's env against
 ``--baseline-rev``'s (required) on walker_7_main flat, humanoid flat and walker_4_main modular.
 Both envs reset with one seed and take one action bank, so their k-th steps start from the
-same state (the step is bit-equal); ``--single-rounds`` interleaved rounds of
-``--single-steps`` calls each (which one goes first alternates), CPU time per call
-(``time.process_time``). The figure is the median over k of the k-th steps' time ratio: on a
-shared machine a step the scheduler interrupted is an outlier of that distribution
-(``results/single_env_step.json``).
+same state (the step is bit-equal: their qpos is compared after every round);
+``--single-rounds`` interleaved rounds of ``--single-steps`` calls each (which one goes first
+alternates), CPU time per call (``time.process_time``). The figure is the median over k of
+the k-th steps' time ratio: on a shared machine a step the scheduler interrupted is an outlier
+of that distribution (``results/single_env_step.json``).
 
 Run it pinned to one core (``taskset -c 0``). Every in-process contender then runs on that
 core; the async workers are allowed on both cores (the parent widens its affinity to 0-1 while
@@ -281,6 +281,10 @@ def single_env_ab(baseline: object, rounds: int, steps: int) -> dict:
             order = list(steppers) if round_index % 2 == 0 else list(steppers)[::-1]
             for key in order:
                 per_step[key].extend(steppers[key].cpu_per_step(steps))
+            current_qpos, baseline_qpos = (steppers[key].env.data.qpos for key in steppers)
+            if not np.array_equal(current_qpos, baseline_qpos):  # the pairing needs it
+                raise RuntimeError(f'{name}: the two envs left the same states in round '
+                                   f'{round_index}: the steps are not bit-equal')
         current, base = (np.array(per_step[key]) * 1e6 for key in ('current', 'baseline'))
         ratios = current / base
         table[setup] = {'env': name, 'obs_mode': obs_mode, 'steps': len(current),
