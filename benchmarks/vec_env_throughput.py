@@ -26,9 +26,23 @@ Contenders:
     with ``--baseline-observation FILE``: the same, every env's observation builder taken
     from an older ``observation.py`` (``git show REV:synergy_control/observation.py``), for
     a side-by-side figure of an observation change.
+``vec_env_baseline``
+    with ``--baseline-rev REV``: the ``VectorEnv`` of an older commit, its whole package
+    (``git archive REV synergy_control``, imported as ``synergy_control_baseline``), for a
+    side-by-side figure of a change to the stepping code.
 ``gym_sync`` / ``gym_async``
     gymnasium's ``SyncVectorEnv`` / ``AsyncVectorEnv`` (one worker process per env, fork
     context, shared memory) of ``gymnasium.make(ENV_ID)``.
+
+``--single-env``: instead, ``LocomotionEnv.step`` alone (what the off-policy trainers,
+evaluation and the ROS bridge call), µs per call of this checkout's env against
+``--baseline-rev``'s (required) on walker_7_main flat, humanoid flat and walker_4_main modular.
+Both envs reset with one seed and take one action bank, so their k-th steps start from the
+same state (the step is bit-equal: their qpos is compared after every round);
+``--single-rounds`` interleaved rounds of ``--single-steps`` calls each (which one goes first
+alternates), CPU time per call (``time.process_time``). The figure is the median over k of
+the k-th steps' time ratio: on a shared machine a step the scheduler interrupted is an outlier
+of that distribution (``results/single_env_step.json``).
 
 Run it pinned to one core (``taskset -c 0``). Every in-process contender then runs on that
 core; the async workers are allowed on both cores (the parent widens its affinity to 0-1 while
@@ -39,6 +53,7 @@ CPU-second figure is the one that does not count time the scheduler gave to othe
 and the ratios to raw MuJoCo are taken on it (the wall ratios are in the JSON too).
 
     taskset -c 0 .venv/bin/python benchmarks/vec_env_throughput.py
+    taskset -c 0 .venv/bin/python benchmarks/vec_env_throughput.py --single-env --baseline-rev main
 """
 
 from __future__ import annotations
@@ -51,6 +66,7 @@ import platform
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -59,6 +75,7 @@ import gymnasium
 import mujoco
 import numpy as np
 
+from synergy_control.envs.locomotion import LocomotionEnv
 from synergy_control.robots import get_robot
 from synergy_control.training.vec_env import VectorEnv
 
@@ -71,6 +88,10 @@ SETUPS: dict[str, tuple[list[str], str, str | None]] = {
     'walker++': (['walker_2_main', 'walker_4_main', 'walker_5_main', 'walker_7_main'],
                  'modular', None),
 }
+# --single-env set-ups: (environment name, observation mode)
+SINGLE_SETUPS: dict[str, tuple[str, str]] = {
+    'walker': ('walker_7_main', 'flat'), 'humanoid': ('humanoid', 'flat'),
+    'walker++': ('walker_4_main', 'modular')}
 
 
 def cpu_seconds_of(pids: list[int]) -> float:
@@ -139,13 +160,33 @@ def raw_mujoco(names: list[str], num_envs: int) -> Contender:
     return Contender(step, num_envs)
 
 
+class PerStateBuilder:
+    """An older ``ObservationBuilder`` (one state per call) behind today's batch interface."""
+
+    def __init__(self, builder: object):
+        self.builder = builder
+
+    def __call__(self, qpos: np.ndarray, qvel: np.ndarray,
+                 ctrl: np.ndarray | None = None) -> np.ndarray:
+        """One state's observation, as the older builder makes it."""
+        return self.builder(qpos, qvel, ctrl)
+
+    def batch(self, qpos: np.ndarray, qvel: np.ndarray,
+              ctrl: np.ndarray | None = None) -> np.ndarray:
+        """Observations [N, size]: the older builder called state by state."""
+        rows = [None] * len(qpos) if ctrl is None else ctrl
+        return np.array([self.builder(q, v, c) for q, v, c in zip(qpos, qvel, rows)])
+
+
 def vec_env(names: list[str], num_envs: int, obs_mode: str,
-            observation_module: object | None = None) -> Contender:
-    """Our VectorEnv; ``observation_module`` replaces every env's observation builder."""
-    env = VectorEnv(names, num_envs, obs_mode)
+            observation_module: object | None = None,
+            vector_env_class: type = VectorEnv) -> Contender:
+    """Our VectorEnv (or an older one); ``observation_module`` replaces every env's builder."""
+    env = vector_env_class(names, num_envs, obs_mode)
     if observation_module is not None:
         for single in env.envs:
-            single.observe = observation_module.ObservationBuilder(single.robot, obs_mode)
+            single.observe = PerStateBuilder(
+                observation_module.ObservationBuilder(single.robot, obs_mode))
     env.reset(seed=0)
     actions = RandomActions(num_envs, env.act_dim)
     return Contender(lambda: env.step(actions.next()), num_envs, close=env.close)
@@ -178,12 +219,99 @@ def load_observation_module(path: Path) -> object:
     return module
 
 
-def contenders_of(setup: str, num_envs: int, baseline: object | None) -> dict[str, Callable]:
+def load_baseline_package(rev: str, into: Path) -> object:
+    """The package ``synergy_control`` of commit ``rev``, extracted and renamed.
+
+    ``git archive`` writes the commit's ``synergy_control`` under ``into``; its absolute
+    imports are renamed to ``synergy_control_baseline`` so that both versions live in one
+    process and are timed side by side.
+    """
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(['git', 'archive', rev, 'synergy_control'], cwd=root,
+                             capture_output=True, check=True).stdout
+    subprocess.run(['tar', '-x', '-C', str(into)], input=archive, check=True)
+    package = into / 'synergy_control_baseline'
+    (into / 'synergy_control').rename(package)
+    for source in package.rglob('*.py'):
+        text = source.read_text()
+        source.write_text(text.replace('synergy_control.', 'synergy_control_baseline.'))
+    sys.path.insert(0, str(into))
+    for module in ('training.vec_env', 'envs.locomotion'):
+        importlib.import_module(f'synergy_control_baseline.{module}')
+    return importlib.import_module('synergy_control_baseline')
+
+
+class SingleEnvStepper:
+    """One ``LocomotionEnv`` stepped with a fixed action bank, reset when an episode ends."""
+
+    def __init__(self, env_class: type, name: str, obs_mode: str):
+        self.env = env_class(name, obs_mode)
+        self.env.reset(seed=0)
+        self.actions = RandomActions(1, self.env.action_space.shape[0])
+
+    def cpu_per_step(self, steps: int) -> list[float]:
+        """CPU seconds of each of ``steps`` calls of ``step`` (resets not counted)."""
+        env, spent = self.env, []
+        for _ in range(steps):
+            action = self.actions.next()[0]
+            start = time.process_time()
+            ended = env.step(action)[2:4]
+            spent.append(time.process_time() - start)
+            if any(ended):
+                env.reset()
+        return spent
+
+
+def single_env_ab(baseline: object, rounds: int, steps: int) -> dict:
+    """µs per ``LocomotionEnv.step`` of this checkout and of the baseline, interleaved.
+
+    Both envs take the same actions from the same start, so their k-th steps start from one
+    state: the figure is the median over k of the k-th steps' CPU-time ratio (a step that the
+    scheduler interrupted, and the caches it left cold, is an outlier of that distribution).
+    """
+    table = {}
+    for setup, (name, obs_mode) in SINGLE_SETUPS.items():
+        steppers = {'current': SingleEnvStepper(LocomotionEnv, name, obs_mode),
+                    'baseline': SingleEnvStepper(baseline.envs.locomotion.LocomotionEnv,
+                                                 name, obs_mode)}
+        for stepper in steppers.values():
+            stepper.cpu_per_step(steps)  # warm
+        per_step: dict[str, list[float]] = {'current': [], 'baseline': []}
+        for round_index in range(rounds):
+            order = list(steppers) if round_index % 2 == 0 else list(steppers)[::-1]
+            for key in order:
+                per_step[key].extend(steppers[key].cpu_per_step(steps))
+            current_qpos, baseline_qpos = (steppers[key].env.data.qpos for key in steppers)
+            if not np.array_equal(current_qpos, baseline_qpos):  # the pairing needs it
+                raise RuntimeError(f'{name}: the two envs left the same states in round '
+                                   f'{round_index}: the steps are not bit-equal')
+        current, base = (np.array(per_step[key]) * 1e6 for key in ('current', 'baseline'))
+        ratios = current / base
+        table[setup] = {'env': name, 'obs_mode': obs_mode, 'steps': len(current),
+                        'current_median_us': float(np.median(current)),
+                        'baseline_median_us': float(np.median(base)),
+                        'current_mean_us': float(current.mean()),
+                        'baseline_mean_us': float(base.mean()),
+                        'ratio_median_paired': float(np.median(ratios)),
+                        'ratio_quartiles_paired': np.percentile(ratios, [25, 75]).tolist()}
+        print(f'{setup:9s} per step: current median {np.median(current):.1f} µs '
+              f'(mean {current.mean():.1f}), baseline {np.median(base):.1f} µs '
+              f'(mean {base.mean():.1f}); paired ratio median {np.median(ratios):.3f} '
+              f'(quartiles {np.percentile(ratios, 25):.3f}-{np.percentile(ratios, 75):.3f})',
+              flush=True)
+    return table
+
+
+def contenders_of(setup: str, num_envs: int, baseline: object | None,
+                  baseline_vec_env: type | None = None) -> dict[str, Callable]:
     """Makers of every contender of a set-up at N envs."""
     names, obs_mode, gym_id = SETUPS[setup]
     makers: dict[str, Callable[[], Contender]] = {
         'raw_mujoco': lambda: raw_mujoco(names, num_envs),
         'vec_env': lambda: vec_env(names, num_envs, obs_mode)}
+    if baseline_vec_env is not None:
+        makers['vec_env_baseline'] = lambda: vec_env(names, num_envs, obs_mode,
+                                                     vector_env_class=baseline_vec_env)
     if baseline is not None and obs_mode == 'modular':
         makers['vec_env_baseline_obs'] = lambda: vec_env(names, num_envs, obs_mode, baseline)
     if gym_id is not None:
@@ -210,19 +338,45 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument('--setups', nargs='+', default=list(SETUPS), choices=list(SETUPS))
     parser.add_argument('--baseline-observation', type=Path,
                         help='an older observation.py, timed beside the current one')
-    parser.add_argument('--output', type=Path, default=RESULTS / 'vec_env_throughput.json')
+    parser.add_argument('--baseline-rev',
+                        help='an older commit (e.g. main) whose VectorEnv is timed beside')
+    parser.add_argument('--skip', nargs='*', default=[], metavar='CONTENDER',
+                        help='contenders left out (e.g. gym_async: forks N workers)')
+    parser.add_argument('--single-env', action='store_true',
+                        help='time LocomotionEnv.step alone against --baseline-rev\'s')
+    parser.add_argument('--single-rounds', type=int, default=40,
+                        help='interleaved rounds with --single-env (default 40)')
+    parser.add_argument('--single-steps', type=int, default=100,
+                        help='steps per round and env with --single-env (default 100)')
+    parser.add_argument('--output', type=Path,
+                        help='default results/vec_env_throughput.json '
+                             '(results/single_env_step.json with --single-env)')
     args = parser.parse_args(argv)
     baseline = (load_observation_module(args.baseline_observation)
                 if args.baseline_observation else None)
+    baseline_dir = tempfile.TemporaryDirectory() if args.baseline_rev else None
+    baseline_package = (load_baseline_package(args.baseline_rev, Path(baseline_dir.name))
+                        if baseline_dir else None)
+    baseline_vec_env = baseline_package.training.vec_env.VectorEnv if baseline_package else None
     command = ' '.join(shlex.quote(a) for a in [sys.executable, *sys.argv])
     load_before = subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()
     started = time.perf_counter()
+    if args.single_env:
+        if baseline_package is None:
+            parser.error('--single-env compares against --baseline-rev REV: give it')
+        result = {'command': command, 'load_before': load_before,
+                  'results': single_env_ab(baseline_package, args.single_rounds,
+                                           args.single_steps)}
+        return write_result(result, args.output or RESULTS / 'single_env_step.json', started)
     measured: dict[str, dict[int, dict[str, list[dict]]]] = {}
     kept: dict[tuple[str, int, str], Contender] = {}  # in-process ones live across rounds
     for round_index in range(args.rounds):
         for setup in args.setups:
             for num_envs in args.counts:
-                for name, make in contenders_of(setup, num_envs, baseline).items():
+                makers = contenders_of(setup, num_envs, baseline, baseline_vec_env)
+                for name, make in makers.items():
+                    if name in args.skip:
+                        continue
                     # worker processes are made for each measurement and closed after it
                     key = (setup, num_envs, name)
                     contender = kept.get(key) or make()
@@ -260,15 +414,31 @@ def main(argv: list[str] | None = None) -> dict:
                     'gym_async, its worker processes (/proc/PID/schedstat); best round',
         'setups': {name: {'envs': SETUPS[name][0], 'obs_mode': SETUPS[name][1],
                           'gymnasium': SETUPS[name][2]} for name in args.setups},
-        'host': {'cpus': os.cpu_count(), 'python': platform.python_version(),
-                 'machine': platform.machine(), 'mujoco': mujoco.__version__,
-                 'gymnasium': gymnasium.__version__, 'numpy': np.__version__},
+        'host': host(),
+        'baseline_rev': args.baseline_rev, 'skipped': args.skip,
         'results': table,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(result, indent=2) + '\n')
-    print(f'wrote {args.output} in {result["elapsed_s"]:.0f} s')
+    return write_result(result, args.output or RESULTS / 'vec_env_throughput.json', started)
+
+
+def write_result(result: dict, output: Path, started: float) -> dict:
+    """Add the host, load and elapsed time to ``result`` and write it as JSON."""
+    result.setdefault('load_after', subprocess.run(['uptime'], capture_output=True,
+                                                   text=True).stdout.strip())
+    result.setdefault('elapsed_s', time.perf_counter() - started)
+    result.setdefault('affinity', sorted(os.sched_getaffinity(0)))
+    result.setdefault('host', host())
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + '\n')
+    print(f'wrote {output} in {result["elapsed_s"]:.0f} s')
     return result
+
+
+def host() -> dict:
+    """The versions and CPU count the figures were measured with."""
+    return {'cpus': os.cpu_count(), 'python': platform.python_version(),
+            'machine': platform.machine(), 'mujoco': mujoco.__version__,
+            'gymnasium': gymnasium.__version__, 'numpy': np.__version__}
 
 
 if __name__ == '__main__':

@@ -8,6 +8,7 @@ environment, the exporter's card, the bridge and the policy node all use this on
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -53,17 +54,27 @@ class ActionScaling:
         ends = np.stack([self.ctrl_low * self.gear, self.ctrl_high * self.gear])
         return ends.min(axis=0), ends.max(axis=0)
 
+    @cached_property
+    def _mid(self) -> np.ndarray:
+        """Centre of each ctrlrange (computed once: every env step reads it)."""
+        return 0.5 * (self.ctrl_high + self.ctrl_low)
+
+    @cached_property
+    def _half(self) -> np.ndarray:
+        """Half-width of each ctrlrange."""
+        return 0.5 * (self.ctrl_high - self.ctrl_low)
+
     def action_to_ctrl(self, action: np.ndarray) -> np.ndarray:
-        """Clip to [-1, 1] and map onto ctrlrange (exact identity for ctrlrange [-1, 1])."""
-        mid = 0.5 * (self.ctrl_high + self.ctrl_low)
-        half = 0.5 * (self.ctrl_high - self.ctrl_low)
-        return mid + np.clip(action, -1.0, 1.0) * half
+        """Clip to [-1, 1] and map onto ctrlrange (exact identity for ctrlrange [-1, 1]).
+
+        The clip is ``np.minimum(np.maximum(...))``, what ``np.clip`` computes (NaN stays NaN)
+        without its Python wrapper: a single env step calls this.
+        """
+        return self._mid + np.minimum(np.maximum(action, -1.0), 1.0) * self._half
 
     def ctrl_to_action(self, ctrl: np.ndarray) -> np.ndarray:
         """Inverse of :meth:`action_to_ctrl` for controls inside ctrlrange."""
-        mid = 0.5 * (self.ctrl_high + self.ctrl_low)
-        half = 0.5 * (self.ctrl_high - self.ctrl_low)
-        return np.clip((ctrl - mid) / half, -1.0, 1.0)
+        return np.clip((ctrl - self._mid) / self._half, -1.0, 1.0)
 
     def action_to_command(self, action: np.ndarray) -> np.ndarray:
         """Effort commands for a policy action (within limits for finite actions)."""

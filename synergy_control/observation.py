@@ -42,6 +42,7 @@ TOKEN_FEATURES = ('pos_x', 'pos_y', 'pos_z', 'vel_x', 'vel_y', 'vel_z', 'angvel_
 TOKEN_SIZE = len(TOKEN_FEATURES)
 VELOCITY_CLIP = 10.0
 _NEXT, _AFTER_NEXT = np.array([1, 2, 0]), np.array([2, 0, 1])  # cross-product index cycles
+_FIELDS = ('xpos', 'cvel', 'subtree_com', 'xquat')  # the MjData fields the limb tokens read
 
 
 def quat_to_expmap(quat_wxyz: np.ndarray) -> np.ndarray:
@@ -69,9 +70,24 @@ def _expmap_columns(quat: np.ndarray, sin_half: np.ndarray) -> np.ndarray:
     sign = np.where(quat[0] >= 0.0, 1.0, -1.0)  # w >= 0 (a NaN w negates, as it always did)
     no_rotation = sin_half < 1e-12  # NaN is not: a diverged state stays NaN
     angle = 2.0 * np.arctan2(sin_half, sign * quat[0])
-    # (sign q) / s = q / (sign s) exactly: IEEE division is symmetric in sign
-    expmap = quat[1:] / (sign * np.where(no_rotation, 1.0, sin_half)) * angle
-    return np.where(no_rotation, 0.0, expmap)
+    # (sign q) / s = q / (sign s) exactly: IEEE division is symmetric in sign; where there is
+    # no rotation any finite divisor will do (those columns are set to 0 below)
+    expmap = quat[1:] / (sign * np.maximum(sin_half, 1e-12)) * angle
+    np.copyto(expmap, 0.0, where=no_rotation)
+    return expmap
+
+
+class _Scratch:
+    """A scratch ``MjData`` with the arrays a state is written to and read from, viewed once.
+
+    Each attribute read of an ``MjData`` array makes a new numpy view (~1 µs): over a batch,
+    and on a single env's step, the reads, not the numbers, were the cost.
+    """
+
+    def __init__(self, data: mujoco.MjData):
+        self.data, self.qpos, self.qvel, self.ctrl = data, data.qpos, data.qvel, data.ctrl
+        self.qacc_warmstart = data.qacc_warmstart
+        self.fields = {name: getattr(data, name).reshape(-1) for name in _FIELDS}
 
 
 class ObservationBuilder:
@@ -87,11 +103,15 @@ class ObservationBuilder:
         self.mode = mode
         self._skip = 2 if robot.root.kind == 'free' else 1
         model = robot.model
-        self._scratch = mujoco.MjData(model)
+        self._scratch = _Scratch(mujoco.MjData(model))  # the flat extras'
+        self._token_scratch: list[_Scratch] = []  # one per state of a modular batch
         self._extras = robot.family.flat_extras if mode == 'flat' else ()
         self._root_dofs = 6 if robot.root.kind == 'free' else 3  # the root's dofs come first
         self._clip = robot.family.velocity_clip
         self.needs_ctrl = any(EXTRAS[name][1] for name in self._extras)
+        # each extra's kept rows of the scratch MjData, flattened: views taken once
+        self._extra_views = [getattr(self._scratch.data, name)[self._extra_rows(name).start:]
+                             .reshape(-1) for name in self._extras]
         if mode == 'flat':
             self.size = model.nq - self._skip + model.nv + sum(
                 len(self._extra_rows(name)) * self._extra_width(name) for name in self._extras)
@@ -106,6 +126,7 @@ class ObservationBuilder:
                                 ('xpos', 3, bodies), ('cvel', 6, bodies), ('xquat', 4, bodies),
                                 ('subtree_com', 3, model.body_rootid[bodies]))}
             self._quat_rows = 4 * bodies[:, None] + np.arange(4)[None, :]  # [limbs, 4]
+            self._batch_layouts: dict[int, tuple] = {}  # state count -> _batch_layout
             joints = [robot.model.joint(limb.joint) for limb in robot.limbs[1:]]
             self._joint_qpos = np.array([j.qposadr[0] for j in joints], dtype=np.int64)
             low = np.array([j.range[0] for j in joints])
@@ -129,12 +150,31 @@ class ObservationBuilder:
     def __call__(self, qpos: np.ndarray, qvel: np.ndarray,
                  ctrl: np.ndarray | None = None) -> np.ndarray:
         """Build the observation (float64) of this state; ``ctrl`` only if ``needs_ctrl``."""
+        return self.batch(np.asarray(qpos)[None], np.asarray(qvel)[None],
+                          None if ctrl is None else np.asarray(ctrl)[None])[0]
+
+    def batch(self, qpos: np.ndarray, qvel: np.ndarray,
+              ctrl: np.ndarray | None = None) -> np.ndarray:
+        """Observations [N, size] (float64) of states [N, nq], [N, nv] (and ctrl [N, nu]).
+
+        The flat qpos/qvel part is one array operation over the states; the derived extras
+        and the limb tokens are MuJoCo computations on a scratch ``MjData``, one state at a
+        time. Every row is the one-state observation bit for bit (a one-state call is a batch
+        of one).
+        """
         if self.mode == 'modular':
             return self._modular(qpos, qvel)
-        velocity = qvel if self._clip is None else np.clip(qvel, -self._clip, self._clip)
+        velocity = qvel if self._clip is None else np.minimum(
+            np.maximum(qvel, -self._clip), self._clip)  # np.clip's values, without its wrapper
         if not self._extras:
-            return np.concatenate([qpos[self._skip:], velocity])
-        return np.concatenate([qpos[self._skip:], velocity, *self._derived(qpos, qvel, ctrl)])
+            return np.concatenate([qpos[:, self._skip:], velocity], axis=1)
+        obs = np.empty((len(qpos), self.size))
+        rows = [None] * len(qpos) if ctrl is None else ctrl
+        for row, state_qpos, state_qvel, state_ctrl, clipped in zip(
+                obs, qpos, qvel, rows, velocity):
+            np.concatenate([state_qpos[self._skip:], clipped,
+                            *self._derived(state_qpos, state_qvel, state_ctrl)], out=row)
+        return obs
 
     def _extra_rows(self, name: str) -> range:
         """Rows of an extra kept: bodies without the world, or dofs without the root's."""
@@ -143,63 +183,97 @@ class ObservationBuilder:
         return range(1, self.robot.model.nbody)
 
     def _extra_width(self, name: str) -> int:
-        return int(np.prod(getattr(self._scratch, name).shape[1:]))
+        return int(np.prod(getattr(self._scratch.data, name).shape[1:]))
 
     def _derived(self, qpos: np.ndarray, qvel: np.ndarray,
                  ctrl: np.ndarray | None) -> list[np.ndarray]:
-        model, data = self.robot.model, self._scratch
+        """Compute one state's extras: views of the scratch ``MjData`` (valid until the next)."""
+        model, scratch = self.robot.model, self._scratch
         if self.needs_ctrl:
             if ctrl is None:
                 raise ValueError(f"the '{self.robot.name}' observation needs the ctrl that "
                                  "drove the state (qfrc_actuator, cfrc_ext): pass ctrl")
             ctrl = np.asarray(ctrl, dtype=np.float64)
-            if ctrl.shape != (model.nu,) or not np.all(np.isfinite(ctrl)):
+            if ctrl.shape != (model.nu,) or not np.isfinite(ctrl).all():
                 raise ValueError(f"ctrl for '{self.robot.name}' must be {model.nu} finite "
                                  f"values, got shape {ctrl.shape}")
-            data.ctrl[:] = ctrl
-        data.qpos[:] = qpos
-        data.qvel[:] = qvel
-        data.qacc_warmstart[:] = 0.0
-        mujoco.mj_forward(model, data)
+            scratch.ctrl[:] = ctrl
+        scratch.qpos[:] = qpos
+        scratch.qvel[:] = qvel
+        scratch.qacc_warmstart[:] = 0.0
+        mujoco.mj_forward(model, scratch.data)
         if 'cfrc_ext' in self._extras:
-            mujoco.mj_rnePostConstraint(model, data)
-        return [getattr(data, name)[self._extra_rows(name).start:].reshape(-1).copy()
-                for name in self._extras]
+            mujoco.mj_rnePostConstraint(model, scratch.data)
+        return self._extra_views
 
     def _modular(self, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
-        """Every limb's token at once: features as contiguous rows over the limbs.
+        """Every limb's token of every state at once: features as rows over states × limbs.
 
-        A per-limb loop cost ~20 numpy calls per limb; here each feature is one call over all
-        limbs. The linear velocity is ``mj_objectVelocity``'s (world frame) over the limbs:
-        ``cvel`` moved from the subtree centre of mass to the body origin, v - (p - c) × ω,
-        with ``mju_cross``'s products and differences, so each value equals the per-limb
-        call's bit for bit (``test_observation.py`` checks every Walker++ and Humanoid2D++
-        variant against that loop).
+        MuJoCo's kinematics run state by state on scratch ``MjData`` (one per state of the
+        batch); then each feature is one numpy call over all limbs of all states (columns
+        state-major: state 0's limbs, then state 1's), for a batch of one the same calls as
+        for one state: a per-limb (or per-state) loop cost ~20 numpy calls per limb. The
+        linear velocity is ``mj_objectVelocity``'s (world frame) over the limbs: ``cvel``
+        moved from the subtree centre of mass to the body origin, v - (p - c) × ω, with
+        ``mju_cross``'s products and differences, so each value equals the per-limb call's
+        bit for bit (``test_observation.py`` checks every Walker++ and Humanoid2D++ variant
+        against that loop).
         """
-        model, data = self.robot.model, self._scratch
-        data.qpos[:] = qpos
-        data.qvel[:] = qvel
-        mujoco.mj_kinematics(model, data)
-        mujoco.mj_comPos(model, data)
-        mujoco.mj_comVel(model, data)
-        gather = self._gather
-        columns = self._static_columns.copy()  # [19, limbs]: type one-hot and range filled
-        position = data.xpos.take(gather['xpos'])
+        model, count = self.robot.model, len(qpos)
+        while len(self._token_scratch) < count:
+            self._token_scratch.append(_Scratch(mujoco.MjData(model)))
+        scratches = self._token_scratch[:count]
+        for scratch, state_qpos, state_qvel in zip(scratches, qpos, qvel):
+            scratch.qpos[:] = state_qpos
+            scratch.qvel[:] = state_qvel
+            mujoco.mj_kinematics(model, scratch.data)
+            mujoco.mj_comPos(model, scratch.data)
+            mujoco.mj_comVel(model, scratch.data)
+        gather, quat_rows, torso_columns, joint_qpos, static_columns = self._batch_layout(count)
+        # every state's fields, flattened and stacked (one state's own views for one);
+        # take(gather[name]) reads them as columns [width, states × limbs]
+        fields = scratches[0].fields if count == 1 else {
+            name: np.array([scratch.fields[name] for scratch in scratches]) for name in _FIELDS}
+        columns = static_columns.copy()  # [19, states × limbs]: type one-hot and range filled
+        position = fields['xpos'].take(gather['xpos'])
         columns[0:3] = position
-        columns[0] -= position[0, 0]  # x relative to the torso (limb 0)
-        spatial = data.cvel.take(gather['cvel'])
+        columns[0] -= position[0].take(torso_columns)  # x relative to its state's torso
+        spatial = fields['cvel'].take(gather['cvel'])
         angular = spatial[:3]
-        offset = position - data.subtree_com.take(gather['subtree_com'])
+        offset = position - fields['subtree_com'].take(gather['subtree_com'])
         # mju_cross(offset, angular): component k is o[k+1] w[k+2] - o[k+2] w[k+1]
         cross = (offset.take(_NEXT, 0) * angular.take(_AFTER_NEXT, 0)
                  - offset.take(_AFTER_NEXT, 0) * angular.take(_NEXT, 0))
         np.minimum(np.maximum(spatial[3:] - cross, -VELOCITY_CLIP), VELOCITY_CLIP,
                    out=columns[3:6])
         columns[6:9] = angular
-        columns[9:12] = _expmap_columns(data.xquat.take(gather['xquat']),
-                                        _sin_half(data.xquat.take(self._quat_rows)))
-        columns[16, 1:] = (qpos[self._joint_qpos] - self._joint_low) / self._joint_span
-        return columns.T.reshape(-1)
+        xquat = fields['xquat']
+        columns[9:12] = _expmap_columns(xquat.take(gather['xquat']),
+                                        _sin_half(xquat.take(quat_rows)))
+        joint_angles = columns[16].reshape(count, -1)
+        joint_angles[:, 1:] = (qpos.take(joint_qpos) - self._joint_low) / self._joint_span
+        return columns.T.reshape(count, -1)
+
+    def _batch_layout(self, count: int) -> tuple:
+        """Return the indices and static part of a batch of ``count`` states (once per count).
+
+        Flat indices (``take`` reads an array flattened) into the states' stacked fields:
+        each field as columns [width, states × limbs], the quaternions as rows [states ×
+        limbs, 4]; per column, its state's torso column; into the stacked qpos, each state's
+        joint angles [states, limbs - 1]. Then the static rows of the tokens (type one-hot,
+        joint range) repeated per state.
+        """
+        if count not in self._batch_layouts:
+            model, limbs = self.robot.model, len(self.robot.limbs)
+            states = np.arange(count)
+            gather = {name: (index[:, None, :] + len(index) * model.nbody * states[:, None])
+                      .reshape(len(index), -1) for name, index in self._gather.items()}
+            quat_rows = (self._quat_rows[None] + 4 * model.nbody * states[:, None, None])
+            self._batch_layouts[count] = (
+                gather, quat_rows.reshape(-1, 4), np.repeat(limbs * states, limbs),
+                self._joint_qpos[None] + model.nq * states[:, None],
+                np.tile(self._static_columns, (1, count)))
+        return self._batch_layouts[count]
 
     def spec(self) -> dict:
         """Describe this observation for a policy card."""

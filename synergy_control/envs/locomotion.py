@@ -14,10 +14,11 @@ observation.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import gymnasium
 import mujoco
@@ -42,6 +43,7 @@ class LocomotionEnv(gymnasium.Env):
         self.task_spec = self._task_spec(self.task)
         self.model = self.robot.model
         self.data = mujoco.MjData(self.model)
+        self._arrays = _DataArrays(self.data)
         self.observe = ObservationBuilder(self.robot, obs_mode)
         self.scaling = ActionScaling.from_robot(self.robot)
         self.episode_steps = episode_steps or self.task_spec.episode_steps
@@ -55,6 +57,9 @@ class LocomotionEnv(gymnasium.Env):
                                                       np.float64)
         self.action_space = gymnasium.spaces.Box(-1.0, 1.0, (self.model.nu,), np.float32)
         self.elapsed_steps = 0
+        terms = self.task_spec.rewards + self.task_spec.costs
+        self._reads_contact = any(t.quantity == 'contact' for t in terms)
+        self._group = EnvGroup([self])
 
     def _task_spec(self, task: Task) -> TaskSpec:
         """Look up the family's spec of this task kind, its height range shifted as the robot's."""
@@ -87,36 +92,17 @@ class LocomotionEnv(gymnasium.Env):
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         """Apply a policy action in [-1, 1] for one control period (frame_skip physics steps).
 
-        As gymnasium's MujocoEnv: ``mj_step`` then ``mj_rnePostConstraint`` (contact forces);
-        the velocity is the displacement of :meth:`planar_position` over the period.
+        A group of one (:class:`EnvGroup`), the step the vectorised environments take.
         """
-        action = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-        before = self.planar_position()
-        self.data.ctrl[:] = self.scaling.action_to_ctrl(action)
-        mujoco.mj_step(self.model, self.data, nstep=self.robot.frame_skip)
-        mujoco.mj_rnePostConstraint(self.model, self.data)
-        velocity = (self.planar_position() - before) / self.dt
-        finite = self.state_is_finite()
-        healthy = finite and self._within_task_limits()
+        one = self._group.step(np.asarray(action)[None])
         spec = self.task_spec
-        rewards = [self._term(t, velocity, healthy) for t in spec.rewards]
-        costs = [self._term(t, velocity, healthy) for t in spec.costs]
-        reward = sum(rewards) - sum(costs)
-        self.elapsed_steps += 1
-        # A diverged simulation ends the episode even for tasks that never terminate.
-        terminated = not finite or bool(spec.terminate_when_unhealthy and not healthy)
-        truncated = self.elapsed_steps >= self.episode_steps and not terminated
-        info = {f'reward_{t.quantity}': v for t, v in zip(spec.rewards, rewards)}
-        info.update({f'reward_{t.quantity}': -v for t, v in zip(spec.costs, costs)})
-        info.update({'x_position': self.robot.forward_position(self.data.qpos),
-                     'x_velocity': float(velocity[0]), 'y_velocity': float(velocity[1]),
-                     'torso_height': self.robot.torso_height(self.data.qpos)})
-        return self.observation(), float(reward), terminated, truncated, info
-
-    def _term(self, term: Term, velocity: np.ndarray, healthy: bool) -> float:
-        """Weight times the term's quantity, clipped at ``max_cost`` (gymnasium's order)."""
-        value = term.weight * QUANTITIES[term.quantity](self, velocity, healthy)
-        return value if term.max_cost is None else min(value, term.max_cost)
+        info = {f'reward_{t.quantity}': float(v) for t, v in zip(spec.rewards, one.rewards)}
+        info.update({f'reward_{t.quantity}': -float(v) for t, v in zip(spec.costs, one.costs)})
+        qpos = self._arrays.qpos
+        info.update({'x_position': self.robot.forward_position(qpos),
+                     'x_velocity': float(one.velocity[0]), 'y_velocity': float(one.velocity[1]),
+                     'torso_height': self.robot.torso_height(qpos)})
+        return one.obs, float(one.reward), bool(one.terminated), bool(one.truncated), info
 
     def step_command(self, command: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict]:
         """Step with actuator effort commands, as the ROS bridge receives them."""
@@ -143,20 +129,8 @@ class LocomotionEnv(gymnasium.Env):
         return self.observe(self.data.qpos, self.data.qvel, self.data.ctrl)
 
     def planar_position(self) -> np.ndarray:
-        """World (x, y) whose rate the objective reads: root, mass centre or torso frame.
-
-        The mass centre is gymnasium Humanoid-v5's ``mass_center`` of ``data.xipos``, the
-        torso frame Ant-v5's ``xpos``, both as ``mj_step`` leaves them (evaluated inside the
-        step's last integrator stage), as gymnasium reads them.
-        """
-        if self.task_spec.velocity_of == 'com':
-            mass = self.model.body_mass
-            return (np.einsum('b,bj->j', mass, self.data.xipos) / mass.sum())[0:2].copy()
-        if self.task_spec.velocity_of == 'body':
-            return self.data.xpos[self.robot.limbs[0].body_id, :2].copy()
-        qpos = self.data.qpos
-        y = qpos[self.robot.root.qpos_adr[0] + 1] if self.robot.root.kind == 'free' else 0.0
-        return np.array([self.robot.forward_position(qpos), y])
+        """World (x, y) whose rate the objective reads: root, mass centre or torso frame."""
+        return _planar_positions(self._group)
 
     def set_state(self, qpos: np.ndarray, qvel: np.ndarray) -> None:
         """Set the simulator state and recompute derived quantities."""
@@ -166,48 +140,225 @@ class LocomotionEnv(gymnasium.Env):
 
     def is_healthy(self) -> bool:
         """Apply the task's health test to qpos/qvel (gymnasium-v5 semantics)."""
-        return self.state_is_finite() and self._within_task_limits()
-
-    def state_is_finite(self) -> bool:
-        """Check that the simulation has not diverged (no NaN/Inf in qpos or qvel)."""
-        return bool(np.all(np.isfinite(self.data.qpos)) and np.all(np.isfinite(self.data.qvel)))
-
-    def _within_task_limits(self) -> bool:
-        task, qpos, qvel = self.task_spec, self.data.qpos, self.data.qvel
-        if task.healthy_z is not None:
-            low, high = task.healthy_z
-            z = self.robot.torso_height(qpos)
-            if not (low <= z <= high if task.healthy_z_closed else low < z < high):
-                return False
-        pitch = abs(self.robot.torso_pitch(qpos))
-        if task.max_abs_angle is not None and not pitch < task.max_abs_angle:
-            return False
-        if task.max_abs_state is not None:
-            state = np.concatenate([qpos, qvel])[2:]
-            if not np.all(np.abs(state) < task.max_abs_state):
-                return False
-        return True
-
-    # ------------------------------------------------------------------ reward quantities
-    def objective(self, velocity: np.ndarray) -> float:
-        """Measure what this task kind rewards, from the planar velocity and the target."""
-        return OBJECTIVES[self.task.kind](self, velocity, self.task.target)
-
-    def ctrl_squared(self) -> float:
-        """|ctrl|^2 of the controls the simulator received, summed as gymnasium sums it."""
-        return float(np.sum(np.square(self.data.ctrl[self._ctrl_order])))
-
-    def contact_squared(self) -> float:
-        """|cfrc_ext|^2 after the step, each force clipped as the task says (Ant)."""
-        forces = self.data.cfrc_ext
-        clip = self.task_spec.contact_force_clip
-        if clip is not None:
-            forces = np.clip(forces, -clip, clip)
-        return float(np.sum(np.square(forces)))
+        qpos, qvel = self._arrays.qpos, self._arrays.qvel
+        return bool(_healthy(self, qpos, qvel, _finite(qpos, qvel)))
 
     def height_above_rest(self) -> float:
         """Root height above its rest value (the EAR jump task's z: qpos[1] of the cheetah)."""
         return self.robot.torso_height(self.data.qpos) - self._rest_height
+
+
+class _DataArrays:
+    """An env's ``MjData`` arrays that a step reads, viewed once.
+
+    Each attribute read of an ``MjData`` array makes a new numpy view (~1 µs); a group step
+    reads several per env. ``MjData`` keeps its buffers for its lifetime, so views taken once
+    stay current.
+    """
+
+    def __init__(self, data: mujoco.MjData):
+        self.qpos, self.qvel, self.ctrl = data.qpos, data.qvel, data.ctrl
+        self.cfrc_ext, self.xipos, self.xpos = data.cfrc_ext, data.xipos, data.xpos
+
+
+class GroupStep(NamedTuple):
+    """What :meth:`EnvGroup.step` returns: per env [N, ...], for a group of one its values.
+
+    A group of one has no leading axis (reward a scalar, obs [size]); numpy broadcasting
+    writes either into [N] rows.
+    """
+
+    obs: np.ndarray           # [N, obs] float64
+    reward: np.ndarray        # [N]: sum(rewards) - sum(costs)
+    terminated: np.ndarray    # [N] bool
+    truncated: np.ndarray     # [N] bool (and not terminated)
+    velocity: np.ndarray      # [N, 2]: planar velocity over the control period
+    rewards: list[np.ndarray]  # [N] per term of the task's rewards, in its order
+    costs: list[np.ndarray]    # [N] per term of its costs (positive: subtracted)
+
+
+class _GroupState(NamedTuple):
+    """The group's state after the physics step, stacked [N, ...] (what the terms read)."""
+
+    qpos: np.ndarray
+    qvel: np.ndarray
+    ctrl: np.ndarray
+    cfrc_ext: np.ndarray | None  # [N, nbody, 6], only where a term reads contact forces
+
+
+class EnvGroup:
+    """Environments of one robot, task and observation mode, stepped together.
+
+    :meth:`step` runs ``mj_step`` per ``MjData``, then observation, reward terms, health,
+    termination and truncation over the group's states: the same code for one env's state
+    (its ``MjData`` arrays, scalars out: numpy scalar arithmetic, as a single env needs) and
+    for N stacked states [N, ...] (array operations, each elementwise as for one state), so
+    a group of one is :meth:`LocomotionEnv.step` and a group of N equals N single steps bit
+    for bit. What every step reads (the envs' ``MjData`` views, the model) is looked up here
+    once. The functions below take qpos [nq] or [N, nq] alike (``...`` indexing, last axes).
+    """
+
+    def __init__(self, envs: Sequence[LocomotionEnv]):
+        self.envs = tuple(envs)
+        first = self.envs[0]
+        self._first, self._model, self._frame_skip = first, first.model, first.robot.frame_skip
+        self._datas = [env.data for env in self.envs]
+        self._arrays = [env._arrays for env in self.envs]
+        self._single = len(self.envs) == 1
+        # one env's state after a step: its MjData views, made once (and as a batch of one
+        # for the observation builder)
+        self._single_state = self._state() if self._single else None
+        self._single_rows = None if not self._single else tuple(
+            getattr(self._arrays[0], name)[None] for name in ('qpos', 'qvel', 'ctrl'))
+
+    def stacked(self, name: str) -> np.ndarray:
+        """Stack the envs' ``MjData`` array ``name`` [N, ...]; one env's own view for one.
+
+        The view follows the simulation: read it before the next physics step.
+        """
+        if self._single:
+            return getattr(self._arrays[0], name)
+        return np.array([getattr(arrays, name) for arrays in self._arrays])
+
+    def step(self, actions: np.ndarray) -> GroupStep:
+        """Step every env with its row of ``actions`` [N, nu] for one control period.
+
+        Each ``MjData`` is stepped as gymnasium's MujocoEnv does (``mj_step`` x frame_skip then
+        ``mj_rnePostConstraint`` for contact forces); the velocity is the displacement of
+        :meth:`LocomotionEnv.planar_position` over the period.
+        """
+        env, model, frame_skip = self._first, self._model, self._frame_skip
+        spec = env.task_spec
+        ctrl = env.scaling.action_to_ctrl(np.asarray(actions, dtype=np.float64))  # clips
+        before = _planar_positions(self)
+        for data, arrays, row in zip(self._datas, self._arrays, ctrl):
+            arrays.ctrl[:] = row
+            mujoco.mj_step(model, data, nstep=frame_skip)
+            mujoco.mj_rnePostConstraint(model, data)
+        state = self._single_state or self._state()
+        velocity = (_planar_positions(self, state.qpos) - before) / env.dt
+        finite = _finite(state.qpos, state.qvel)
+        healthy = _healthy(env, state.qpos, state.qvel, finite)
+        rewards = [_term(env, t, state, velocity, healthy) for t in spec.rewards]
+        costs = [_term(env, t, state, velocity, healthy) for t in spec.costs]
+        # Python's sum order (0 + a + b ...), so the float equals the one-env sum
+        reward = sum(rewards) - sum(costs)
+        for member in self.envs:
+            member.elapsed_steps += 1
+        at_limit = [e.elapsed_steps >= e.episode_steps for e in self.envs]
+        # A diverged simulation ends the episode even for tasks that never terminate
+        # (healthy implies finite); both are numpy bools, so ~ is logical
+        running = healthy if spec.terminate_when_unhealthy else finite
+        terminated = ~running
+        truncated = (at_limit[0] if self._single else np.array(at_limit)) & running
+        if self._single:
+            obs = env.observe.batch(*self._single_rows)[0]
+        else:
+            obs = env.observe.batch(state.qpos, state.qvel, state.ctrl)
+        return GroupStep(obs, reward, terminated, truncated, velocity, rewards, costs)
+
+    def _state(self) -> _GroupState:
+        """Stack the arrays the terms read (one env: its own views)."""
+        return _GroupState(self.stacked('qpos'), self.stacked('qvel'), self.stacked('ctrl'),
+                           self.stacked('cfrc_ext') if self._first._reads_contact else None)
+
+
+def _planar_positions(group: EnvGroup, qpos: np.ndarray | None = None) -> np.ndarray:
+    """World (x, y) [N, 2] ([2] for one env) whose rate the objective reads.
+
+    Root, mass centre or torso frame: the mass centre is gymnasium Humanoid-v5's
+    ``mass_center`` of ``data.xipos``, the torso frame Ant-v5's ``xpos``, both as ``mj_step``
+    leaves them (evaluated inside the step's last integrator stage), as gymnasium reads them.
+    ``qpos``: the envs' stacked qpos, if at hand. Always a new array (not a view of the
+    simulation).
+    """
+    env = group.envs[0]
+    if env.task_spec.velocity_of == 'com':
+        mass = env.model.body_mass
+        # for N states the einsum adds the bodies in the one-state order (checked on 19 200
+        # random mass centres; the bit-equality test of VectorEnv guards it); matmul does not
+        return (np.einsum('b,...bj->...j', mass, group.stacked('xipos')) / mass.sum())[..., 0:2]
+    if env.task_spec.velocity_of == 'body':
+        return group.stacked('xpos')[..., env.robot.limbs[0].body_id, :2].copy()
+    robot = env.robot
+    if qpos is None:
+        qpos = group.stacked('qpos')
+    positions = np.zeros(qpos.shape[:-1] + (2,))  # y = 0 for a planar root
+    positions[..., 0] = robot.forward_position(qpos)
+    if robot.root.kind == 'free':
+        positions[..., 1] = qpos[..., robot.root.qpos_adr[0] + 1]
+    return positions
+
+
+def _finite(qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
+    """Which states [N, nq], [N, nv] have not diverged (no NaN/Inf in qpos or qvel)."""
+    return _all_last(np.isfinite(qpos)) & _all_last(np.isfinite(qvel))
+
+
+def _all_last(values: np.ndarray) -> np.ndarray:
+    """Whether all of the last axis is true (the ufunc reduce, without np.all's wrapper)."""
+    return np.logical_and.reduce(values, axis=-1)
+
+
+def _healthy(env: LocomotionEnv, qpos: np.ndarray, qvel: np.ndarray,
+             finite: np.ndarray) -> np.ndarray:
+    """Apply the task's health test to states [N, nq], [N, nv]: ``finite`` [N] and in limits.
+
+    The limits: torso height, pitch and state range (gymnasium-v5 semantics). For one state
+    the height and pitch are floats and their tests Python's, joined with ``finite`` last.
+    """
+    task, robot = env.task_spec, env.robot
+    within = True
+    if task.healthy_z is not None:
+        low, high = task.healthy_z
+        z = robot.torso_height(qpos)
+        within = (low <= z) & (z <= high) if task.healthy_z_closed else (low < z) & (z < high)
+    if task.max_abs_angle is not None:
+        within = within & (abs(robot.torso_pitch(qpos)) < task.max_abs_angle)
+    if task.max_abs_state is not None:
+        state = np.concatenate([qpos, qvel], axis=-1)[..., 2:]
+        within = within & _all_last(np.abs(state) < task.max_abs_state)
+    return finite & within
+
+
+def _term(env: LocomotionEnv, term: Term, state: _GroupState, velocity: np.ndarray,
+          healthy: np.ndarray) -> np.ndarray:
+    """Weight times the term's quantity [N], clipped at ``max_cost`` (gymnasium's order).
+
+    A weight of 1 is not multiplied (x * 1.0 is x in IEEE arithmetic, -0.0 and NaN included).
+    """
+    value = QUANTITIES[term.quantity](env, state, velocity, healthy)
+    if term.weight != 1.0:
+        value = term.weight * value
+    return value if term.max_cost is None else np.minimum(value, term.max_cost)
+
+
+def _ctrl_squared(env: LocomotionEnv, state: _GroupState) -> np.ndarray:
+    """|ctrl|^2 [N] of the controls the simulator received, summed as gymnasium sums it.
+
+    Each row is summed in the source MJCF's actuator order, as gymnasium sums it.
+    """
+    return _row_sums(np.square(state.ctrl.take(env._ctrl_order, -1)))
+
+
+def _contact_squared(env: LocomotionEnv, state: _GroupState) -> np.ndarray:
+    """|cfrc_ext|^2 [N] after the step, each force clipped as the task says (Ant)."""
+    forces = state.cfrc_ext.reshape(state.cfrc_ext.shape[:-2] + (-1,))
+    clip = env.task_spec.contact_force_clip
+    if clip is not None:
+        forces = np.clip(forces, -clip, clip)
+    return _row_sums(np.square(forces))
+
+
+def _row_sums(values: np.ndarray) -> np.ndarray:
+    """``np.sum`` of each row [N, K] on its own ([K]: its sum): the float of one env's sum.
+
+    ``np.sum(values, axis=1)`` may add in another order (for [3, 17] numpy sums down the
+    columns, one add per element, not the pairwise sum of a row): the last bit differs.
+    """
+    if values.ndim == 1:
+        return np.add.reduce(values)
+    return np.array([np.add.reduce(row) for row in values])
 
 
 @lru_cache(maxsize=None)
@@ -229,24 +380,31 @@ def _source_actuator_order(robot: Robot) -> np.ndarray:
     return np.argsort(rank, kind='stable')
 
 
-def _heading(velocity: np.ndarray, degrees: float) -> float:
+def _heading(velocity: np.ndarray, degrees: float) -> np.ndarray:
+    """Velocity [N, 2] ([2]) along the heading: one ``ddot`` per row, as ``np.dot`` of one."""
     heading = degrees / 180.0 * np.pi
-    return float(np.dot(velocity, (np.cos(heading), np.sin(heading))))
+    direction = np.array([[np.cos(heading)], [np.sin(heading)]])
+    return np.matmul(velocity[..., None, :], direction)[..., 0, 0]
 
 
-# What each task kind rewards (families.TASK_KINDS), from the planar velocity and the target.
-OBJECTIVES: dict[str, Callable[[LocomotionEnv, np.ndarray, Any], float]] = {
-    'forward': lambda env, velocity, target: float(velocity[0]),
-    'vel': lambda env, velocity, target: -abs(float(velocity[0]) - target),
-    'dir': lambda env, velocity, target: _heading(velocity, target),
-    'jump': lambda env, velocity, target: target * env.height_above_rest(),
+# What each task kind rewards (families.TASK_KINDS), from the planar velocities [N, 2], the
+# group's states and the target; arrays [N].
+OBJECTIVES: dict[str, Callable[[LocomotionEnv, _GroupState, np.ndarray, Any], np.ndarray]] = {
+    'forward': lambda env, state, velocity, target: velocity[..., 0],
+    'vel': lambda env, state, velocity, target: -np.abs(velocity[..., 0] - target),
+    'dir': lambda env, state, velocity, target: _heading(velocity, target),
+    'jump': lambda env, state, velocity, target: target * (
+        env.robot.torso_height(state.qpos) - env._rest_height),
 }
 
-# How each quantity of families.TERM_QUANTITIES is measured, after the physics step.
-QUANTITIES: dict[str, Callable[[LocomotionEnv, np.ndarray, bool], float]] = {
-    'objective': lambda env, velocity, healthy: env.objective(velocity),
-    'healthy': lambda env, velocity, healthy: float(healthy),
-    'alive': lambda env, velocity, healthy: 1.0,
-    'ctrl': lambda env, velocity, healthy: env.ctrl_squared(),
-    'contact': lambda env, velocity, healthy: env.contact_squared(),
+# How each quantity of families.TERM_QUANTITIES is measured after the physics step, over the
+# group's states: arrays [N].
+QUANTITIES: dict[str, Callable[[LocomotionEnv, _GroupState, np.ndarray, np.ndarray],
+                               np.ndarray]] = {
+    'objective': lambda env, state, velocity, healthy: OBJECTIVES[env.task.kind](
+        env, state, velocity, env.task.target),
+    'healthy': lambda env, state, velocity, healthy: healthy.astype(np.float64),
+    'alive': lambda env, state, velocity, healthy: np.ones(np.shape(healthy)),
+    'ctrl': lambda env, state, velocity, healthy: _ctrl_squared(env, state),
+    'contact': lambda env, state, velocity, healthy: _contact_squared(env, state),
 }

@@ -232,23 +232,28 @@ class Robot:
         return dist
 
     # ------------------------------------------------------------------ state helpers
-    def torso_height(self, qpos: np.ndarray) -> float:
-        """World z of the torso, from qpos alone (what the termination test reads)."""
-        if self.root.kind == 'free':
-            return float(qpos[self.root.qpos_adr[0] + 2])
-        return float(qpos[self.root.qpos_adr[1]] + self.root.offset[1])
+    def torso_height(self, qpos: np.ndarray) -> float | np.ndarray:
+        """World z of the torso, from qpos alone (what the termination test reads).
 
-    def forward_position(self, qpos: np.ndarray) -> float:
-        """World x of the torso, whose rate is the forward-velocity reward."""
+        A float for one qpos [nq], an array [N] for states [N, nq] (the same sum per row).
+        ``qpos.T[k]`` is a scalar of one state and a column of states (``qpos[..., k]`` would
+        give one state a 0-d array, whose arithmetic costs ~1 µs more per call).
+        """
         if self.root.kind == 'free':
-            return float(qpos[self.root.qpos_adr[0]])
-        return float(qpos[self.root.qpos_adr[0]] + self.root.offset[0])
+            return _per_state(qpos.T[self.root.qpos_adr[0] + 2])
+        return _per_state(qpos.T[self.root.qpos_adr[1]] + self.root.offset[1])
 
-    def torso_pitch(self, qpos: np.ndarray) -> float:
+    def forward_position(self, qpos: np.ndarray) -> float | np.ndarray:
+        """World x of the torso, whose rate is the forward-velocity reward ([N] for [N, nq])."""
+        if self.root.kind == 'free':
+            return _per_state(qpos.T[self.root.qpos_adr[0]])
+        return _per_state(qpos.T[self.root.qpos_adr[0]] + self.root.offset[0])
+
+    def torso_pitch(self, qpos: np.ndarray) -> float | np.ndarray:
         """Pitch of a planar torso (0 for a free root: 3D robots have no angle limit)."""
         if self.root.kind == 'free':
-            return 0.0
-        return float(qpos[self.root.qpos_adr[2]] + self.root.offset[2])
+            return _per_state(np.zeros(np.shape(qpos)[:-1]))
+        return _per_state(qpos.T[self.root.qpos_adr[2]] + self.root.offset[2])
 
     def describe(self) -> dict:
         """Summarise the variant as JSON-able data (``synergy-control robots --json``)."""
@@ -275,3 +280,8 @@ class Robot:
 def get_robot(variant: str) -> Robot:
     """Return the (cached) robot of a variant name."""
     return Robot(variant)
+
+
+def _per_state(value: np.ndarray | np.float64) -> float | np.ndarray:
+    """Return a float for the value of one state, the array itself for a batch of states."""
+    return float(value) if value.ndim == 0 else value

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from synergy_control.envs import LocomotionEnv, make_env
+from synergy_control.envs.locomotion import EnvGroup
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,11 @@ class VectorEnv:
         self._returns = np.zeros(num_envs)
         self._lengths = np.zeros(num_envs, dtype=np.int64)
         self._obs = np.zeros((num_envs, self.obs_dim), np.float32)
+        # the envs of each entry (one robot, task, observation), every len(names)-th from the
+        # entry's first: stepped as one group, their rows addressed by a slice (a view)
+        stride = len(self.names)
+        self._groups = [(slice(entry, None, stride), EnvGroup(self.envs[entry::stride]),
+                         self.act_dims[entry]) for entry in range(min(num_envs, stride))]
 
     @property
     def num_envs(self) -> int:
@@ -78,26 +84,29 @@ class VectorEnv:
     def step(self, actions: np.ndarray) -> VectorStep:
         """Step every environment with its own columns of ``actions`` [N, act_dim], auto-reset.
 
-        A finished environment's next episode continues its own random stream (no reseed).
+        The environments of one entry step as one group (:class:`EnvGroup`: observation,
+        reward and termination as array operations over their states). A finished
+        environment's next episode continues its own random stream (no reseed).
         """
         n = self.num_envs
         reward = np.zeros(n)
         terminated = np.zeros(n, dtype=bool)
         truncated = np.zeros(n, dtype=bool)
+        for members, group, act_dim in self._groups:
+            result = group.step(actions[members, :act_dim])
+            reward[members], terminated[members] = result.reward, result.terminated
+            truncated[members] = result.truncated
+            self._obs[members, :result.obs.shape[-1]] = result.obs  # [size] for a group of one
+        self._returns += reward
+        self._lengths += 1
         final_obs = np.zeros((n, self.obs_dim), np.float32)
         episodes = []
-        for i, env in enumerate(self.envs):
-            obs, r, term, trunc, _ = env.step(actions[i, :self.act_dims[i]])
-            reward[i], terminated[i], truncated[i] = r, term, trunc
-            self._returns[i] += r
-            self._lengths[i] += 1
-            if term or trunc:
-                final_obs[i, :self.obs_dims[i]] = obs
-                episodes.append(FinishedEpisode(i, self.names[self.entry[i]],
-                                                float(self._returns[i]), int(self._lengths[i])))
-                self._returns[i], self._lengths[i] = 0.0, 0
-                obs = env.reset()[0]
-            self._obs[i, :self.obs_dims[i]] = obs
+        for i in np.flatnonzero(terminated | truncated):
+            final_obs[i] = self._obs[i]
+            episodes.append(FinishedEpisode(int(i), self.names[self.entry[i]],
+                                            float(self._returns[i]), int(self._lengths[i])))
+            self._returns[i], self._lengths[i] = 0.0, 0
+            self._obs[i, :self.obs_dims[i]] = self.envs[i].reset()[0]
         return VectorStep(self._obs.copy(), reward, terminated, truncated, final_obs, episodes)
 
     def close(self) -> None:

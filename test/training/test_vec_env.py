@@ -2,6 +2,7 @@
 truncation stay apart, a set's environments cycle through its robots."""
 
 import numpy as np
+import pytest
 
 from synergy_control.envs import make_env
 from synergy_control.training.vec_env import VectorEnv
@@ -56,3 +57,43 @@ def test_a_set_cycles_through_its_robots_padded_to_the_widest():
     assert narrow < envs.obs_dim and np.all(obs[0, narrow:] == 0)
     step = envs.step(np.zeros((3, envs.act_dim), np.float32))
     assert np.all(step.obs[2, narrow:] == 0)
+
+
+@pytest.mark.parametrize('names, num_envs, obs_mode, episode_steps', [
+    (['walker_7_main'], 3, 'flat', None),
+    (['humanoid'], 3, 'flat', None),  # flat extras: cinert, cvel, qfrc_actuator, cfrc_ext
+    (['walker_2_main', 'walker_4_main', 'walker_5_main', 'walker_7_main'], 6, 'modular', None),
+    (['half_cheetah@vel:3'], 2, 'flat', 25),  # a task entry; never terminates: truncation
+])
+def test_a_vector_env_equals_separate_envs_bit_for_bit(names, num_envs, obs_mode,
+                                                       episode_steps):
+    """Observations, rewards, flags, final observations and resets of N separate envs."""
+    envs = VectorEnv(names, num_envs, obs_mode=obs_mode)
+    singles = [make_env(names[i % len(names)], obs_mode) for i in range(num_envs)]
+    if episode_steps is not None:
+        for env in envs.envs + singles:
+            env.episode_steps = episode_steps
+    obs = envs.reset(seed=7)
+    expected = [single.reset(seed=7 + 1000 * i)[0] for i, single in enumerate(singles)]
+    rng = np.random.default_rng(2)
+    finished = 0
+    for _ in range(60):
+        for i, single in enumerate(singles):
+            np.testing.assert_array_equal(obs[i, :envs.obs_dims[i]],
+                                          expected[i].astype(np.float32))
+        actions = rng.uniform(-1, 1, (num_envs, envs.act_dim)).astype(np.float32)
+        step = envs.step(actions)
+        for i, single in enumerate(singles):
+            final, reward, terminated, truncated, _ = single.step(actions[i, :envs.act_dims[i]])
+            assert (step.reward[i], step.terminated[i], step.truncated[i]) == (
+                reward, terminated, truncated)
+            if terminated or truncated:
+                finished += 1
+                np.testing.assert_array_equal(step.final_obs[i, :envs.obs_dims[i]],
+                                              final.astype(np.float32))
+                final = single.reset()[0]
+            else:
+                assert not np.any(step.final_obs[i])
+            expected[i] = final
+        obs = step.obs
+    assert finished > 0  # auto-reset was exercised
