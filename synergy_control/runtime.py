@@ -133,6 +133,7 @@ class PolicyRuntime:
             raise PolicyLoadError(f'policy {self.path}: graph tensors must be {FLOAT}: '
                                   f'{", ".join(not_float)}')
         self.observe = ObservationBuilder(robot, card.observation['mode'])
+        self._state_widths = (robot.model.nq, robot.model.nv, robot.model.nu)
         # The robot's own scaling (the card was just checked to agree with it).
         self.scaling = ActionScaling.from_robot(robot)
         self.command_low, self.command_high = self.scaling.command_limits
@@ -247,12 +248,14 @@ class PolicyRuntime:
         Non-finite states are refused before the observation (its clipping would hide them);
         a free root's quaternion is fed at unit length (:func:`with_unit_root_quaternion`).
         """
-        model, count = self.robot.model, len(qpos)
-        for name, values, width in (('qpos', qpos, model.nq), ('qvel', qvel, model.nv),
-                                    ('ctrl', ctrl, model.nu)):
-            if values is not None and values.shape != (count, width):
-                raise ValueError(f'{name} of {self.robot.name} must be [{count}, {width}] '
-                                 f'(states x values), got shape {list(values.shape)}')
+        count, (nq, nv, nu) = len(qpos), self._state_widths
+        if qpos.shape != (count, nq) or qvel.shape != (count, nv) or (
+                ctrl is not None and ctrl.shape != (count, nu)):
+            name, values, width = next(item for item in (
+                ('qpos', qpos, nq), ('qvel', qvel, nv), ('ctrl', ctrl, nu))
+                if item[1] is not None and item[1].shape != (count, item[2]))
+            raise ValueError(f'{name} of {self.robot.name} must be [{count}, {width}] '
+                             f'(states x values), got shape {list(values.shape)}')
         for name, values in (('qpos', qpos), ('qvel', qvel)):
             if not np.isfinite(values).all():  # refused here: clipping would hide them
                 bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
@@ -260,7 +263,7 @@ class PolicyRuntime:
                     f' (and {len(bad) - 1} more)' if len(bad) > 1 else '')
                 raise NonFiniteError(f'state{which} has non-finite values in {name}')
         if self.observe.needs_ctrl and ctrl is None:
-            ctrl = np.zeros((count, model.nu))
+            ctrl = np.zeros((count, nu))
         if self.robot.root.kind == 'free':
             qpos = np.array([with_unit_root_quaternion(self.robot, row) for row in qpos])
         return self.observe.batch(qpos, qvel, ctrl)

@@ -461,6 +461,8 @@ def test_a_batch_refuses_what_one_state_refuses(walker_policy):
         runtime.act_batch(qpos, diverged)
     with pytest.raises(ValueError, match=r'qpos of walker_7_main must be \[5, 9\].*\[5, 8\]'):
         runtime.act_batch(qpos[:, 1:], qvel)
+    with pytest.raises(ValueError, match=r'ctrl of walker_7_main must be \[5, 6\].*\[4, 6\]'):
+        runtime.act_batch(qpos, qvel, ctrl[1:])
     with pytest.raises(ValueError, match=r'one state a call \(batched=False\), got 5'):
         PolicyRuntime(walker_policy).act_batch(qpos, qvel)
 
