@@ -87,6 +87,18 @@ def _card_of(session: ort.InferenceSession, path: str | Path) -> PolicyCard:
         raise PolicyLoadError(str(error)) from error
 
 
+def _non_finite_state(qpos: np.ndarray, qvel: np.ndarray) -> NonFiniteError:
+    """Return the error naming the first state [N, ...] with a non-finite qpos or qvel."""
+    count = len(qpos)
+    for name, values in (('qpos', qpos), ('qvel', qvel)):
+        bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
+        if len(bad):
+            which = '' if count == 1 else f' {bad[0]} of {count}' + (
+                f' (and {len(bad) - 1} more)' if len(bad) > 1 else '')
+            return NonFiniteError(f'state{which} has non-finite values in {name}')
+    raise AssertionError('every state is finite')
+
+
 class PolicyRuntime:
     """Loads an ONNX policy, checks its card against the robot, maps states to commands.
 
@@ -256,17 +268,11 @@ class PolicyRuntime:
                 if item[1] is not None and item[1].shape != (count, item[2]))
             raise ValueError(f'{name} of {self.robot.name} must be [{count}, {width}] '
                              f'(states x values), got shape {list(values.shape)}')
-        for name, values in (('qpos', qpos), ('qvel', qvel)):
-            if not np.isfinite(values).all():  # refused here: clipping would hide them
-                bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
-                which = '' if count == 1 else f' {bad[0]} of {count}' + (
-                    f' (and {len(bad) - 1} more)' if len(bad) > 1 else '')
-                raise NonFiniteError(f'state{which} has non-finite values in {name}')
+        if not (np.isfinite(qpos).all() and np.isfinite(qvel).all()):
+            raise _non_finite_state(qpos, qvel)  # refused here: clipping would hide them
         if self.observe.needs_ctrl and ctrl is None:
             ctrl = np.zeros((count, nu))
-        if self.robot.root.kind == 'free':
-            qpos = np.array([with_unit_root_quaternion(self.robot, row) for row in qpos])
-        return self.observe.batch(qpos, qvel, ctrl)
+        return self.observe.batch(with_unit_root_quaternion(self.robot, qpos), qvel, ctrl)
 
     def _infer(self, observations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Raw actions [N, nu] and synergies [N, k] (float64, finite) of observations [N, size].
