@@ -36,7 +36,8 @@ class NonFiniteError(ValueError):
 class PolicyOutput:
     """One control step: effort commands (finite, within the card's limits), raw action, synergies.
 
-    The commands are clipped here, in :meth:`PolicyRuntime.act_on_observation`: the one clip
+    The commands are clipped here, in :meth:`PolicyRuntime.act_on_observation` (and row by row
+    in :meth:`PolicyRuntime.act_batch`, whose arrays have a leading state axis): the one clip
     on every path (``evaluate``, ``sim``, the policy node, which publishes them as they are).
     """
 
@@ -86,6 +87,18 @@ def _card_of(session: ort.InferenceSession, path: str | Path) -> PolicyCard:
         raise PolicyLoadError(str(error)) from error
 
 
+def _non_finite_state(qpos: np.ndarray, qvel: np.ndarray) -> NonFiniteError:
+    """Return the error naming the first state [N, ...] with a non-finite qpos or qvel."""
+    count = len(qpos)
+    for name, values in (('qpos', qpos), ('qvel', qvel)):
+        bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
+        if len(bad):
+            which = '' if count == 1 else f' {bad[0]} of {count}' + (
+                f' (and {len(bad) - 1} more)' if len(bad) > 1 else '')
+            return NonFiniteError(f'state{which} has non-finite values in {name}')
+    raise AssertionError('every state is finite')
+
+
 class PolicyRuntime:
     """Loads an ONNX policy, checks its card against the robot, maps states to commands.
 
@@ -94,11 +107,17 @@ class PolicyRuntime:
     ``synergy`` section. A policy that serves several robots is run for ``robot`` (default:
     the card's) with that robot's card (:meth:`PolicyCard.variant`): its observation, scaling
     and synergy structure. Any load problem is a :class:`PolicyLoadError` naming the file.
+
+    By default the graph runs one state a call with every symbolic size fixed, the batch's to
+    1 (the control loop's case: ORT folds the shape arithmetic). ``batched=True`` leaves the
+    batch size free for :meth:`act_batch` (many states of the robot, one graph call: the
+    teachers of a distillation label every env of their robot at once).
     """
 
     def __init__(self, path: str | Path, robot: Robot | str | None = None, *,
-                 threads: int = 1):
+                 threads: int = 1, batched: bool = False):
         self.path = Path(path)
+        self.batched = batched
         self.session = open_session(self.path, threads)
         self.card = _card_of(self.session, self.path)
         try:
@@ -126,10 +145,10 @@ class PolicyRuntime:
             raise PolicyLoadError(f'policy {self.path}: graph tensors must be {FLOAT}: '
                                   f'{", ".join(not_float)}')
         self.observe = ObservationBuilder(robot, card.observation['mode'])
+        self._state_widths = (robot.model.nq, robot.model.nv, robot.model.nu)
         # The robot's own scaling (the card was just checked to agree with it).
         self.scaling = ActionScaling.from_robot(robot)
         self.command_low, self.command_high = self.scaling.command_limits
-        self._zero_ctrl = np.zeros(self.scaling.size)
         synergy_output = card.output_of('synergy_activations')
         self.synergy_count = synergy_output['shape'][1] if synergy_output else 0
         self._feed = {i['name']: card.constant(i['source']) for i in card.onnx['inputs']
@@ -139,12 +158,31 @@ class PolicyRuntime:
         self.task: str | None = None  # the task command now fed (None: no task input)
         if self._task_input is not None:
             self.set_task(card.tasks['default'])
+        # per-state inputs fed one row (the task vector), repeated to the states of a batch
+        self._tiled = [self._task_input['name']] if self.batched and self._task_input else []
 
     def _fixed_dims(self) -> dict[str, int]:
-        """Sizes of the graph's symbolic input dimensions for this robot, one sample a call."""
+        """Sizes of the graph's symbolic input dimensions for this robot, one sample a call.
+
+        A batched runtime keeps the batch free: the observation's leading dimension, which
+        every per-state input (the observation, the task vector) must share; a graph that
+        fixes it, or gives a per-state input another leading size, cannot take a batch.
+        """
         examples = {**self._feed, self._obs_name: np.zeros((1, self.observe.size))}
-        return {dim: size for i in self.session.get_inputs() if i.name in examples
+        inputs = self.session.get_inputs()
+        dims = {dim: size for i in inputs if i.name in examples
                 for dim, size in zip(i.shape, examples[i.name].shape) if isinstance(dim, str)}
+        if not self.batched:
+            return dims
+        batch = next(i.shape[0] for i in inputs if i.name == self._obs_name)
+        per_state = [self._obs_name, *self._tiled]
+        fixed = [f'{i.name} {i.shape}' for i in inputs
+                 if i.name in per_state and (i.shape[0] != batch or not isinstance(batch, str))]
+        if fixed:
+            raise PolicyLoadError(f'policy {self.path} cannot run a batch: its graph fixes the '
+                                  f"leading (batch) size of {', '.join(fixed)}")
+        del dims[batch]
+        return dims
 
     @property
     def task_names(self) -> list[str]:
@@ -184,23 +222,8 @@ class PolicyRuntime:
         The hot path of the control loop: the feed dict is reused and the checks are the
         cheapest numpy offers (``isfinite().all()``, ``minimum``/``maximum``).
         """
-        obs = np.asarray(observation, dtype=np.float32).reshape(1, -1)
-        if not np.isfinite(obs).all():
-            raise NonFiniteError('observation has non-finite values')
-        self._feed[self._obs_name] = obs
-        try:
-            outputs = self.session.run(None, self._feed)
-        except Exception as error:  # ORT raises its own private exception types
-            raise NonFiniteError(f'policy inference failed: {error}') from error
-        action = outputs[0][0].astype(np.float64)
-        synergy = outputs[1][0].astype(np.float64) if len(outputs) > 1 else np.zeros(0)
-        if not (np.isfinite(action).all() and np.isfinite(synergy).all()):
-            raise NonFiniteError(f'policy output {action.tolist()} / synergy '
-                                 f'{synergy.tolist()} is not finite')
-        # the one clip of a command (minimum/maximum: a quarter of np.clip's cost on six values)
-        commands = np.minimum(np.maximum(self.scaling.action_to_command(action),
-                                         self.command_low), self.command_high)
-        return PolicyOutput(commands, action, synergy)
+        action, synergy = self._infer(np.asarray(observation, dtype=np.float32).reshape(1, -1))
+        return self._output(action[0], synergy[0])
 
     def act(self, qpos: np.ndarray, qvel: np.ndarray,
             ctrl: np.ndarray | None = None) -> PolicyOutput:
@@ -210,9 +233,77 @@ class PolicyRuntime:
         ``qfrc_actuator`` and contact forces) take ``ctrl``: the simulator's, or on a robot
         ``scaling.command_to_ctrl`` of the command in force (zeros before the first).
         """
+        qpos, qvel = np.asarray(qpos), np.asarray(qvel)
+        states = self._observations(qpos[None], qvel[None],
+                                    None if ctrl is None else np.asarray(ctrl)[None])
+        return self.act_on_observation(states[0])
+
+    def act_batch(self, qpos: np.ndarray, qvel: np.ndarray,
+                  ctrl: np.ndarray | None = None) -> PolicyOutput:
+        """Commands, actions [N, nu] and synergies [N, k] of N states, in one graph call.
+
+        ``qpos`` [N, nq], ``qvel`` [N, nv] (and ``ctrl`` [N, nu], as :meth:`act` takes it);
+        each row is checked and observed as :meth:`act` does one state. More than one state
+        needs a runtime opened with ``batched=True``.
+        """
+        qpos, qvel = np.asarray(qpos), np.asarray(qvel)
+        if len(qpos) > 1 and not self.batched:
+            raise ValueError(f'policy runtime of {self.path} runs one state a call '
+                             f'(batched=False), got {len(qpos)}')
+        observations = self._observations(qpos, qvel, None if ctrl is None else np.asarray(ctrl))
+        return self._output(*self._infer(observations.astype(np.float32)))
+
+    def _observations(self, qpos: np.ndarray, qvel: np.ndarray,
+                      ctrl: np.ndarray | None) -> np.ndarray:
+        """Check states [N, nq], [N, nv] (ctrl [N, nu] or None) and observe them [N, size].
+
+        Non-finite states are refused before the observation (its clipping would hide them);
+        a free root's quaternion is fed at unit length (:func:`with_unit_root_quaternion`).
+        """
+        count, (nq, nv, nu) = len(qpos), self._state_widths
+        if qpos.shape != (count, nq) or qvel.shape != (count, nv) or (
+                ctrl is not None and ctrl.shape != (count, nu)):
+            name, values, width = next(item for item in (
+                ('qpos', qpos, nq), ('qvel', qvel, nv), ('ctrl', ctrl, nu))
+                if item[1] is not None and item[1].shape != (count, item[2]))
+            raise ValueError(f'{name} of {self.robot.name} must be [{count}, {width}] '
+                             f'(states x values), got shape {list(values.shape)}')
         if not (np.isfinite(qpos).all() and np.isfinite(qvel).all()):
-            raise NonFiniteError('state has non-finite values')  # clipping would hide them
+            raise _non_finite_state(qpos, qvel)  # refused here: clipping would hide them
         if self.observe.needs_ctrl and ctrl is None:
-            ctrl = self._zero_ctrl
-        qpos = with_unit_root_quaternion(self.robot, qpos)
-        return self.act_on_observation(self.observe(qpos, qvel, ctrl))
+            ctrl = np.zeros((count, nu))
+        return self.observe.batch(with_unit_root_quaternion(self.robot, qpos), qvel, ctrl)
+
+    def _infer(self, observations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw actions [N, nu] and synergies [N, k] (float64, finite) of observations [N, size].
+
+        One graph call: per-state inputs fed as one row (the task vector) are repeated to N.
+        """
+        if not np.isfinite(observations).all():
+            raise NonFiniteError('observation has non-finite values')
+        feed, count = self._feed, len(observations)
+        if count > 1:
+            feed = {**feed, **{name: np.repeat(feed[name], count, axis=0)
+                               for name in self._tiled}}
+        feed[self._obs_name] = observations
+        try:
+            outputs = self.session.run(None, feed)
+        except Exception as error:  # ORT raises its own private exception types
+            raise NonFiniteError(f'policy inference failed: {error}') from error
+        action = outputs[0].astype(np.float64)
+        synergy = (outputs[1].astype(np.float64) if len(outputs) > 1
+                   else np.zeros((count, 0)))
+        if not (np.isfinite(action).all() and np.isfinite(synergy).all()):
+            finite = np.isfinite(action).all(axis=1) & np.isfinite(synergy).all(axis=1)
+            row = int(np.flatnonzero(~finite)[0])
+            which = '' if count == 1 else f' of state {row} (of {count})'
+            raise NonFiniteError(f'policy output{which} {action[row].tolist()} / synergy '
+                                 f'{synergy[row].tolist()} is not finite')
+        return action, synergy
+
+    def _output(self, action: np.ndarray, synergy: np.ndarray) -> PolicyOutput:
+        """Commands of checked actions [nu] or [N, nu], clipped to the card's limits."""
+        # the one clip of a command (minimum/maximum: a quarter of np.clip's cost on six values)
+        commands = np.minimum(np.maximum(self.scaling.action_to_command(action),
+                                         self.command_low), self.command_high)
+        return PolicyOutput(commands, action, synergy)

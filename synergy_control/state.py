@@ -85,22 +85,26 @@ def root_state_from_qpos(robot: Robot, qpos: np.ndarray, qvel: np.ndarray) -> Ro
 
 
 def with_unit_root_quaternion(robot: Robot, qpos: np.ndarray) -> np.ndarray:
-    """Return qpos with a free root's quaternion scaled to unit length (else qpos itself).
+    """Return qpos [nq] or states [N, nq] with a free root's quaternion at unit length.
 
     Gymnasium's reset noise leaves the first state's quaternion up to about 1 % off unit
     length (MuJoCo's kinematics normalise it, so the physics never sees that), while a state
     rebuilt from odometry has a unit one. The runtime gives the policy the unit form on every
-    path, so an offline episode and the ROS loop's see the same first observation.
+    path, so an offline episode and the ROS loop's see the same first observation. qpos
+    itself comes back where nothing changes (a planar root, unit quaternions). Each norm is
+    ``np.linalg.norm``'s bit for bit: ``matmul`` of a row with itself is the BLAS ``ddot``
+    that ``norm`` calls, so a batch of states gets each state's own result.
     """
     root = robot.root
     if root.kind != 'free':
         return qpos
     start = root.qpos_adr[0] + 3
-    norm = np.linalg.norm(qpos[start:start + 4])
-    if norm == 1.0:
+    quat = qpos[..., start:start + 4]
+    norm = np.sqrt(np.matmul(quat[..., None, :], quat[..., :, None]))[..., 0]  # [..., 1]
+    if (norm == 1.0).all():
         return qpos
     unit = np.array(qpos, dtype=np.float64)
-    unit[start:start + 4] /= norm
+    unit[..., start:start + 4] /= norm
     return unit
 
 

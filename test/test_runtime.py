@@ -12,9 +12,11 @@ from synergy_control.card import METADATA_KEY, PolicyCard
 from synergy_control.envs import make_env
 from synergy_control.evaluation import evaluate
 from synergy_control.export import export_policy, export_untrained
+from synergy_control.export.onnx_export import PARITY_TOLERANCE
 from synergy_control.methods.solar.untrained import export_untrained_set
 from synergy_control.robots import get_robot
 from synergy_control.runtime import NonFiniteError, PolicyLoadError, PolicyRuntime
+from synergy_control.state import with_unit_root_quaternion
 from synergy_control.synergy import SynergyStructure
 
 
@@ -392,3 +394,122 @@ def test_robot_the_policy_does_not_serve_is_a_load_error_naming_those_it_serves(
                                               r"'walker_7_main', 'walker_3_main'\], not "
                                               r"'walker_6_main'"):
         PolicyRuntime(set_policy, 'walker_6_main')
+
+
+# ------------------------------------------------------------------------ many states, one call
+def visited_states(robot: str, count: int, obs_mode: str = 'flat', seed: int = 0):
+    """States [count, ...] an env of ``robot`` visits under random actions (qpos, qvel, ctrl)."""
+    env = make_env(robot, obs_mode=obs_mode)
+    env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    states = []
+    for _ in range(count):
+        states.append((env.data.qpos.copy(), env.data.qvel.copy(), env.data.ctrl.copy()))
+        if env.step(rng.uniform(-1.0, 1.0, env.action_space.shape))[2]:
+            env.reset()
+    return env.robot, [np.array(column) for column in zip(*states)]
+
+
+@pytest.mark.parametrize('policy, robot, obs_mode', [
+    ('walker', 'walker_7_main', 'flat'),
+    ('set', 'walker_4_main', 'modular'),
+    ('models/humanoid_sar.onnx', 'humanoid', 'flat'),  # free root, ctrl-dependent extras
+    ('models/half_cheetah_vel_ear.onnx', 'half_cheetah', 'flat'),  # a task input per state
+])
+def test_a_batch_is_each_states_own_step(walker_policy, set_policy, policy, robot, obs_mode):
+    path = {'walker': walker_policy, 'set': set_policy}.get(policy, policy)
+    single = PolicyRuntime(path, robot)
+    batched = PolicyRuntime(path, robot, batched=True)
+    model, (qpos, qvel, ctrl) = visited_states(robot, 9, obs_mode)
+    if single.task is not None:
+        for runtime in (single, batched):
+            runtime.set_task(runtime.task_names[-1])
+    output = batched.act_batch(qpos, qvel, ctrl)
+    assert output.action.shape == output.commands.shape == (9, model.model.nu)
+    for i in range(9):
+        # the reference: the one-state path on the observation of the unit-quaternion state
+        unit = with_unit_root_quaternion(model, qpos[i])
+        expected = single.act_on_observation(single.observe(unit, qvel[i], ctrl[i]))
+        np.testing.assert_array_equal(single.act(qpos[i], qvel[i], ctrl[i]).action,
+                                      expected.action)
+        if policy == 'set':  # a SOLAR graph with a free batch runs other kernels: ~1e-6 apart
+            for got, want in ((output.action, expected.action),
+                              (output.synergy, expected.synergy)):
+                np.testing.assert_allclose(got[i], want, rtol=0, atol=PARITY_TOLERANCE)
+            continue
+        # an MLP's rows are dot products summed in one order whatever the batch: bit-equal
+        for got, want in ((output.action, expected.action), (output.commands, expected.commands),
+                          (output.synergy, expected.synergy)):
+            np.testing.assert_array_equal(got[i], want)
+    assert np.all(output.commands >= single.command_low)
+    assert np.all(output.commands <= single.command_high)
+    # the batch size is free, the robot's sizes stay fixed; one state a call fixes it to 1
+    per_state = [card_input['name'] for card_input in single.card.onnx['inputs']
+                 if card_input['source'] in ('observation', 'task_embedding')]
+    for runtime, batch in ((batched, 'batch'), (single, 1)):
+        shapes = {i.name: i.shape for i in runtime.session.get_inputs()}
+        assert all(isinstance(size, int) for shape in shapes.values() for size in shape[1:])
+        assert [shapes[name][0] for name in per_state] == [batch] * len(per_state)
+
+
+def test_a_batch_refuses_what_one_state_refuses(walker_policy):
+    runtime = PolicyRuntime(walker_policy, batched=True)
+    _, (qpos, qvel, ctrl) = visited_states('walker_7_main', 5)
+    diverged = qvel.copy()
+    diverged[3, 4] = np.nan
+    with pytest.raises(NonFiniteError, match=r'state 3 of 5 has non-finite values in qvel'):
+        runtime.act_batch(qpos, diverged)
+    with pytest.raises(ValueError, match=r'qpos of walker_7_main must be \[5, 9\].*\[5, 8\]'):
+        runtime.act_batch(qpos[:, 1:], qvel)
+    with pytest.raises(ValueError, match=r'ctrl of walker_7_main must be \[5, 6\].*\[4, 6\]'):
+        runtime.act_batch(qpos, qvel, ctrl[1:])
+    with pytest.raises(ValueError, match=r'one state a call \(batched=False\), got 5'):
+        PolicyRuntime(walker_policy).act_batch(qpos, qvel)
+
+
+def save_hand_built_graph(path, card, nodes, batch, initializers):
+    """Save a graph of ``nodes`` from obs [batch, 17] to action [batch, 6] under ``card``."""
+    from onnx import TensorProto, helper
+    graph = helper.make_graph(
+        nodes, path.stem, [helper.make_tensor_value_info('obs', TensorProto.FLOAT, [batch, 17])],
+        [helper.make_tensor_value_info('action', TensorProto.FLOAT, [batch, 6])], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 18)])
+    model.ir_version = 9
+    helper.set_model_props(model, {METADATA_KEY: card.to_yaml()})
+    onnx.save(model, path)
+
+
+def test_a_graph_that_fixes_its_batch_is_refused_a_batch(tmp_path, walker_policy):
+    """A graph of one sample (batch 1) under a card that says 'batch': a batch is refused."""
+    from onnx import TensorProto, helper
+    path = tmp_path / 'one_sample.onnx'
+    save_hand_built_graph(path, PolicyRuntime(walker_policy).card,
+                          [helper.make_node('MatMul', ['obs', 'weight'], ['linear']),
+                           helper.make_node('Tanh', ['linear'], ['action'])], 1,
+                          [helper.make_tensor('weight', TensorProto.FLOAT, [17, 6], [0.01] * 102)])
+    _, (qpos, qvel, _) = visited_states('walker_7_main', 1)
+    assert PolicyRuntime(path).act(qpos[0], qvel[0]).action.shape == (6,)
+    with pytest.raises(PolicyLoadError, match=r"cannot run a batch: its graph fixes the leading "
+                                              r"\(batch\) size of obs \[1, 17\]"):
+        PolicyRuntime(path, batched=True)
+
+
+def test_a_non_finite_output_of_one_state_refuses_the_batch_naming_it(tmp_path, walker_policy):
+    """action = sqrt(obs[:, :6]): NaN for the state whose thigh angle (obs[2]) is negative."""
+    from onnx import TensorProto, helper
+    path = tmp_path / 'sqrt.onnx'
+    save_hand_built_graph(path, PolicyRuntime(walker_policy).card,
+                          [helper.make_node('Slice', ['obs', 'start', 'end', 'axis'], ['head']),
+                           helper.make_node('Sqrt', ['head'], ['action'])], 'batch',
+                          [helper.make_tensor(name, TensorProto.INT64, [1], [value])
+                           for name, value in (('start', 0), ('end', 6), ('axis', 1))])
+    runtime = PolicyRuntime(path, batched=True)
+    qpos = np.tile(runtime.robot.model.qpos0, (4, 1))
+    qpos[:, 1:7] = 0.1
+    qvel = np.zeros((4, runtime.robot.model.nv))
+    np.testing.assert_allclose(runtime.act_batch(qpos, qvel).action, np.sqrt(0.1), rtol=1e-6)
+    qpos[2, 3] = -0.1
+    with pytest.raises(NonFiniteError, match=r'policy output of state 2 \(of 4\) \[.*nan'):
+        runtime.act_batch(qpos, qvel)
+    with pytest.raises(NonFiniteError, match=r'policy output \[.*nan'):
+        runtime.act(qpos[2], qvel[2])

@@ -182,6 +182,21 @@ def test_duplicate_joint_names_are_named():
         JointMatcher(['a', 'b']).match(['a', 'b', 'b'], [0.0] * 3, [0.0] * 3)
 
 
+def test_a_batch_of_states_gets_each_states_own_unit_quaternion():
+    env = LocomotionEnv('humanoid')
+    states = []
+    for seed in range(6):
+        env.reset(seed=seed)
+        states.append(env.data.qpos.copy())
+    states[2][3:7] /= np.linalg.norm(states[2][3:7])  # one state already unit, as odometry's
+    states = np.array(states)
+    unit = with_unit_root_quaternion(env.robot, states)
+    for row, state in zip(unit, states):
+        np.testing.assert_array_equal(row, with_unit_root_quaternion(env.robot, state))
+    already = unit[[2]]  # nothing to scale: no copy
+    assert with_unit_root_quaternion(env.robot, already) is already
+
+
 def test_reset_quaternion_off_unit_length_is_given_to_the_policy_as_the_odometry_has_it():
     env = LocomotionEnv('humanoid')
     env.reset(seed=7)

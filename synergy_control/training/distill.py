@@ -30,7 +30,7 @@ class Teachers:
         for i, path in enumerate(paths):
             key = f"config key 'distill.teachers[{i}]'"
             try:
-                runtime = PolicyRuntime(path)
+                runtime = PolicyRuntime(path, batched=True)
             except (OSError, ValueError, PolicyLoadError) as error:
                 raise ConfigError(f'{key}: {path}: {error}') from None
             robot = runtime.robot.name
@@ -47,10 +47,19 @@ class Teachers:
         self.runtimes = [by_robot[name] for name in names]
 
     def actions(self, envs: VectorEnv) -> np.ndarray:
-        """Each environment's expert action [N, act_dim] in [-1, 1] for the state it is in."""
+        """Each environment's expert action [N, act_dim] in [-1, 1] for the state it is in.
+
+        One graph call per robot: the states of a robot's envs are stacked, labelled as a
+        batch (:meth:`PolicyRuntime.act_batch`) and each row goes back to its env.
+        """
         labels = np.zeros((envs.num_envs, envs.act_dim), np.float32)
-        for i, env in enumerate(envs.envs):
-            runtime = self.runtimes[envs.entry[i]]
-            action = runtime.act(env.data.qpos, env.data.qvel, env.data.ctrl).action
-            labels[i, :action.shape[0]] = action
+        for entry, runtime in enumerate(self.runtimes):
+            members = np.flatnonzero(envs.entry == entry)
+            if not len(members):
+                continue
+            datas = [envs.envs[i].data for i in members]
+            action = runtime.act_batch(np.array([data.qpos for data in datas]),
+                                       np.array([data.qvel for data in datas]),
+                                       np.array([data.ctrl for data in datas])).action
+            labels[members, :action.shape[1]] = action
         return labels

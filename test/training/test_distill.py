@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from synergy_control.export import export_untrained
+from synergy_control.runtime import PolicyRuntime
 from synergy_control.training import train
 from synergy_control.training.checkpoint import agent_from_checkpoint
 from synergy_control.training.config import ConfigError
@@ -60,6 +61,28 @@ def test_distillation_fits_each_robots_expert(tmp_path, smoke_config, experts):
     plain_error = imitation_error(agent_from_checkpoint(plain / 'checkpoints' / 'last.pt'),
                                   labels)
     assert distilled_error < 0.5 * plain_error
+
+
+def test_each_env_is_labelled_by_its_robots_expert_on_its_own_state(experts):
+    """One graph call per robot, scattered back: each row is that env's own one-state label."""
+    names = [*ROBOTS, 'walker_7_main']
+    teachers = Teachers([experts[name] for name in names], names)
+    single = {name: PolicyRuntime(experts[name]) for name in names}  # one state a call
+    envs = VectorEnv(names, 7)  # 3, 2 and 2 envs: uneven groups
+    envs.reset(seed=5)
+    rng = np.random.default_rng(5)
+    for _ in range(6):  # states apart: every env a state of its own
+        labels = teachers.actions(envs)
+        for i, env in enumerate(envs.envs):
+            width = envs.act_dims[i]
+            expected = single[names[envs.entry[i]]].act(env.data.qpos, env.data.qvel,
+                                                        env.data.ctrl).action
+            # bit-equal: an MLP expert's rows are dot products summed in one order whatever
+            # the batch (ORT's CPU GEMM), then cast to float32 as one label always was
+            np.testing.assert_array_equal(labels[i, :width], expected.astype(np.float32))
+            assert not labels[i, width:].any()  # padding
+        envs.step(rng.uniform(-1.0, 1.0, (envs.num_envs, envs.act_dim)))
+    envs.close()
 
 
 def test_teachers_are_checked_against_the_training_robots(experts, tmp_path):
