@@ -53,13 +53,9 @@ class Teachers:
         batch (:meth:`PolicyRuntime.act_batch`) and each row goes back to its env.
         """
         labels = np.zeros((envs.num_envs, envs.act_dim), np.float32)
-        for entry, runtime in enumerate(self.runtimes):
-            members = np.flatnonzero(envs.entry == entry)
-            if not len(members):
-                continue
-            datas = [envs.envs[i].data for i in members]
-            action = runtime.act_batch(np.array([data.qpos for data in datas]),
-                                       np.array([data.qvel for data in datas]),
-                                       np.array([data.ctrl for data in datas])).action
+        for (members, group), runtime in zip(envs.groups, self.runtimes):
+            count = len(group.envs)  # a group of one stacks to its env's own 1-D views
+            states = [group.stacked(name).reshape(count, -1) for name in ('qpos', 'qvel', 'ctrl')]
+            action = runtime.act_batch(*states).action
             labels[members, :action.shape[1]] = action
         return labels

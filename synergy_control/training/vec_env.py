@@ -68,6 +68,11 @@ class VectorEnv:
                          self.act_dims[entry]) for entry in range(min(num_envs, stride))]
 
     @property
+    def groups(self) -> list[tuple[slice, EnvGroup]]:
+        """Each entry's envs, in entry order: their rows (a slice) and their group."""
+        return [(members, group) for members, group, _ in self._groups]
+
+    @property
     def num_envs(self) -> int:
         """Number of environment instances."""
         return len(self.envs)
