@@ -1,6 +1,8 @@
 """EAR evidence on an exported HalfCheetah-Vel policy: speed tracking, the task sphere, a GIF.
 
     python benchmarks/ear_evidence.py speeds --policy models/half_cheetah_vel_ear.onnx
+    python benchmarks/ear_evidence.py speeds --policy models/half_cheetah_vel_ear.onnx \
+        --gymnasium HalfCheetah-v5 --out docs/results/ear_speed_tracking_gymnasium
     python benchmarks/ear_evidence.py sphere --policy models/half_cheetah_vel_ear.onnx
     MUJOCO_GL=egl python benchmarks/ear_evidence.py gif --policy models/half_cheetah_vel_ear.onnx
 
@@ -25,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from result_files import write_results  # noqa: E402  (beside this script)
-from synergy_control.evaluation import evaluate  # noqa: E402
+from synergy_control.evaluation import evaluate, judge_in_gymnasium  # noqa: E402
 from synergy_control.runtime import PolicyRuntime, read_card  # noqa: E402
 from synergy_control.task_embedding import blend, velocity_task  # noqa: E402
 
@@ -48,9 +50,14 @@ def speeds(args: argparse.Namespace) -> None:
         ((a + b) / 2, 'unseen') for a, b in zip(trained[:-1], trained[1:])]
     rows = []
     for target, kind in sorted(targets):
-        result = evaluate(args.policy, episodes=args.episodes, seed=args.seed,
-                          task=f'vel:{target:g}')
-        measured = [r['speed'] for r in result['results']]
+        if args.gymnasium:
+            result = judge_in_gymnasium(args.policy, args.gymnasium, args.episodes, args.seed,
+                                        task=f'vel:{target:g}')
+            measured = result['speeds']
+        else:
+            result = evaluate(args.policy, episodes=args.episodes, seed=args.seed,
+                              task=f'vel:{target:g}')
+            measured = [r['speed'] for r in result['results']]
         rows.append({'target': target, 'kind': kind, 'command': result['command'],
                      'speed_mean': float(np.mean(measured)), 'speed_std': float(np.std(measured)),
                      'abs_error': float(np.mean(np.abs(np.subtract(measured, target)))),
@@ -58,7 +65,8 @@ def speeds(args: argparse.Namespace) -> None:
         print(f"{target:5.2f} m/s ({kind:7s}): measured {rows[-1]['speed_mean']:5.2f} ± "
               f"{rows[-1]['speed_std']:.2f}, |error| {rows[-1]['abs_error']:.2f}", flush=True)
     out = Path(args.out)
-    summary = {'policy': args.policy, 'episodes_per_speed': args.episodes, 'seed': args.seed,
+    summary = {'policy': args.policy, 'judge': args.gymnasium or 'evaluate',
+               'episodes_per_speed': args.episodes, 'seed': args.seed,
                'command': ' '.join(sys.argv),
                'mae_trained': float(np.mean([r['abs_error'] for r in rows
                                              if r['kind'] == 'trained'])),
@@ -76,7 +84,8 @@ def speeds(args: argparse.Namespace) -> None:
                     label=f"{kind} (MAE {summary['mae_' + kind]:.2f} m/s)")
     ax.set_xlabel('target speed (m/s)')
     ax.set_ylabel('measured forward speed (m/s)')
-    ax.set_title('EAR HalfCheetah-Vel: speed tracking')
+    ax.set_title('EAR HalfCheetah-Vel: speed tracking'
+                 + (f' in gymnasium {args.gymnasium}' if args.gymnasium else ''))
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out.with_suffix('.png'), dpi=120)
@@ -179,6 +188,9 @@ def main() -> None:
     p.add_argument('--episodes', type=int, default=3)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default=str(RESULTS / 'ear_speed_tracking'))
+    p.add_argument('--gymnasium', metavar='ENV_ID',
+                   help="measure in gymnasium's own environment instead (HalfCheetah-v5): its "
+                   "dynamics, the task's 200-step episodes, the same embeddings and blends")
     p.set_defaults(func=speeds)
     p = sub.add_parser('sphere')
     p.add_argument('--policy', required=True)

@@ -50,18 +50,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Offline rollouts in MuJoCo through the ONNX runtime."""
     from synergy_control.evaluation import evaluate, judge_in_gymnasium
     if args.gymnasium is not None:
-        if args.task or args.task_command or args.world:
-            raise ValueError('--gymnasium judges the policy in gymnasium\'s environment as '
-                             'it is: no --task, --command or --world')
+        if args.world:
+            raise ValueError("--gymnasium judges the policy in gymnasium's environment: no "
+                             '--world')
         result = judge_in_gymnasium(args.policy, args.gymnasium, args.episodes, args.seed,
-                                    args.robot)
+                                    args.robot, task=args.task, command=args.task_command)
         if args.json:
             print_json(result)
         else:
             print(f"{result['policy']} in gymnasium's {result['gymnasium']}: return "
                   f"{result['mean_return']:.1f} ± {result['std_return']:.1f} over "
                   f"{result['episodes']} episodes (min {result['min_return']:.1f}, max "
-                  f"{result['max_return']:.1f}), mean length {result['mean_length']:.0f}")
+                  f"{result['max_return']:.1f}), mean length {result['mean_length']:.0f}, "
+                  f"mean speed {result['mean_speed']:.2f} m/s"
+                  + ('' if result['command'] is None else f" (task {result['command']})"))
         return 0
     result = evaluate(args.policy, args.robot, episodes=args.episodes, seed=args.seed,
                       task=args.task, command=args.task_command, world=args.world)
@@ -220,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="judge in gymnasium's own environment instead, e.g. Humanoid-v5 "
                    '(its dynamics, reward and, for a flat policy, observation; a modular '
                    "policy's limb tokens are built from its state; --robot: the variant of a "
-                   'multi-robot policy)')
+                   "multi-robot policy; --task/--command: a multi-task policy's command, the "
+                   "episode cut at the task's length, the return gymnasium's own)")
     p.add_argument('--json', action='store_true')
     p.set_defaults(func=cmd_evaluate)
 

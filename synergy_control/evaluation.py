@@ -9,7 +9,7 @@ import gymnasium
 import numpy as np
 
 from synergy_control.envs import LocomotionEnv
-from synergy_control.robots import Robot, get_robot
+from synergy_control.robots import Robot, Task, get_robot
 from synergy_control.rollout import Episode, Policy, rollout
 from synergy_control.runtime import PolicyRuntime
 from synergy_control.task_embedding import command_for_task
@@ -77,7 +77,8 @@ def evaluate(policy: str | Path, robot: str | None = None, episodes: int = 10,
 
 
 def judge_in_gymnasium(policy: str | Path, gym_id: str, episodes: int = 10,
-                       seed: int = 0, robot: str | None = None) -> dict:
+                       seed: int = 0, robot: str | None = None, task: str | None = None,
+                       command: str | None = None) -> dict:
     """Roll ``episodes`` episodes out in gymnasium's own environment ``gym_id``.
 
     An independent judge of the project's environments: gymnasium computes the step, the
@@ -87,8 +88,19 @@ def judge_in_gymnasium(policy: str | Path, gym_id: str, episodes: int = 10,
     walker, hopper, half-cheetah, humanoid); a modular one (SOLAR's limb tokens) sees tokens
     that the runtime builds from gymnasium's MuJoCo state, which needs gymnasium's joints in
     the robot's order. ``robot``: the variant of a multi-robot policy to judge.
+
+    ``task`` / ``command`` command a multi-task policy as :func:`evaluate` does (EAR's
+    ``vel:4.5``). Gymnasium knows no such task, so its return stays its own reward; the
+    episode is cut at the task's length (HalfCheetah-Vel's 200 steps), and each episode's
+    forward speed (Δx of the root over the episode's time) is what judges the tracking.
     """
     runtime = PolicyRuntime(policy, robot)
+    command = command_for(runtime, task, command)
+    if command is not None:
+        runtime.set_task(command)
+    parsed = Task.parse(task)
+    limit = (None if parsed.kind == 'forward'
+             else runtime.robot.family.task_spec(parsed).episode_steps)
     try:
         env = gymnasium.make(gym_id)
     except gymnasium.error.Error as error:
@@ -114,11 +126,11 @@ def judge_in_gymnasium(policy: str | Path, gym_id: str, episodes: int = 10,
     data = env.unwrapped.data
     order = [ours.index(name) for name in names]
     to_ours = np.argsort(order)  # gymnasium's control order -> the robot's actuator order
-    returns, lengths = [], []
+    returns, lengths, speeds = [], [], []
     for episode in range(episodes):
         obs, _ = env.reset(seed=seed + episode)
-        total, steps, done = 0.0, 0, False
-        while not done:
+        start, total, steps, done = float(data.qpos[0]), 0.0, 0, False
+        while not done and steps != limit:
             output = (runtime.act_on_observation(obs) if flat
                       else runtime.act(data.qpos, data.qvel, data.ctrl[to_ours]))
             ctrl = runtime.scaling.command_to_ctrl(output.commands)
@@ -126,8 +138,11 @@ def judge_in_gymnasium(policy: str | Path, gym_id: str, episodes: int = 10,
             total, steps, done = total + float(reward), steps + 1, terminated or truncated
         returns.append(total)
         lengths.append(steps)
+        speeds.append((float(data.qpos[0]) - start) / (steps * env.unwrapped.dt))
     env.close()
     return {'policy': str(policy), 'gymnasium': gym_id, 'episodes': episodes, 'seed': seed,
+            'task': str(parsed), 'command': runtime.task,
             'mean_return': float(np.mean(returns)), 'std_return': float(np.std(returns)),
             'min_return': float(np.min(returns)), 'max_return': float(np.max(returns)),
-            'mean_length': float(np.mean(lengths)), 'returns': returns, 'lengths': lengths}
+            'mean_length': float(np.mean(lengths)), 'mean_speed': float(np.mean(speeds)),
+            'returns': returns, 'lengths': lengths, 'speeds': speeds}

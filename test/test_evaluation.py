@@ -73,3 +73,23 @@ def test_the_gymnasium_judge_refuses_modular_tokens_of_joints_in_another_order(t
             judge_in_gymnasium(SOLAR, 'SwappedWalker-v0', episodes=1, robot='walker_7_main')
     finally:
         del gymnasium.registry['SwappedWalker-v0']
+
+
+EAR = Path(__file__).resolve().parents[1] / 'models' / 'half_cheetah_vel_ear.onnx'
+
+
+def test_the_gymnasium_judge_commands_a_multi_task_policy_and_measures_its_speed():
+    """HalfCheetah-v5 under EAR's vel:3 command: the task's 200 steps, our evaluate's speed.
+
+    The dynamics are gymnasium's bit for bit, so the speeds agree closely (observations differ
+    only where our env clips |qvel| at 10); the return is gymnasium's own reward, not the task's.
+    """
+    from synergy_control.evaluation import judge_in_gymnasium
+    judged = judge_in_gymnasium(EAR, 'HalfCheetah-v5', episodes=1, task='vel:3')
+    ours = evaluate(EAR, episodes=1, task='vel:3')
+    assert judged['lengths'] == [200] == [ours['results'][0]['length']]
+    assert judged['command'] == ours['command'] == 'vel:3'
+    assert judged['speeds'][0] == pytest.approx(ours['results'][0]['speed'], abs=0.05)
+    assert abs(judged['speeds'][0] - 3.0) < 1.0  # it tracks the command, not a default task
+    other = judge_in_gymnasium(EAR, 'HalfCheetah-v5', episodes=1, task='vel:1')
+    assert other['speeds'][0] < judged['speeds'][0] - 1.0
