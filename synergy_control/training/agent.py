@@ -160,6 +160,12 @@ class OffPolicyAgent(nn.Module):
         return {name: opt.state_dict() for name, opt in self.optimizers.items()}
 
     def load_optimizer_state(self, state: dict) -> None:
-        """Restore the optimisers saved by :meth:`optimizer_state`."""
+        """Restore the optimisers saved by :meth:`optimizer_state`.
+
+        A network whose parameter layout changed since (SOLAR's fused critic) converts an
+        older checkpoint's state of its optimiser, which is named after it, with its
+        ``legacy_optimizer_state``.
+        """
         for name, opt in self.optimizers.items():
-            opt.load_state_dict(state[name])
+            convert = getattr(getattr(self, name, None), 'legacy_optimizer_state', None)
+            opt.load_state_dict(state[name] if convert is None else convert(state[name]))
