@@ -16,6 +16,11 @@ half an update per env step, batch 100) are warmed up, then timed in interleaved
   without ``first_only`` runs both trunks in TD3's actor loss, as the code before it did. The
   A/B ratio is this code's speed over the baseline's, side by side in the same rounds.
 
+``--action-selection``: instead, the training loop's action selection per env step on the 4
+training walkers, same agent and weights, interleaved: one batched actor pass over the
+walkers (``OffPolicyAgent.act_robots``, what ``Trainer.run`` does) against one ``act`` per
+walker (what it did before). Writes ``solar_action_selection.json``.
+
 Reported per trainer: the training loop's env steps/s and updates/s (simulation, acting,
 replay and updates) and update-only updates/s on the filled replay, each from the best round
 (the least disturbed on a shared machine; every round's figure is in the JSON). The
@@ -41,8 +46,11 @@ from pathlib import Path
 
 import torch
 
+from synergy_control.envs import make_env
 from synergy_control.methods.solar import policy as solar_policy
+from synergy_control.policies.registry import PolicyContext
 from synergy_control.training.buffers import Batch
+from synergy_control.training.checkpoint import make_agent
 from synergy_control.training.config import Config, load_config
 from synergy_control.training.runner import StopRequest, Trainer
 from synergy_control.training.td3 import TD3
@@ -125,6 +133,31 @@ def time_updates(trainer: Trainer, updates: int) -> float:
     return (time.perf_counter() - start) / updates
 
 
+def time_action_selection(rounds: int, calls: int) -> dict:
+    """Seconds per env step of acting, batched over the training walkers vs one act each."""
+    config = configured('solar', start_steps=0)
+    names = config.robot_split()[0]
+    agent = make_agent(config, 'cpu', PolicyContext.build(*config.robot_split(), config.obs_mode))
+    observations = [make_env(name, config.obs_mode).reset(seed=i)[0]
+                    for i, name in enumerate(names)]
+    ways = {'batched': lambda: agent.act_robots(observations, names),
+            'per robot': lambda: [agent.act(obs, robot=name)
+                                  for obs, name in zip(observations, names)]}
+    samples: dict[str, list[float]] = {way: [] for way in ways}
+    for act in ways.values():
+        act()  # warm-up
+    for _ in range(rounds):
+        for way, act in ways.items():
+            start = time.perf_counter()
+            for _ in range(calls):
+                act()
+            samples[way].append((time.perf_counter() - start) / (calls * len(names)))
+    best = {way: min(values) for way, values in samples.items()}
+    return {'robots': names, 'calls_per_round': calls,
+            'ms_per_env_step': {way: 1e3 * value for way, value in best.items()},
+            'speedup': best['per robot'] / best['batched'], 'samples_s_per_env_step': samples}
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Warm three trainers up, then time them in interleaved rounds; write the JSON result."""
     parser = argparse.ArgumentParser(description=__doc__,
@@ -141,9 +174,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument('--note', default='', help='how loaded the machine was')
     parser.add_argument('--baseline-networks', type=Path,
                         help='an older methods/solar/networks.py to A/B the batched trainer on')
+    parser.add_argument('--action-selection', action='store_true',
+                        help='time acting per env step, batched vs per robot, instead')
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     load_before = os.getloadavg()
+    if args.action_selection:
+        result = {**header(argv, args.note, load_before), 'rounds': args.rounds,
+                  **time_action_selection(args.rounds, 10 * args.steps)}
+        write(result, 'solar_action_selection.json', ('ms_per_env_step', 'speedup'))
+        return result
     setups = {'solar batched': ('solar', False), 'solar looped': ('solar', True),
               'amorpheus batched': ('amorpheus', False)}
     baseline = load_networks(args.baseline_networks) if args.baseline_networks else None
@@ -190,12 +230,7 @@ def main(argv: list[str] | None = None) -> dict:
     overhead['recluster_share_of_loop_time'] = (recluster_s * batched['loop_env_steps_per_s']
                                                 / every)
     result = {
-        'command': shlex.join([Path(sys.executable).name, 'benchmarks/solar_training_speed.py',
-                               *(argv if argv is not None else sys.argv[1:])]),
-        'machine': f'{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, '
-                   '1 thread',
-        'note': args.note, 'load_average_before_after': [load_before[0], os.getloadavg()[0]],
-        'config': 'config/train/walker_solar_cpu.yaml',
+        **header(argv, args.note, load_before),
         'updates_per_step': solar.config.updates_per_step, 'rounds': args.rounds,
         'steps_per_round': args.steps, 'updates_per_round': args.updates, 'runs': runs,
         'batched_vs_looped_speedup': ratio, 'solar_over_amorpheus_time': overhead}
@@ -204,19 +239,33 @@ def main(argv: list[str] | None = None) -> dict:
         result['speedup_over_baseline'] = {key: batched[key] / runs[BASELINE][key]
                                            for key in ('loop_env_steps_per_s',
                                                        'update_only_per_s')}
-    RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = '' if args.updates_per_step is None else f'_{args.updates_per_step:g}_updates'
     suffix += '_ab' if baseline is not None else ''
-    path = RESULTS / f'solar_training_speed{suffix}.json'
-    path.write_text(json.dumps(result, indent=2) + '\n')
-    print(json.dumps({k: result[k] for k in ('batched_vs_looped_speedup',
-                                             'solar_over_amorpheus_time',
-                                             'speedup_over_baseline') if k in result}, indent=2))
+    write(result, f'solar_training_speed{suffix}.json',
+          ('batched_vs_looped_speedup', 'solar_over_amorpheus_time', 'speedup_over_baseline'))
     for name, run in runs.items():
         print(f"{name}: {run['loop_env_steps_per_s']:.1f} env steps/s, "
               f"{run['loop_updates_per_s']:.1f} updates/s in the loop, "
               f"{run['update_only_per_s']:.1f} updates/s update-only")
     return result
+
+
+def header(argv: list[str] | None, note: str, load_before: tuple[float, ...]) -> dict:
+    """The command, machine, load average (before and now) and config of a result."""
+    return {'command': shlex.join([Path(sys.executable).name,
+                                   'benchmarks/solar_training_speed.py',
+                                   *(argv if argv is not None else sys.argv[1:])]),
+            'machine': f'{platform.machine()} {os.cpu_count()} cores, '
+                       f'torch {torch.__version__}, 1 thread',
+            'note': note, 'load_average_before_after': [load_before[0], os.getloadavg()[0]],
+            'config': 'config/train/walker_solar_cpu.yaml'}
+
+
+def write(result: dict, name: str, summary: tuple[str, ...]) -> None:
+    """Write ``result`` to ``results/name`` and print its ``summary`` keys."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / name).write_text(json.dumps(result, indent=2) + '\n')
+    print(json.dumps({k: result[k] for k in summary if k in result}, indent=2))
 
 
 if __name__ == '__main__':

@@ -123,7 +123,10 @@ class GaussianActor(nn.Module):
 
 
 class EnsembleLinear(nn.Module):
-    """``n`` independent Linear layers applied as one batched matmul: [n, B, in] → [n, B, out]."""
+    """``n`` independent Linear layers applied as one batched matmul: [n, B, in] → [n, B, out].
+
+    An input of m < n members [m, B, in] runs the first m layers (SOLAR's ``first_only``).
+    """
 
     def __init__(self, n: int, in_dim: int, out_dim: int):
         super().__init__()
@@ -132,7 +135,9 @@ class EnsembleLinear(nn.Module):
         self.bias = nn.Parameter(torch.empty(n, 1, out_dim).uniform_(-bound, bound))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.baddbmm(self.bias, x, self.weight)
+        if len(x) == len(self.weight):
+            return torch.baddbmm(self.bias, x, self.weight)
+        return torch.baddbmm(self.bias[:len(x)], x, self.weight[:len(x)])
 
 
 class TwinCritic(nn.Module):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -106,12 +106,35 @@ class OffPolicyAgent(nn.Module):
         ``robot`` (name or index) is needed when the policy drives several; the observation
         is that robot's own, the action has that robot's size.
         """
-        index = self.robot_index(robot)
-        x = self.normalize(self._padded(obs))
-        action = self.actor.deterministic(x, index) if deterministic else self.explore(x, index)
+        action = self._action(self.normalize(self._padded(obs)), self.robot_index(robot),
+                              deterministic)
         if robot is not None:
             action = action[..., :self.context.act_dims[self._robot(robot)]]
         return action.cpu().numpy()
+
+    @torch.no_grad()
+    def act_robots(self, observations: Sequence[np.ndarray], robots: Sequence[str | int],
+                   deterministic: bool = False) -> list[np.ndarray]:
+        """Return one action per robot for its one raw observation, from ONE padded forward.
+
+        What the training loop of a robot set asks at each env step: one actor pass over all
+        its robots (rows padded like a replay batch, a robot index per row) instead of one
+        :meth:`act` per robot. Each action has its robot's size, as :meth:`act` gives it.
+        """
+        padded = np.zeros((len(observations), self.obs_dim), np.float32)
+        for row, obs in zip(padded, observations):
+            row[:obs.shape[-1]] = obs
+        indices = [self._robot(robot) for robot in robots]
+        index = (None if len(self.context.robots) == 1
+                 else torch.tensor(indices, device=self.device))
+        action = self._action(self.normalize(torch.as_tensor(padded, device=self.device)),
+                              index, deterministic).cpu().numpy()
+        return [row[:self.context.act_dims[i]] for row, i in zip(action, indices)]
+
+    def _action(self, obs: torch.Tensor, robot: torch.Tensor | None,
+                deterministic: bool) -> torch.Tensor:
+        """Return the actor's action, or an exploration action, for normalised observations."""
+        return self.actor.deterministic(obs, robot) if deterministic else self.explore(obs, robot)
 
     def explore(self, obs: torch.Tensor, robot: torch.Tensor | None) -> torch.Tensor:
         """Return an exploration action for normalised observations."""
@@ -160,6 +183,12 @@ class OffPolicyAgent(nn.Module):
         return {name: opt.state_dict() for name, opt in self.optimizers.items()}
 
     def load_optimizer_state(self, state: dict) -> None:
-        """Restore the optimisers saved by :meth:`optimizer_state`."""
+        """Restore the optimisers saved by :meth:`optimizer_state`.
+
+        A network whose parameter layout changed since (SOLAR's fused critic) converts an
+        older checkpoint's state of its optimiser, which is named after it, with its
+        ``legacy_optimizer_state``.
+        """
         for name, opt in self.optimizers.items():
-            opt.load_state_dict(state[name])
+            convert = getattr(getattr(self, name, None), 'legacy_optimizer_state', None)
+            opt.load_state_dict(state[name] if convert is None else convert(state[name]))

@@ -377,13 +377,22 @@ class Trainer:
         slot.episode_return, slot.episode_length = 0.0, 0
         self.agent.observe(slot.obs)
 
-    def _step(self, index: int, slot: RobotSlot) -> None:
+    def _actions(self) -> list[np.ndarray]:
+        """Return this iteration's action of every training robot, in slot order.
+
+        Uniform random while a robot has fewer than ``start_steps`` steps; past that, the
+        policy's, from one batched actor pass over all those robots (:meth:`act_robots`).
+        """
+        warming = [self.robot_steps[slot.name] < self.config.start_steps for slot in self.slots]
+        acting = [slot for slot, warm in zip(self.slots, warming) if not warm]
+        policy = iter(self.agent.act_robots([slot.obs for slot in acting],
+                                            [slot.name for slot in acting]) if acting else ())
+        return [self.rng.uniform(-1.0, 1.0, self.context.act_dims[index]).astype(np.float32)
+                if warm else next(policy) for index, warm in enumerate(warming)]
+
+    def _step(self, slot: RobotSlot, action: np.ndarray) -> None:
         """One environment step of one training robot, stored in that robot's replay."""
-        cfg, agent = self.config, self.agent
-        if self.robot_steps[slot.name] < cfg.start_steps:
-            action = self.rng.uniform(-1.0, 1.0, self.context.act_dims[index]).astype(np.float32)
-        else:
-            action = agent.act(slot.obs, robot=slot.name if self.is_set else None)
+        agent = self.agent
         next_obs, reward, terminated, truncated, _ = slot.env.step(action)
         self.buffer.add(slot.name, slot.obs, action, reward, next_obs, terminated)
         agent.observe(next_obs)
@@ -439,8 +448,8 @@ class Trainer:
         mark = (time.perf_counter(), agent.updates)
         while self.env_steps < cfg.total_steps and stop.signal is None:
             before = self.env_steps
-            for i, slot in enumerate(self.slots):
-                self._step(i, slot)
+            for slot, action in zip(self.slots, self._actions()):
+                self._step(slot, action)
             if self._learning():
                 self.update_credit += cfg.updates_per_step * len(self.slots)
                 while self.update_credit >= 1.0:

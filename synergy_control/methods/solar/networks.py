@@ -39,6 +39,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from synergy_control.observation import TOKEN_FEATURES, TOKEN_SIZE
+from synergy_control.policies.networks import EnsembleLinear
 
 #: Token features that do not change with the state: limb type one-hot and joint range.
 STATIC_FEATURES = [TOKEN_FEATURES.index(name) for name in
@@ -99,6 +100,33 @@ def intra_synergy_attention_mask(membership: torch.Tensor, limbs: torch.Tensor) 
     return ((same | torso) & both_real) | identity_mask(same.shape[-1], same.device)
 
 
+def limb_attention_mask(membership: torch.Tensor, limbs: torch.Tensor, mask: bool
+                        ) -> torch.Tensor:
+    """[B, T, T] the limb attention's mask: within synergies (``mask``) or among all limbs."""
+    if mask:
+        return intra_synergy_attention_mask(membership, limbs)
+    return (limbs.unsqueeze(2) & limbs.unsqueeze(1)) | identity_mask(limbs.shape[1], limbs.device)
+
+
+def synergy_sequence(x: torch.Tensor, membership: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pool limb features [..., B, T, d] per synergy: [torso, synergies] [..., B, 1 + L, d].
+
+    Also returns which of those tokens are present [B, 1 + L] (unused synergy columns are not).
+    """
+    sizes = membership.sum(1)  # [B, L]
+    pooled = membership.transpose(1, 2) @ x / sizes.clamp(min=1).unsqueeze(-1)
+    sequence = torch.cat([x[..., :1, :], pooled], -2)  # the torso joins as a global token
+    present = torch.cat([torch.ones_like(sizes[:, :1], dtype=torch.bool), sizes > 0], 1)
+    return sequence, present
+
+
+def present_mask(present: torch.Tensor) -> torch.Tensor:
+    """[B, S, S] the inter-synergy attention's mask among the present tokens [B, S]."""
+    return ((present.unsqueeze(2) & present.unsqueeze(1))
+            | identity_mask(present.shape[1], present.device))
+
+
 class SynergyTrunk(nn.Module):
     """Limb tokens → per-limb features [B, T, d] and per-synergy features [B, L, d]."""
 
@@ -114,21 +142,13 @@ class SynergyTrunk(nn.Module):
                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
         limbs = limb_mask(membership)
         x = self.embed(tokens) * math.sqrt(self.d_model)
-        if self.mask:
-            allowed = intra_synergy_attention_mask(membership, limbs)
-        else:
-            allowed = ((limbs.unsqueeze(2) & limbs.unsqueeze(1))
-                       | identity_mask(limbs.shape[1], limbs.device))
+        allowed = limb_attention_mask(membership, limbs, self.mask)
         for layer in self.intra:
             x = layer(x, allowed)
         if not self.pool:
             return x, None
-        sizes = membership.sum(1)  # [B, L]
-        pooled = membership.transpose(1, 2) @ x / sizes.clamp(min=1).unsqueeze(-1)
-        sequence = torch.cat([x[:, :1], pooled], 1)  # the torso joins as a global token
-        present = torch.cat([torch.ones_like(sizes[:, :1], dtype=torch.bool), sizes > 0], 1)
-        allowed = ((present.unsqueeze(2) & present.unsqueeze(1))
-                   | identity_mask(present.shape[1], present.device))
+        sequence, present = synergy_sequence(x, membership)
+        allowed = present_mask(present)
         for layer in self.inter:
             sequence = layer(sequence, allowed)
         return x, sequence[:, 1:]
@@ -185,40 +205,175 @@ class SynergyActor(nn.Module):
         return actions[:, 1:], synergy_actions * (membership.sum(1) > 0)
 
 
+class EnsembleLayerNorm(nn.Module):
+    """``n`` LayerNorms over [m, rows, width] (m ≤ n: the first m): stacked gamma and beta."""
+
+    def __init__(self, n: int, width: int):
+        super().__init__()
+        self.width = width
+        self.weight = nn.Parameter(torch.ones(n, 1, width))
+        self.bias = nn.Parameter(torch.zeros(n, 1, width))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        members = x.shape[0]
+        return torch.addcmul(self.bias[:members], F.layer_norm(x, (self.width,)),
+                             self.weight[:members])
+
+
+class EnsembleAttentionLayer(nn.Module):
+    """``n`` :class:`AttentionLayer` s run as one: stacked weights, one SDPA over all members.
+
+    Input [m, B·T, d] (m ≤ n: the first m members) and the mask [m·B, 1, T, T].
+    """
+
+    def __init__(self, n: int, d_model: int, heads: int, feedforward: int):
+        super().__init__()
+        self.heads = heads
+        self.qkv = EnsembleLinear(n, d_model, 3 * d_model)
+        self.out = EnsembleLinear(n, d_model, d_model)
+        self.ff = nn.Sequential(EnsembleLinear(n, d_model, feedforward), nn.ReLU(),
+                                EnsembleLinear(n, feedforward, d_model))
+        self.norm1, self.norm2 = EnsembleLayerNorm(n, d_model), EnsembleLayerNorm(n, d_model)
+
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+        members, rows, width = x.shape
+        samples, length = allowed.shape[0], allowed.shape[-1]
+        q, k, v = (self.qkv(x).reshape(samples, length, 3, self.heads, -1)
+                   .permute(2, 0, 3, 1, 4).unbind(0))  # each [m·B, heads, T, d/heads]
+        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+        x = self.norm1(x + self.out(attended.transpose(1, 2).reshape(members, rows, width)))
+        return self.norm2(x + self.ff(x))
+
+
+class EnsembleSynergyTrunk(nn.Module):
+    """``n`` :class:`SynergyTrunk` s as one batched computation over a leading member dim.
+
+    Tokens [m, B, T, in] (m ≤ n: the first m) → limb features [m, B, T, d] and synergy
+    features [m, B, L, d] (None without pooling), as trunk i of a loop would give for member i.
+    """
+
+    def __init__(self, n: int, in_features: int, d_model: int, heads: int, feedforward: int,
+                 intra_layers: int, inter_layers: int, *, pool: bool, mask: bool):
+        super().__init__()
+        self.d_model, self.pool, self.mask = d_model, pool, mask
+        self.embed = EnsembleLinear(n, in_features, d_model)
+        self.intra = nn.ModuleList(EnsembleAttentionLayer(n, d_model, heads, feedforward)
+                                   for _ in range(intra_layers))
+        self.inter = nn.ModuleList(EnsembleAttentionLayer(n, d_model, heads, feedforward)
+                                   for _ in range(inter_layers)) if pool else None
+
+    def forward(self, tokens: torch.Tensor, membership: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        members, batch, length, _ = tokens.shape
+        limbs = limb_mask(membership)
+        x = self.embed(tokens.reshape(members, batch * length, -1)) * math.sqrt(self.d_model)
+        allowed = self._for_members(limb_attention_mask(membership, limbs, self.mask), members)
+        for layer in self.intra:
+            x = layer(x, allowed)
+        x = x.reshape(members, batch, length, self.d_model)
+        if not self.pool:
+            return x, None
+        sequence, present = synergy_sequence(x, membership)
+        allowed = self._for_members(present_mask(present), members)
+        tokens_per_sample = sequence.shape[-2]
+        sequence = sequence.reshape(members, batch * tokens_per_sample, self.d_model)
+        for layer in self.inter:
+            sequence = layer(sequence, allowed)
+        return x, sequence.reshape(members, batch, tokens_per_sample, self.d_model)[:, :, 1:]
+
+    @staticmethod
+    def _for_members(allowed: torch.Tensor, members: int) -> torch.Tensor:
+        """Repeat the [B, T, T] mask as SDPA's [m·B, 1, T, T], the same for every member."""
+        return allowed.repeat(members, 1, 1).unsqueeze(1)
+
+
 class SynergyCritic(nn.Module):
     """Twin Q over the same structure: Q = mean over synergies (or limbs) of a value head.
 
-    Critic tokens are the observation token plus the limb's action (0 for the torso).
+    Critic tokens are the observation token plus the limb's action (0 for the torso). The
+    ``n`` critics are one :class:`EnsembleSynergyTrunk` and one stacked head: one batched pass
+    for all, as the MLP's twin critics are. A checkpoint of the looped form (``trunks.i.*``,
+    ``heads.i.*``: nn.Linear and nn.LayerNorm per critic) loads into it (:func:`fuse_legacy`).
     """
 
     def __init__(self, d_model: int = 64, heads: int = 2, feedforward: int = 128,
                  intra_layers: int = 1, inter_layers: int = 2, *, pool: bool = True,
                  mask: bool = True, n: int = 2):
         super().__init__()
-        self.trunks = nn.ModuleList(
-            SynergyTrunk(TOKEN_SIZE + 1, d_model, heads, feedforward, intra_layers,
-                         inter_layers, pool=pool, mask=mask) for _ in range(n))
-        self.heads = nn.ModuleList(nn.Sequential(nn.Linear(d_model, feedforward), nn.ReLU(),
-                                                 nn.Linear(feedforward, 1)) for _ in range(n))
+        self.n = n
+        self.trunk = EnsembleSynergyTrunk(n, TOKEN_SIZE + 1, d_model, heads, feedforward,
+                                          intra_layers, inter_layers, pool=pool, mask=mask)
+        self.head = nn.Sequential(EnsembleLinear(n, d_model, feedforward), nn.ReLU(),
+                                  EnsembleLinear(n, feedforward, 1))
 
     def forward(self, tokens: torch.Tensor, membership: torch.Tensor,
                 actions: torch.Tensor, first_only: bool = False) -> torch.Tensor:
         """Return [n, B] Q-values for actions [B, T-1] (padded limbs' actions ignored).
 
-        ``first_only``: run only the first critic, [1, B] (the trunks run apart, so the others
-        cost as much as it does).
+        ``first_only``: run only the first critic, [1, B] (its slice of every stacked weight).
         """
+        members = 1 if first_only else self.n
         torso = torch.zeros_like(actions[:, :1])
         x = torch.cat([tokens, torch.cat([torso, actions], 1).unsqueeze(-1)], -1)
-        values = []
-        count = 1 if first_only else len(self.trunks)
-        for trunk, head in zip(self.trunks[:count], self.heads[:count]):
-            limb_features, synergy_features = trunk(x, membership)
-            if synergy_features is None:
-                weights = limb_mask(membership).float()
-                per_part = head(limb_features).squeeze(-1)
-            else:
-                weights = (membership.sum(1) > 0).float()
-                per_part = head(synergy_features).squeeze(-1)
-            values.append((per_part * weights).sum(1) / weights.sum(1))
-        return torch.stack(values)
+        limb_features, synergy_features = self.trunk(x.expand(members, *x.shape), membership)
+        if synergy_features is None:
+            weights, features = limb_mask(membership).float(), limb_features
+        else:
+            weights, features = (membership.sum(1) > 0).float(), synergy_features
+        per_part = self.head(features.flatten(1, 2)).reshape(members, *weights.shape)
+        return (per_part * weights).sum(-1) / weights.sum(-1)
+
+    def legacy_names(self) -> dict[str, list[str]]:
+        """Each parameter's name → the looped form's names of it, critic by critic."""
+        return {name: [name.replace('trunk.', f'trunks.{i}.', 1) if name.startswith('trunk.')
+                       else name.replace('head.', f'heads.{i}.', 1) for i in range(self.n)]
+                for name, _ in self.named_parameters()}
+
+    def legacy_optimizer_state(self, state: dict) -> dict:
+        """Convert an optimiser state of the looped critic's parameters (others pass as is).
+
+        The looped form registered trunk 0, trunk 1, head 0, head 1: its optimiser indexes
+        their parameters in that order. Per-parameter moments are stacked like the weights;
+        a scalar such as Adam's ``step`` (the same for all) is critic 0's.
+        """
+        names = self.legacy_names()
+        order = [olds[member] for part in ('trunk.', 'head.') for member in range(self.n)
+                 for name, olds in names.items() if name.startswith(part)]
+        group, = state['param_groups']
+        if len(group['params']) != len(order) or len(order) == len(names):
+            return state
+        legacy = {old: state['state'][index] for old, index in zip(order, group['params'])
+                  if index in state['state']}
+        fused = {}
+        if legacy:  # else the optimiser never stepped: no state to convert
+            keys = next(iter(legacy.values()))
+            stacked = {key: fuse_legacy({old: value[key] for old, value in legacy.items()},
+                                        names) for key in keys if keys[key].dim() > 0}
+            fused = {index: {key: stacked[key][name] if key in stacked
+                             else legacy[names[name][0]][key] for key in keys}
+                     for index, name in enumerate(names)}
+        return {'state': fused, 'param_groups': [{**group, 'params': list(range(len(names)))}]}
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args) -> None:
+        if any(key.startswith(prefix + 'trunks.') for key in state_dict):
+            fused = fuse_legacy({key[len(prefix):]: state_dict.pop(key)
+                                 for key in list(state_dict) if key.startswith(prefix)},
+                                self.legacy_names())
+            state_dict.update({prefix + key: value for key, value in fused.items()})
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
+
+def fuse_legacy(legacy: dict[str, torch.Tensor], names: dict[str, list[str]]
+                ) -> dict[str, torch.Tensor]:
+    """Stack the looped critics' tensors (``legacy`` by their names) as the fused parameters.
+
+    ``names``: :meth:`SynergyCritic.legacy_names`. An nn.Linear weight [out, in] becomes an
+    :class:`EnsembleLinear` member's [in, out]; a bias or LayerNorm vector [w] becomes [1, w].
+    Also used on an optimiser's per-parameter state (Adam's moments have the same shapes).
+    """
+    missing = [old for olds in names.values() for old in olds if old not in legacy]
+    if missing:
+        raise KeyError(f'a looped SOLAR critic state lacks {missing}')
+    return {name: torch.stack([legacy[old].T if legacy[old].dim() == 2
+                               else legacy[old].unsqueeze(0) for old in olds])
+            for name, olds in names.items()}

@@ -170,6 +170,10 @@ class SolarCritic(nn.Module):
         return self.net(tokens, membership, action.reshape(tokens.shape[0], -1),
                         first_only=first_only)
 
+    def legacy_optimizer_state(self, state: dict) -> dict:
+        """Convert its optimiser's state of a checkpoint of the looped critic (see the net's)."""
+        return self.net.legacy_optimizer_state(state)
+
 
 class TokenStandardize(nn.Module):
     """The run's observation normaliser applied per limb token, to any robot of the run."""
