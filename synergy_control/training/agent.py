@@ -121,14 +121,11 @@ class OffPolicyAgent(nn.Module):
         its robots (rows padded like a replay batch, a robot index per row) instead of one
         :meth:`act` per robot. Each action has its robot's size, as :meth:`act` gives it.
         """
-        padded = np.zeros((len(observations), self.obs_dim), np.float32)
-        for row, obs in zip(padded, observations):
-            row[:obs.shape[-1]] = obs
+        padded = torch.stack([self._padded(obs) for obs in observations])
         indices = [self._robot(robot) for robot in robots]
         index = (None if len(self.context.robots) == 1
                  else torch.tensor(indices, device=self.device))
-        action = self._action(self.normalize(torch.as_tensor(padded, device=self.device)),
-                              index, deterministic).cpu().numpy()
+        action = self._action(self.normalize(padded), index, deterministic).cpu().numpy()
         return [row[:self.context.act_dims[i]] for row, i in zip(action, indices)]
 
     def _action(self, obs: torch.Tensor, robot: torch.Tensor | None,
