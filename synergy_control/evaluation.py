@@ -84,10 +84,13 @@ def judge_in_gymnasium(policy: str | Path, gym_id: str, episodes: int = 10,
     An independent judge of the project's environments: gymnasium computes the step, the
     reward and the episode's end; the policy acts through the runtime (ONNX Runtime, the
     card's scaling and limits) and its effort commands become gymnasium's actions (controls)
-    in gymnasium's actuator order. A flat policy sees gymnasium's own observation (the full
-    walker, hopper, half-cheetah, humanoid); a modular one (SOLAR's limb tokens) sees tokens
-    that the runtime builds from gymnasium's MuJoCo state, which needs gymnasium's joints in
-    the robot's order. ``robot``: the variant of a multi-robot policy to judge.
+    in gymnasium's actuator order. The runtime builds the policy's observation from
+    gymnasium's MuJoCo state, as the node builds it from joint states: the card's layout and
+    velocity clip, which need not be gymnasium's (a cheetah trained on clipped velocities);
+    SOLAR's limb tokens need gymnasium's joints in the robot's order. A flat layout that
+    needs the simulator's forces (the humanoid's ``qfrc_actuator``, ``cfrc_ext``) is
+    gymnasium's own observation instead, checked equal in size. ``robot``: the variant of a
+    multi-robot policy to judge.
 
     ``task`` / ``command`` command a multi-task policy as :func:`evaluate` does (EAR's
     ``vel:4.5``). Gymnasium knows no such task, so its return stays its own reward; the
@@ -111,17 +114,17 @@ def judge_in_gymnasium(policy: str | Path, gym_id: str, episodes: int = 10,
     if sorted(names) != sorted(ours):
         raise ValueError(f"gymnasium environment '{gym_id}' actuates joints {names}, policy "
                          f"{policy} actuates {ours}")
-    flat = runtime.observe.mode == 'flat'
-    if flat and env.observation_space.shape[0] != runtime.observe.size:
+    theirs_observed = runtime.observe.mode == 'flat' and runtime.observe.needs_ctrl  # forces
+    if theirs_observed and env.observation_space.shape[0] != runtime.observe.size:
         raise ValueError(f"gymnasium environment '{gym_id}' observes "
                          f"{env.observation_space.shape[0]} values, policy {policy} expects "
                          f'{runtime.observe.size}')
-    if not flat:
+    if not theirs_observed:
         theirs = [model.joint(j).name for j in range(model.njnt)]
         mine = [runtime.robot.model.joint(j).name for j in range(runtime.robot.model.njnt)]
         if theirs != mine:
             raise ValueError(f"gymnasium environment '{gym_id}' has joints {theirs}; the "
-                             f"limb tokens of policy {policy} need {runtime.robot.name}'s "
+                             f"observation of policy {policy} needs {runtime.robot.name}'s "
                              f'{mine}, in that order')
     data = env.unwrapped.data
     order = [ours.index(name) for name in names]
@@ -131,7 +134,7 @@ def judge_in_gymnasium(policy: str | Path, gym_id: str, episodes: int = 10,
         obs, _ = env.reset(seed=seed + episode)
         start, total, steps, done = float(data.qpos[0]), 0.0, 0, False
         while not done and steps != limit:
-            output = (runtime.act_on_observation(obs) if flat
+            output = (runtime.act_on_observation(obs) if theirs_observed
                       else runtime.act(data.qpos, data.qvel, data.ctrl[to_ours]))
             ctrl = runtime.scaling.command_to_ctrl(output.commands)
             obs, reward, terminated, truncated, _ = env.step(ctrl[order])

@@ -6,13 +6,15 @@ trained on. Two layouts:
 
 ``flat``
     gymnasium style: qpos without the world x (and y for a free root) then qvel clipped to
-    the family's ``velocity_clip`` (±10). Identical to gymnasium's Walker2d-v5 / Hopper-v5
-    observation. A family may append derived quantities (``Family.flat_extras``): the
-    humanoid appends gymnasium Humanoid-v5's cinert[1:], cvel[1:], qfrc_actuator[6:] and
-    cfrc_ext[1:], computed from the state (qpos, qvel) and the ctrl that drove it by
-    ``mj_forward`` + ``mj_rnePostConstraint`` (solver warm start cleared, so the result is a
-    function of those three alone). Such a layout needs ``ctrl``: the policy node passes the
-    ctrl of its last command (``ActionScaling.command_to_ctrl``; zeros before the first).
+    the family's ``velocity_clip``: ±10 as gymnasium's Walker2d-v5 / Hopper-v5 clip it, none
+    for HalfCheetah-v5 and Humanoid-v5, which do not. A policy card records the clip its
+    policy was trained with, and the runtime applies that one. A family may append derived
+    quantities (``Family.flat_extras``): the humanoid appends gymnasium Humanoid-v5's
+    cinert[1:], cvel[1:], qfrc_actuator[6:] and cfrc_ext[1:], computed from the state (qpos,
+    qvel) and the ctrl that drove it by ``mj_forward`` + ``mj_rnePostConstraint`` (solver warm
+    start cleared, so the result is a function of those three alone). Such a layout needs
+    ``ctrl``: the policy node passes the ctrl of its last command
+    (``ActionScaling.command_to_ctrl``; zeros before the first).
 ``modular``
     SMP / SOLAR style: one 19-value token per limb (torso first, limb pre-order): body
     position (x relative to the torso), linear velocity of the body frame's origin (SMP's
@@ -23,6 +25,8 @@ trained on. Two layouts:
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import mujoco
 import numpy as np
@@ -93,7 +97,13 @@ class _Scratch:
 class ObservationBuilder:
     """Builds the observation of one robot in one mode from (qpos, qvel)."""
 
-    def __init__(self, robot: Robot, mode: str = 'flat'):
+    def __init__(self, robot: Robot, mode: str = 'flat',
+                 velocity_clip: float | None | Literal['family'] = 'family'):
+        """Build for ``robot`` in ``mode``; ``velocity_clip`` is the flat layout's qvel clip.
+
+        ``'family'`` (training) takes the robot family's; a policy card gives the one its
+        policy was trained with (None: unclipped).
+        """
         if mode not in MODES:
             raise ValueError(f"observation mode must be one of {MODES}, got '{mode}'")
         if mode == 'modular' and not robot.supports_modular:
@@ -107,7 +117,7 @@ class ObservationBuilder:
         self._token_scratch: list[_Scratch] = []  # one per state of a modular batch
         self._extras = robot.family.flat_extras if mode == 'flat' else ()
         self._root_dofs = 6 if robot.root.kind == 'free' else 3  # the root's dofs come first
-        self._clip = robot.family.velocity_clip
+        self._clip = robot.family.velocity_clip if velocity_clip == 'family' else velocity_clip
         self.needs_ctrl = any(EXTRAS[name][1] for name in self._extras)
         # each extra's kept rows of the scratch MjData, flattened: views taken once
         self._extra_views = [getattr(self._scratch.data, name)[self._extra_rows(name).start:]
@@ -131,6 +141,11 @@ class ObservationBuilder:
             self._joint_qpos = np.array([j.qposadr[0] for j in joints], dtype=np.int64)
             low = np.array([j.range[0] for j in joints])
             self._joint_low, self._joint_span = low, np.array([j.range[1] for j in joints]) - low
+
+    @property
+    def velocity_clip(self) -> float | None:
+        """The flat layout's qvel clip (None: unclipped), recorded by checkpoints and cards."""
+        return self._clip
 
     @property
     def num_tokens(self) -> int:
@@ -278,7 +293,8 @@ class ObservationBuilder:
     def spec(self) -> dict:
         """Describe this observation for a policy card."""
         model = self.robot.model
-        spec = {'mode': self.mode, 'size': self.size, 'velocity_clip': VELOCITY_CLIP}
+        spec = {'mode': self.mode, 'size': self.size,
+                'velocity_clip': self._clip if self.mode == 'flat' else VELOCITY_CLIP}
         if self.mode == 'flat':
             qpos_names = [self._qpos_name(i) for i in range(self._skip, model.nq)]
             qvel_names = [self._qvel_name(i) for i in range(model.nv)]
@@ -290,7 +306,6 @@ class ObservationBuilder:
                                        'names': self._extra_names(name)})
                 start += len(spec['layout'][-1]['names'])
             if self._extras:
-                spec['velocity_clip'] = self._clip
                 spec['needs_ctrl'] = self.needs_ctrl
         else:
             spec['tokens'] = [limb.name for limb in self.robot.limbs]

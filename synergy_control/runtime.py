@@ -144,7 +144,8 @@ class PolicyRuntime:
         if not_float:  # the runtime feeds float32 and reads float32: refuse now, not per tick
             raise PolicyLoadError(f'policy {self.path}: graph tensors must be {FLOAT}: '
                                   f'{", ".join(not_float)}')
-        self.observe = ObservationBuilder(robot, card.observation['mode'])
+        self.observe = ObservationBuilder(robot, card.observation['mode'],
+                                          card.observation['velocity_clip'])
         self._state_widths = (robot.model.nq, robot.model.nv, robot.model.nu)
         # The robot's own scaling (the card was just checked to agree with it).
         self.scaling = ActionScaling.from_robot(robot)

@@ -81,15 +81,30 @@ EAR = Path(__file__).resolve().parents[1] / 'models' / 'half_cheetah_vel_ear.onn
 def test_the_gymnasium_judge_commands_a_multi_task_policy_and_measures_its_speed():
     """HalfCheetah-v5 under EAR's vel:3 command: the task's 200 steps, our evaluate's speed.
 
-    The dynamics are gymnasium's bit for bit, so the speeds agree closely (observations differ
-    only where our env clips |qvel| at 10); the return is gymnasium's own reward, not the task's.
+    The dynamics are gymnasium's bit for bit and the runtime builds the card's observation
+    from gymnasium's state, so the speeds are equal; the return is gymnasium's own reward.
     """
     from synergy_control.evaluation import judge_in_gymnasium
     judged = judge_in_gymnasium(EAR, 'HalfCheetah-v5', episodes=1, task='vel:3')
     ours = evaluate(EAR, episodes=1, task='vel:3')
     assert judged['lengths'] == [200] == [ours['results'][0]['length']]
     assert judged['command'] == ours['command'] == 'vel:3'
-    assert judged['speeds'][0] == pytest.approx(ours['results'][0]['speed'], abs=0.05)
+    assert judged['speeds'][0] == pytest.approx(ours['results'][0]['speed'], abs=1e-9)
     assert abs(judged['speeds'][0] - 3.0) < 1.0  # it tracks the command, not a default task
     other = judge_in_gymnasium(EAR, 'HalfCheetah-v5', episodes=1, task='vel:1')
     assert other['speeds'][0] < judged['speeds'][0] - 1.0
+
+
+def test_the_gymnasium_judge_feeds_the_cards_velocity_clip_not_gymnasiums_observation():
+    """The shipped cheetah was trained on joint velocities clipped to ±10; HalfCheetah-v5
+    observes them unclipped. Running at 10 m/s its legs pass 10 rad/s: fed gymnasium's own
+    observation it ran 5.3 m/s there against 6.2 in ours. Built by the runtime, as the node
+    builds it, the two are the same run.
+    """
+    from synergy_control.evaluation import judge_in_gymnasium
+    from synergy_control.runtime import PolicyRuntime
+    assert PolicyRuntime(EAR).observe.velocity_clip == 10.0  # the card's, not the family's
+    judged = judge_in_gymnasium(EAR, 'HalfCheetah-v5', episodes=1, task='vel:10')
+    ours = evaluate(EAR, episodes=1, task='vel:10')
+    assert judged['speeds'][0] == pytest.approx(ours['results'][0]['speed'], abs=1e-9)
+    assert judged['speeds'][0] > 5.5

@@ -47,6 +47,28 @@ def test_flat_observation_clips_velocities():
     assert obs.shape == (11,) and np.all(obs[5:] == 10.0)
 
 
+def test_half_cheetah_observes_unclipped_velocities_as_half_cheetah_v5():
+    """HalfCheetah-v5 does not clip qvel (a fast gallop passes 10 rad/s); Walker2d/Hopper do."""
+    import gymnasium
+    robot = get_robot('half_cheetah')
+    env = gymnasium.make('HalfCheetah-v5').unwrapped
+    env.reset(seed=0)
+    qvel = np.linspace(-30.0, 30.0, robot.model.nv)
+    env.set_state(env.init_qpos, qvel)
+    build = ObservationBuilder(robot, 'flat')
+    np.testing.assert_array_equal(build(env.data.qpos, env.data.qvel), env._get_obs())
+    assert build.velocity_clip is None and build.spec()['velocity_clip'] is None
+
+
+def test_a_cards_velocity_clip_overrides_the_familys():
+    """A policy trained on clipped velocities is served clipped ones (the card records it)."""
+    robot = get_robot('half_cheetah')
+    build = ObservationBuilder(robot, 'flat', velocity_clip=10.0)
+    obs = build(robot.model.qpos0, np.full(robot.model.nv, 50.0))
+    assert np.all(obs[8:] == 10.0) and build.spec()['velocity_clip'] == 10.0
+    assert ObservationBuilder(get_robot('hopper_4'), 'flat').spec()['velocity_clip'] == 10.0
+
+
 def test_modular_refuses_limbs_with_several_joints():
     with pytest.raises(ValueError, match='one hinge per limb'):
         ObservationBuilder(get_robot('humanoid'), 'modular')

@@ -195,7 +195,8 @@ class PolicyCard:
                             f'{robot.joint_names} (policy joints missing on robot: {missing}; '
                             f'robot joints unknown to policy: {extra})')
         try:
-            expected = ObservationBuilder(robot, self.observation['mode']).spec()
+            expected = ObservationBuilder(robot, self.observation['mode'],
+                                          self.observation.get('velocity_clip')).spec()
         except ValueError as error:
             problems.append(f'observation: {error}')
         else:

@@ -10,6 +10,7 @@ import numpy as np
 from synergy_control.card import OPSET, PolicyCard, variable_signature
 from synergy_control.envs import make_env, split_env_id
 from synergy_control.export.onnx_export import ExportError, export_policy
+from synergy_control.observation import ObservationBuilder
 from synergy_control.robots import get_robot
 from synergy_control.rollout import rollout_steps
 from synergy_control.training.checkpoint import agent_from_checkpoint, load_checkpoint
@@ -72,6 +73,23 @@ def export_robot(config: Config, robot: str | None) -> str:
     return robot
 
 
+def check_velocity_clips(state: dict, robots: list[str], obs_mode: str) -> None:
+    """Refuse a checkpoint trained on another velocity clip than the robots' observation now.
+
+    The card records the robot's observation as it is today; a network trained on clipped
+    velocities (the family's clip since changed) would be served unclipped ones. Checkpoints
+    older than the record carry none and pass.
+    """
+    recorded = {split_env_id(name)[0]: clip
+                for name, clip in state.get('velocity_clips', {}).items()}
+    for robot in {split_env_id(r)[0] for r in robots} & set(recorded):
+        now = ObservationBuilder(get_robot(robot), obs_mode).velocity_clip
+        if recorded[robot] != now:
+            raise ExportError(f"the checkpoint was trained on {robot}'s velocities clipped to "
+                              f'{recorded[robot]}; its observation now clips to {now}: resume '
+                              'the run on the new observation and export a later checkpoint')
+
+
 def export_checkpoint(source: str | Path, out: str | Path, *, name: str | None = None,
                       machine: str | None = None, robot: str | None = None,
                       default_robot: str | None = None) -> PolicyCard:
@@ -89,6 +107,9 @@ def export_checkpoint(source: str | Path, out: str | Path, *, name: str | None =
                           f"robots (--robot {ALL_ROBOTS})")
     if robot != ALL_ROBOTS:
         robot = export_robot(run_config, robot)
+    train, zero_shot = run_config.robot_split()
+    check_velocity_clips(state, train + zero_shot if robot == ALL_ROBOTS else [robot],
+                         run_config.obs_mode)
     config = run_config.to_dict()  # older configs: hidden_sizes -> policy
     agent = agent_from_checkpoint(state)
     counters = state['counters']

@@ -241,6 +241,7 @@ FAMILIES: dict[str, Family] = {
         source=GYM_ASSETS / 'half_cheetah.xml',
         description='Planar quadruped-like runner (gymnasium HalfCheetah); never terminates.',
         task=_CHEETAH_TASK,
+        velocity_clip=None,  # HalfCheetah-v5 observes its joint velocities unclipped
         task_kinds={'vel': replace(_CHEETAH_TASK, episode_steps=200),
                     'jump': replace(_CHEETAH_TASK, episode_steps=200)},
         limb_types=(('torso', 0), ('thigh', 1), ('shin', 2), ('foot', 3)),

@@ -268,14 +268,32 @@ class Trainer:
                               'episodes': self.episodes, 'robot_steps': self.robot_steps,
                               'update_credit': self.update_credit},
                  'rng': rng, 'last_eval': self.last_eval, 'best_eval': self.best_eval,
-                 'wall_time': self.wall_time,
+                 'wall_time': self.wall_time, 'velocity_clips': self.velocity_clips,
                  'hooks': [hook.state_dict() for hook in self.hooks]}
         if self.config.keep_buffer and self.buffer is not None:
             state['buffer'] = self.buffer.state_dict()
         return state
 
+    @property
+    def velocity_clips(self) -> dict[str, float | None]:
+        """Each robot's flat-observation velocity clip: what the networks were trained on."""
+        return {name: env.observe.velocity_clip for name, env in self.eval_envs.items()}
+
     def restore(self, state: dict) -> None:
-        """Load a checkpoint's networks, optimisers, counters, RNG, hooks and (if kept) buffer."""
+        """Load a checkpoint's networks, optimisers, counters, RNG, hooks and (if kept) buffer.
+
+        A checkpoint trained on another velocity clip (the family's changed since) is resumed
+        on today's observation, with a warning: the run fine-tunes to it, and its later
+        checkpoints record the new clip.
+        """
+        now = self.velocity_clips
+        changed = {name: clip for name, clip in state.get('velocity_clips', {}).items()
+                   if name in now and clip != now[name]}
+        if changed:
+            print(f'warning: the observation velocity clip of {", ".join(changed)} was '
+                  f'{", ".join(sorted({str(c) for c in changed.values()}))} in the checkpoint '
+                  f'and is {", ".join(sorted({str(now[n]) for n in changed}))} now: training '
+                  'goes on with the new one', file=sys.stderr)
         self.agent.load_state_dict(state['agent'])
         self.agent.load_optimizer_state(state['optimizers'])
         counters = state['counters']

@@ -32,7 +32,6 @@ def test_humanoid_card_without_velocity_clip_and_with_ctrl_round_trips():
 # Each check of check_robot, by the message only it gives (deleting it fails its case).
 MISFITS = [
     (lambda c: c.joint_names.reverse(), 'joint names differ'),
-    (lambda c: c.observation.update(velocity_clip=5.0), "observation 'velocity_clip'"),
     (lambda c: c.observation['layout'][0]['names'].reverse(), "observation 'layout'"),
     (lambda c: c.observation.update(size=18), "observation 'size'"),
     (lambda c: c.action.update(gear=[150.0] * 6), 'action gear'),
@@ -50,6 +49,21 @@ def test_each_robot_check_names_what_differs(misfit, message, walker_card):
     misfit(card)
     with pytest.raises(CardError, match=message):
         card.check_robot(get_robot('walker_7_main'))
+
+
+def test_a_flat_cards_velocity_clip_is_its_policys_and_a_modular_ones_is_checked():
+    """The flat clip is what the policy was trained on (the runtime applies the card's); the
+    limb tokens' clip is fixed, so a modular card that names another is a misfit."""
+    flat = PolicyCard.for_robot(get_robot('walker_7_main'), name='x', method='m',
+                                obs_mode='flat')
+    flat.observation.update(velocity_clip=None)
+    flat.check_robot(get_robot('walker_7_main'))
+    modular = PolicyCard.for_robot(get_robot('walker_7_main'), name='x', method='m',
+                                   obs_mode='modular')
+    modular.check_robot(get_robot('walker_7_main'))
+    modular.observation.update(velocity_clip=5.0)
+    with pytest.raises(CardError, match="observation 'velocity_clip' 5.0 != robot's 10.0"):
+        modular.check_robot(get_robot('walker_7_main'))
 
 
 def test_card_for_another_robot_names_the_joints():

@@ -175,6 +175,23 @@ def test_resume_without_buffer_refills_before_learning(smoke_config, tmp_path):
     assert resumed['counters']['updates'] == first['counters']['updates']
 
 
+def test_resume_on_a_changed_velocity_clip_warns_and_records_the_new_one(tmp_path, capsys):
+    """A family's clip changed since the checkpoint: the run fine-tunes on today's observation,
+    says so, and its next checkpoint records the clip it now trains on (export checks it)."""
+    run = train(str(REPO / 'config/train/smoke_td3.yaml'), run_dir=str(tmp_path / 'r'),
+                progress=False)
+    last = run / 'checkpoints' / 'last.pt'
+    state = load_checkpoint(last)
+    assert state['velocity_clips'] == {'walker_7_main': 10.0}
+    save_checkpoint(dict(state, config={**state['config'], 'total_steps': 350},
+                         velocity_clips={'walker_7_main': None}), last)
+    capsys.readouterr()
+    train(resume=str(run), progress=False)
+    assert ('observation velocity clip of walker_7_main was None in the checkpoint and is 10.0'
+            in capsys.readouterr().err)
+    assert load_checkpoint(last)['velocity_clips'] == {'walker_7_main': 10.0}
+
+
 def test_resume_with_truncated_best_and_stale_temporaries(smoke_config, tmp_path):
     config = smoke_config('td3', total_steps=200, eval_every=100, checkpoint_every=100)
     run = train(config=config, run_dir=str(tmp_path / 'r'), progress=False)
