@@ -43,7 +43,7 @@ from synergy_control.training.config import (Config, ConfigError, config_from_di
 from synergy_control.training.hooks import HOOKS, Hook
 from synergy_control.training.distill import Teachers
 from synergy_control.training.ppo import PPO, collect
-from synergy_control.training.vec_env import VectorEnv
+from synergy_control.training.vec_env import FinishedEpisode, VectorEnv
 
 EPISODE_COLUMNS = ('episode', 'episode_return', 'episode_length')
 EVAL_COLUMNS = ('eval_mean', 'eval_std', 'eval_length')
@@ -540,12 +540,10 @@ class OnPolicyTrainer(Trainer):
             collected = collect(self.agent, self.envs, obs, self.env_robot,
                                 cfg.ppo.rollout_steps, self.teachers)
             obs = collected.obs
-            for t, episode in collected.episodes:  # logged at the env step it ended
-                self.env_steps = before + (t + 1) * self.envs.num_envs
-                self._log_episode(episode.name, episode.episode_return, episode.length)
             for entry in self.envs.entry:
                 self.robot_steps[self.train_names[entry]] += cfg.ppo.rollout_steps
             self.env_steps = before + cfg.ppo.rollout_steps * self.envs.num_envs
+            self._log_rollout_episodes([episode for _, episode in collected.episodes])
             self.bar.update(self.env_steps - before)
             self.metrics = self.agent.update(collected.rollout)
             if self.teachers is not None and self.env_steps >= cfg.distill.steps:
@@ -554,6 +552,24 @@ class OnPolicyTrainer(Trainer):
                 self.agent.set_learning_rate(cfg.ppo.learning_rate)
             mark = self._periodic(before, mark)
         self._finish()
+
+    def _log_rollout_episodes(self, episodes: list[FinishedEpisode]) -> None:
+        """Count a rollout's finished episodes and log one row of their means.
+
+        Dozens of environments end hundreds of episodes a rollout: a row each made the
+        metrics.csv of a 38-minute run 6.5 MB. ``episode`` stays the running count.
+        """
+        if not episodes:
+            return
+        self.episodes += len(episodes)
+        row = {'episode': self.episodes,
+               'episode_return': float(np.mean([e.episode_return for e in episodes])),
+               'episode_length': float(np.mean([e.length for e in episodes]))}
+        if self.is_set:
+            for name in {e.name for e in episodes}:
+                row[f'episode_return/{name}'] = float(np.mean(
+                    [e.episode_return for e in episodes if e.name == name]))
+        self.log.write('episode', self.env_steps, self.wall_time, row)
 
     def close(self) -> None:
         """Release the vectorised environments too."""

@@ -117,6 +117,19 @@ def test_a_run_exports_its_normaliser_inside_the_graph(tmp_path, smoke_config):
     assert np.abs(onnx_action - unnormalised).max() > 1e-3  # the normaliser is in the graph
 
 
+def test_ppo_logs_one_row_of_episode_means_per_rollout(tmp_path, smoke_config):
+    """Walkers that fall within a few steps end many episodes a rollout: one row, their means."""
+    import csv
+    config = smoke_config('ppo', total_steps=1024, eval_every=100_000)
+    run = train(config=config, run_dir=str(tmp_path / 'run'), progress=False)
+    rows = [r for r in csv.DictReader(open(run / 'metrics.csv')) if r['episode']]
+    rollout = config.num_envs * config.ppo.rollout_steps
+    assert [int(r['step']) for r in rows] == list(range(rollout, 1024 + 1, rollout))
+    counts = [int(r['episode']) for r in rows]
+    assert counts[-1] > len(rows) and counts == sorted(counts)  # a running count of episodes
+    assert all(1 <= float(r['episode_length']) <= config.ppo.rollout_steps * 4 for r in rows)
+
+
 def test_ppo_trains_solar_over_a_padded_set_and_resumes(tmp_path, smoke_config):
     """Walker++ subset, SOLAR's synergy actor as the mean: padded columns never move."""
     config = smoke_config('ppo', robot=None, robots=['walker_2_main', 'walker_7_main'],
