@@ -129,7 +129,6 @@ def export_checkpoint(source: str | Path, out: str | Path, *, name: str | None =
               'obs_mode': config['obs_mode'], 'training': training,
               'normalization': _normalization(agent)}
     if robot == ALL_ROBOTS:
-        train, zero_shot = run_config.robot_split()
         training['robots'] = {'train': train, 'zero_shot': zero_shot}
         robots = train + zero_shot
         if default_robot is not None:
