@@ -102,6 +102,12 @@ class DistillConfig:
     more gradient steps per sample than PPO's surrogate: while distilling, each rollout gets
     ``epochs`` passes at a fixed ``learning_rate``; PPO then starts from
     ``ppo.learning_rate``.
+
+    Kickstarting (Schmitt et al. 2018) keeps the experts after that: for ``kickstart_steps``
+    more environment steps they go on labelling the student's states and PPO's loss gains
+    ``kickstart_coef`` × the imitation loss, the weight falling linearly to zero. PPO alone
+    undid the distillation on Walker++ and Humanoid2D++ (the zero-shot robots first); the
+    term holds the policy near the experts while the surrogate learns to improve on them.
     """
 
     teachers: list[str] = option([])
@@ -109,6 +115,19 @@ class DistillConfig:
     bc_coef: float = option(1.0, POSITIVE)
     epochs: int = option(15, POSITIVE)
     learning_rate: float = option(1e-3, POSITIVE)
+    kickstart_steps: int = option(0, NONNEG)
+    kickstart_coef: float = option(0.0, NONNEG)
+
+    @property
+    def teaching_steps(self) -> int:
+        """Environment steps the experts label: distillation, then kickstarting."""
+        return self.steps + self.kickstart_steps
+
+    def kickstart_weight(self, env_steps: int) -> float:
+        """The imitation term's weight in PPO's loss at ``env_steps`` (0 outside kickstarting)."""
+        if not self.kickstart_steps or not self.steps <= env_steps < self.teaching_steps:
+            return 0.0
+        return self.kickstart_coef * (1.0 - (env_steps - self.steps) / self.kickstart_steps)
 
 
 @dataclass
@@ -381,12 +400,20 @@ def config_from_dict(data: dict, name: str = '') -> Config:
                           're-clustering, needs an action value (ΔQ) from twin critics and a '
                           'replay, which PPO does not learn; without it the synergies stay '
                           "the limb graph's affinity clustering (or train with td3)")
-    if config.distill.steps and config.algorithm != 'ppo':
+    distill = config.distill
+    if distill.steps and config.algorithm != 'ppo':
         raise ConfigError("config key 'distill.steps': distillation is the first phase of a "
                           f'ppo run, got algorithm {config.algorithm}')
-    if config.distill.steps and not config.distill.teachers:
-        raise ConfigError("config key 'distill.teachers': distill.steps > 0 needs one exported "
-                          'expert (.onnx) per training robot')
+    if distill.kickstart_steps and config.algorithm != 'ppo':
+        raise ConfigError("config key 'distill.kickstart_steps': kickstarting adds to PPO's "
+                          f'loss, got algorithm {config.algorithm}')
+    if distill.teaching_steps and not distill.teachers:
+        raise ConfigError("config key 'distill.teachers': distill.steps or kickstart_steps > 0 "
+                          'needs one exported expert (.onnx) per training robot')
+    if bool(distill.kickstart_steps) != bool(distill.kickstart_coef):
+        raise ConfigError("config key 'distill.kickstart_coef': kickstarting needs both "
+                          f'kickstart_steps and kickstart_coef > 0, got {distill.kickstart_steps}'
+                          f' steps and coefficient {distill.kickstart_coef}')
     if config.batch_size > config.buffer_size:
         raise ConfigError(f"config key 'batch_size': expected <= buffer_size "
                           f'({config.buffer_size}), got {config.batch_size}')

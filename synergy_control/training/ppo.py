@@ -152,6 +152,8 @@ class PPO(OffPolicyAgent):
         super().__init__(context, config)
         self.hp, self.gamma = config.ppo, config.gamma
         self.distill = config.distill
+        if config.distill.kickstart_steps:  # its column only in the runs that have the term
+            self.metric_names = (*self.metric_names, 'imitation_loss')
         self.actor = self.builder.make_ppo_actor()
         self.samples_own_space = isinstance(self.actor, SampledSpaceActor)
         self.sampled_dim = max(self.builder.sampled_dims())
@@ -226,10 +228,18 @@ class PPO(OffPolicyAgent):
         for group in self.optimizers['ppo'].param_groups:
             group['lr'] = lr
 
-    def update(self, rollout: Rollout) -> dict[str, torch.Tensor]:
-        """Epochs of minibatch steps on one rollout; the learning rate follows the KL."""
+    def update(self, rollout: Rollout, kickstart: float | None = None
+               ) -> dict[str, torch.Tensor]:
+        """Epochs of minibatch steps on one rollout; the learning rate follows the KL.
+
+        A rollout with expert labels is distilled (imitation only), or with ``kickstart``
+        (a weight) PPO's loss gains that weight × the imitation loss.
+        """
         hp, optimizer = self.hp, self.optimizers['ppo']
-        distilling = rollout.teacher_action is not None
+        labelled = rollout.teacher_action is not None
+        if kickstart is not None and not labelled:
+            raise ValueError('kickstarting needs a rollout labelled by the experts')
+        distilling = labelled and kickstart is None
         if distilling:
             self.set_learning_rate(self.distill.learning_rate)
         size = rollout.obs.shape[0]
@@ -244,9 +254,13 @@ class PPO(OffPolicyAgent):
                 mask = self._mask(robot)
                 mean = self.mean(rollout.obs[idx], robot)
                 value = self.value(rollout.obs[idx]).squeeze(-1)
+                if labelled:
+                    imitation = imitation_loss(self.to_action(mean), rollout.teacher_action[idx],
+                                               self._act_mask(robot))
+                    if 'imitation_loss' in totals:
+                        totals['imitation_loss'] += float(imitation.detach())
                 if distilling:  # fit the experts; no surrogate (nothing clipped)
-                    policy_loss = self.distill.bc_coef * imitation_loss(
-                        self.to_action(mean), rollout.teacher_action[idx], self._act_mask(robot))
+                    policy_loss = self.distill.bc_coef * imitation
                     value_loss = squared_error(value, rollout.value_target[idx])
                     clipped = torch.zeros(())
                 else:
@@ -256,6 +270,8 @@ class PPO(OffPolicyAgent):
                     policy_loss, value_loss, clipped = ppo_losses(
                         log_prob, rollout.log_prob[idx], advantage, value,
                         rollout.value_target[idx], hp.clip)
+                    if labelled:
+                        policy_loss = policy_loss + kickstart * imitation
                 width = self.sampled_dim if mask is None else mask.sum(-1)
                 entropy = (self.log_std.sum() + 0.5 * LOG_2PI_E * width if mask is None
                            else (self.log_std * mask).sum(-1) + 0.5 * LOG_2PI_E * width).mean()
@@ -277,7 +293,8 @@ class PPO(OffPolicyAgent):
                     totals[name] += float(value.detach())
                 steps += 1
                 self.updates += 1
-        metrics = {name: torch.tensor(total / steps) for name, total in totals.items()}
+        metrics = {name: torch.tensor(total / steps) for name, total in totals.items()
+                   if labelled or name != 'imitation_loss'}
         metrics['learning_rate'] = torch.tensor(optimizer.param_groups[0]['lr'])
         metrics['action_std'] = self.log_std.detach().exp().mean()
         return metrics

@@ -522,7 +522,8 @@ class OnPolicyTrainer(Trainer):
     collection differs (:func:`synergy_control.training.ppo.collect`). A set's environments
     cycle through its training robots (or tasks). With ``distill.steps`` the first iterations
     fit the experts (``distill.teachers``) instead of the surrogate; ``policy_loss`` is then
-    the imitation loss.
+    the imitation loss. With ``distill.kickstart_steps`` the experts go on labelling after
+    that and PPO's loss keeps a decaying imitation term (logged as ``imitation_loss``).
     """
 
     agent: PPO
@@ -538,10 +539,10 @@ class OnPolicyTrainer(Trainer):
         """Collect and update until ``total_steps`` or a stop request, then checkpoint."""
         cfg = self.config
         obs = torch.as_tensor(self.envs.reset(seed=cfg.seed + self.episodes), device=self.device)
-        # the experts are loaded only while there is distilling to do: a run resumed after it
+        # the experts are loaded only while there is teaching to do: a run resumed after it
         # needs no expert files (its checkpoint holds PPO's learning rate, set as it ended)
         self.teachers = (Teachers(cfg.distill.teachers, self.train_names)
-                         if self.env_steps < cfg.distill.steps else None)
+                         if self.env_steps < cfg.distill.teaching_steps else None)
         for hook in self.hooks:
             hook.start(self)
         mark = (time.perf_counter(), self.agent.updates)
@@ -556,11 +557,15 @@ class OnPolicyTrainer(Trainer):
             self._log_episodes([(e.name, e.episode_return, e.length)
                                 for _, e in collected.episodes])
             self.bar.update(self.env_steps - before)
-            self.metrics = self.agent.update(collected.rollout)
-            if self.teachers is not None and self.env_steps >= cfg.distill.steps:
+            distilling = before < cfg.distill.steps
+            kickstart = (cfg.distill.kickstart_weight(before)
+                         if self.teachers is not None and not distilling else None)
+            self.metrics = self.agent.update(collected.rollout, kickstart)
+            if distilling and self.env_steps >= cfg.distill.steps:
                 # distilled: PPO takes over at its own learning rate, before any checkpoint
-                self.teachers = None
                 self.agent.set_learning_rate(cfg.ppo.learning_rate)
+            if self.teachers is not None and self.env_steps >= cfg.distill.teaching_steps:
+                self.teachers = None
             mark = self._periodic(before, mark)
         self._finish()
 

@@ -142,3 +142,64 @@ def test_a_run_resumed_after_its_distillation_needs_no_experts(tmp_path, smoke_c
     shutil.rmtree(moved)
     train(resume=str(run), total_steps=256, progress=False)
     assert load_checkpoint(run / 'checkpoints' / 'last.pt')['counters']['env_steps'] == 256
+
+
+# ---------------------------------------------------------------------- kickstarting
+SMALL_PPO = {'rollout_steps': 32, 'epochs': 8, 'minibatches': 2, 'learning_rate': 3e-3,
+             'desired_kl': None, 'value_hidden_sizes': [32, 32]}
+
+
+def test_kickstarting_holds_ppo_near_the_experts(tmp_path, smoke_config, experts):
+    """PPO with the decaying imitation term ends nearer the experts than PPO alone."""
+    teachers = [experts[name] for name in ROBOTS]
+    common = dict(robot=None, robots=ROBOTS, num_envs=4, total_steps=768, ppo=SMALL_PPO)
+    kicked = train(config=smoke_config('ppo', **common, distill={
+        'teachers': teachers, 'kickstart_steps': 768, 'kickstart_coef': 20.0}),
+        run_dir=str(tmp_path / 'kicked'), progress=False)
+    plain = train(config=smoke_config('ppo', **common), run_dir=str(tmp_path / 'plain'),
+                  progress=False)
+    labels = Teachers(teachers, ROBOTS)
+    kicked_error = imitation_error(agent_from_checkpoint(kicked / 'checkpoints' / 'last.pt'),
+                                   labels)
+    plain_error = imitation_error(agent_from_checkpoint(plain / 'checkpoints' / 'last.pt'),
+                                  labels)
+    assert kicked_error < 0.5 * plain_error
+
+
+def test_kickstarting_follows_distillation_and_ends(tmp_path, smoke_config, experts):
+    """Distilled rollouts, then PPO with the term (its loss logged), then PPO alone."""
+    import csv
+    config = smoke_config('ppo', robot=None, robots=ROBOTS, num_envs=4, total_steps=384,
+                          log_every=128, ppo={**SMALL_PPO, 'epochs': 1},
+                          distill={'teachers': [experts[name] for name in ROBOTS],
+                                   'steps': 128, 'epochs': 3, 'kickstart_steps': 128,
+                                   'kickstart_coef': 1.0})
+    run = train(config=config, run_dir=str(tmp_path / 'run'), progress=False)
+    assert agent_from_checkpoint(run / 'checkpoints' / 'last.pt').updates == 3 * 2 + 2 * 1 * 2
+    with open(run / 'metrics.csv', newline='') as f:
+        rows = [row for row in csv.DictReader(f) if row['policy_loss']]
+    imitation = [row['imitation_loss'] for row in rows]
+    assert [int(row['step']) for row in rows] == [128, 256, 384]
+    assert float(imitation[0]) > 0 and float(imitation[1]) > 0 and imitation[2] == ''
+
+
+def test_the_kickstart_weight_falls_linearly_to_zero(smoke_config, experts):
+    distill = smoke_config('ppo', distill={'teachers': [experts['walker_7_main']], 'steps': 100,
+                                           'kickstart_steps': 200,
+                                           'kickstart_coef': 2.0}).distill
+    assert distill.teaching_steps == 300
+    weights = [distill.kickstart_weight(step) for step in (0, 99, 100, 200, 299, 300, 1000)]
+    assert weights == pytest.approx([0.0, 0.0, 2.0, 1.0, 0.01, 0.0, 0.0])
+
+
+def test_kickstarting_needs_ppo_teachers_and_both_settings(smoke_config, experts):
+    expert = [experts['walker_7_main']]
+    with pytest.raises(ConfigError, match="'distill.kickstart_steps'.*PPO's loss"):
+        smoke_config('td3', distill={'teachers': expert, 'kickstart_steps': 100,
+                                     'kickstart_coef': 1.0})
+    with pytest.raises(ConfigError, match="'distill.teachers'.*kickstart_steps"):
+        smoke_config('ppo', distill={'kickstart_steps': 100, 'kickstart_coef': 1.0})
+    for steps, coef in ((100, 0.0), (0, 1.0)):
+        with pytest.raises(ConfigError, match="'distill.kickstart_coef'"):
+            smoke_config('ppo', distill={'teachers': expert, 'kickstart_steps': steps,
+                                         'kickstart_coef': coef})
