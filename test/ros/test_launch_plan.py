@@ -56,6 +56,9 @@ def test_sim_plan_policy_defaults_to_the_robots_shipped_policy():
     shipped = launch_plan.shipped_policies()
     assert {robot: path.stem for robot, path in shipped.items()} == {
         **{f'walker_{n}_main': 'walker_solar' for n in range(2, 8)},
+        **{f'humanoid_2d_{variant}': 'humanoid2d_solar' for variant in (
+            '9_full', '8_left_knee', '8_right_knee', '7_left_arm', '7_right_arm', '7_lower_arms',
+            '7_left_leg', '7_right_leg')},
         'hopper_4': 'hopper_td3', 'half_cheetah': 'half_cheetah_vel_ear',
         'humanoid': 'humanoid_sar'}
     _, controller = sim_plan('hopper_4')
