@@ -44,23 +44,29 @@ def imitation_error(agent, teachers: Teachers, steps: int = 40) -> float:
     return float(np.mean(errors))
 
 
-def test_distillation_fits_each_robots_expert(tmp_path, smoke_config, experts):
+SMALL_PPO = {'rollout_steps': 32, 'epochs': 8, 'minibatches': 2, 'learning_rate': 3e-3,
+             'desired_kl': None, 'value_hidden_sizes': [32, 32]}
+
+
+@pytest.mark.parametrize('teaching', [{'steps': 768},
+                                      {'kickstart_steps': 768, 'kickstart_coef': 20.0}],
+                         ids=['distillation', 'kickstarting'])
+def test_teaching_brings_the_policy_near_each_robots_expert(tmp_path, smoke_config, experts,
+                                                            teaching):
+    """Distillation, or PPO with the decaying imitation term, ends nearer the experts than PPO."""
     teachers = [experts[name] for name in ROBOTS]
-    common = dict(robot=None, robots=ROBOTS, num_envs=4, total_steps=768,
-                  ppo={'rollout_steps': 32, 'epochs': 8, 'minibatches': 2,
-                       'learning_rate': 3e-3, 'desired_kl': None,
-                       'value_hidden_sizes': [32, 32]})
-    distilled = train(config=smoke_config('ppo', **common,
-                                          distill={'teachers': teachers, 'steps': 768}),
-                      run_dir=str(tmp_path / 'distilled'), progress=False)
+    common = dict(robot=None, robots=ROBOTS, num_envs=4, total_steps=768, ppo=SMALL_PPO)
+    taught = train(config=smoke_config('ppo', **common,
+                                       distill={'teachers': teachers, **teaching}),
+                   run_dir=str(tmp_path / 'taught'), progress=False)
     plain = train(config=smoke_config('ppo', **common), run_dir=str(tmp_path / 'plain'),
                   progress=False)
     labels = Teachers(teachers, ROBOTS)
-    distilled_error = imitation_error(agent_from_checkpoint(distilled / 'checkpoints' / 'last.pt'),
-                                      labels)
+    taught_error = imitation_error(agent_from_checkpoint(taught / 'checkpoints' / 'last.pt'),
+                                   labels)
     plain_error = imitation_error(agent_from_checkpoint(plain / 'checkpoints' / 'last.pt'),
                                   labels)
-    assert distilled_error < 0.5 * plain_error
+    assert taught_error < 0.5 * plain_error
 
 
 def test_each_env_is_labelled_by_its_robots_expert_on_its_own_state(experts):
@@ -145,27 +151,6 @@ def test_a_run_resumed_after_its_distillation_needs_no_experts(tmp_path, smoke_c
 
 
 # ---------------------------------------------------------------------- kickstarting
-SMALL_PPO = {'rollout_steps': 32, 'epochs': 8, 'minibatches': 2, 'learning_rate': 3e-3,
-             'desired_kl': None, 'value_hidden_sizes': [32, 32]}
-
-
-def test_kickstarting_holds_ppo_near_the_experts(tmp_path, smoke_config, experts):
-    """PPO with the decaying imitation term ends nearer the experts than PPO alone."""
-    teachers = [experts[name] for name in ROBOTS]
-    common = dict(robot=None, robots=ROBOTS, num_envs=4, total_steps=768, ppo=SMALL_PPO)
-    kicked = train(config=smoke_config('ppo', **common, distill={
-        'teachers': teachers, 'kickstart_steps': 768, 'kickstart_coef': 20.0}),
-        run_dir=str(tmp_path / 'kicked'), progress=False)
-    plain = train(config=smoke_config('ppo', **common), run_dir=str(tmp_path / 'plain'),
-                  progress=False)
-    labels = Teachers(teachers, ROBOTS)
-    kicked_error = imitation_error(agent_from_checkpoint(kicked / 'checkpoints' / 'last.pt'),
-                                   labels)
-    plain_error = imitation_error(agent_from_checkpoint(plain / 'checkpoints' / 'last.pt'),
-                                  labels)
-    assert kicked_error < 0.5 * plain_error
-
-
 def test_kickstarting_follows_distillation_and_ends(tmp_path, smoke_config, experts):
     """Distilled rollouts, then PPO with the term (its loss logged), then PPO alone."""
     import csv
