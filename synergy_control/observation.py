@@ -17,7 +17,8 @@ trained on. Two layouts:
     (``ActionScaling.command_to_ctrl``; zeros before the first).
 ``modular``
     SMP / SOLAR style: one 19-value token per limb (torso first, limb pre-order): body
-    position (x relative to the torso), linear velocity of the body frame's origin (SMP's
+    position (x relative to the torso; y is 0 where the family says its lateral position
+    only names a side, ``Family.token_lateral``), linear velocity of the body frame's origin (SMP's
     mujoco-py ``xvelp``, i.e. ``mj_jacBody``; not the centre of mass, which differs by up
     to 6 m/s on a walker limb), clipped ±10, angular velocity,
     exponential map of the body orientation, limb-type one-hot (4), joint angle normalised to
@@ -98,11 +99,13 @@ class ObservationBuilder:
     """Builds the observation of one robot in one mode from (qpos, qvel)."""
 
     def __init__(self, robot: Robot, mode: str = 'flat',
-                 velocity_clip: float | None | Literal['family'] = 'family'):
+                 velocity_clip: float | None | Literal['family'] = 'family',
+                 lateral_position: bool | Literal['family'] = 'family'):
         """Build for ``robot`` in ``mode``; ``velocity_clip`` is the flat layout's qvel clip.
 
-        ``'family'`` (training) takes the robot family's; a policy card gives the one its
-        policy was trained with (None: unclipped).
+        ``lateral_position``: whether the limb tokens hold the bodies' y position (else 0).
+        For both, ``'family'`` (training) takes the robot family's; a policy card gives what
+        its policy was trained with (clip None: unclipped).
         """
         if mode not in MODES:
             raise ValueError(f"observation mode must be one of {MODES}, got '{mode}'")
@@ -118,6 +121,8 @@ class ObservationBuilder:
         self._extras = robot.family.flat_extras if mode == 'flat' else ()
         self._root_dofs = 6 if robot.root.kind == 'free' else 3  # the root's dofs come first
         self._clip = robot.family.velocity_clip if velocity_clip == 'family' else velocity_clip
+        self._lateral = (robot.family.token_lateral if lateral_position == 'family'
+                         else bool(lateral_position))
         self.needs_ctrl = any(EXTRAS[name][1] for name in self._extras)
         # each extra's kept rows of the scratch MjData, flattened: views taken once
         self._extra_views = [getattr(self._scratch.data, name)[self._extra_rows(name).start:]
@@ -146,6 +151,11 @@ class ObservationBuilder:
     def velocity_clip(self) -> float | None:
         """The flat layout's qvel clip (None: unclipped), recorded by checkpoints and cards."""
         return self._clip
+
+    @property
+    def lateral_position(self) -> bool:
+        """Whether the limb tokens hold the bodies' y position, recorded like the clip."""
+        return self._lateral
 
     @property
     def num_tokens(self) -> int:
@@ -253,6 +263,8 @@ class ObservationBuilder:
         position = fields['xpos'].take(gather['xpos'])
         columns[0:3] = position
         columns[0] -= position[0].take(torso_columns)  # x relative to its state's torso
+        if not self._lateral:
+            columns[1] = 0.0
         spatial = fields['cvel'].take(gather['cvel'])
         angular = spatial[:3]
         offset = position - fields['subtree_com'].take(gather['subtree_com'])
@@ -310,6 +322,8 @@ class ObservationBuilder:
         else:
             spec['tokens'] = [limb.name for limb in self.robot.limbs]
             spec['token_features'] = list(TOKEN_FEATURES)
+            if not self._lateral:  # absent (older cards): the y position is observed
+                spec['lateral_position'] = False
         return spec
 
     def _extra_names(self, name: str) -> list[str]:

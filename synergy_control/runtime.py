@@ -145,7 +145,8 @@ class PolicyRuntime:
             raise PolicyLoadError(f'policy {self.path}: graph tensors must be {FLOAT}: '
                                   f'{", ".join(not_float)}')
         self.observe = ObservationBuilder(robot, card.observation['mode'],
-                                          card.observation['velocity_clip'])
+                                          card.observation['velocity_clip'],
+                                          card.observation.get('lateral_position', True))
         self._state_widths = (robot.model.nq, robot.model.nv, robot.model.nu)
         # The robot's own scaling (the card was just checked to agree with it).
         self.scaling = ActionScaling.from_robot(robot)

@@ -186,6 +186,8 @@ def per_limb_tokens(build: ObservationBuilder, qpos: np.ndarray,
         mujoco.mj_objectVelocity(model, data, mujoco.mjtObj.mjOBJ_XBODY, b, velocity, 0)
         tokens[i, 0:3] = data.xpos[b]
         tokens[i, 0] -= torso_x
+        if not build.lateral_position:
+            tokens[i, 1] = 0.0
         tokens[i, 3:6] = np.clip(velocity[3:], -10.0, 10.0)
         tokens[i, 6:9] = velocity[:3]
         q = data.xquat[b] if data.xquat[b, 0] >= 0 else -data.xquat[b]
@@ -242,3 +244,38 @@ def test_expmap_of_rows_equals_each_row_and_keeps_non_finite_rows_non_finite():
     assert np.all(np.isnan(rows[2]))
     for quat, row in zip(quats[3:], rows[3:]):
         np.testing.assert_array_equal(quat_to_expmap(quat), row)
+
+
+# ---------------------------------------------------------------------- lateral position
+MIRRORS = [('humanoid_2d_7_right_leg', 'humanoid_2d_7_left_leg'),
+           ('humanoid_2d_7_left_arm', 'humanoid_2d_7_right_arm')]
+
+
+@pytest.mark.parametrize('trained, mirror', MIRRORS)
+def test_a_planar_humanoid_and_its_mirror_image_get_the_same_tokens(trained, mirror):
+    """The zero-shot humanoids are mirror images of training ones: in the same joint state
+    their tokens differed only in the lateral position, which names a side and nothing else."""
+    robot, image = get_robot(trained), get_robot(mirror)
+    assert robot.model.nq == image.model.nq
+    rng = np.random.default_rng(3)
+    qpos = robot.model.qpos0 + rng.uniform(-0.5, 0.5, robot.model.nq)
+    qvel = rng.normal(size=robot.model.nv)
+    tokens = {name: ObservationBuilder(get_robot(name), 'modular')(qpos, qvel)
+              for name in (trained, mirror)}
+    np.testing.assert_array_equal(tokens[trained], tokens[mirror])
+    sided = {name: ObservationBuilder(get_robot(name), 'modular', lateral_position=True)(
+        qpos, qvel).reshape(-1, 19) for name in (trained, mirror)}
+    differs = np.argwhere(sided[trained] != sided[mirror])
+    assert len(differs) and set(differs[:, 1]) == {1}  # pos_y, nothing else
+
+
+def test_the_lateral_position_is_the_familys_and_recorded_only_when_dropped():
+    walker = ObservationBuilder(get_robot('walker_7_main'), 'modular')
+    humanoid = ObservationBuilder(get_robot('humanoid_2d_9_full'), 'modular')
+    assert walker.lateral_position and 'lateral_position' not in walker.spec()
+    assert not humanoid.lateral_position and humanoid.spec()['lateral_position'] is False
+    robot = get_robot('humanoid_2d_9_full')
+    tokens = humanoid(robot.model.qpos0, np.zeros(robot.model.nv)).reshape(-1, 19)
+    assert not tokens[:, 1].any()
+    sided = ObservationBuilder(robot, 'modular', lateral_position=True)
+    assert sided(robot.model.qpos0, np.zeros(robot.model.nv)).reshape(-1, 19)[:, 1].any()

@@ -195,8 +195,9 @@ class PolicyCard:
                             f'{robot.joint_names} (policy joints missing on robot: {missing}; '
                             f'robot joints unknown to policy: {extra})')
         try:
-            expected = ObservationBuilder(robot, self.observation['mode'],
-                                          self.observation.get('velocity_clip')).spec()
+            expected = ObservationBuilder(
+                robot, self.observation['mode'], self.observation.get('velocity_clip'),
+                self.observation.get('lateral_position', True)).spec()
         except ValueError as error:
             problems.append(f'observation: {error}')
         else:

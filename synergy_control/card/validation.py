@@ -149,8 +149,9 @@ class Validator:
         self.require(spec, 'size', 'observation.', lambda k, v: self.integer(k, v, 1))
         self.require(spec, 'velocity_clip', 'observation.',  # null: velocities not clipped
                      lambda k, v: v if v is None else self.number(k, v, positive=True))
-        if not isinstance(spec.get('needs_ctrl', False), bool):
-            self.fail('observation.needs_ctrl', 'true or false', spec['needs_ctrl'])
+        for key in ('needs_ctrl', 'lateral_position'):
+            if not isinstance(spec.get(key, False), bool):
+                self.fail(f'observation.{key}', 'true or false', spec[key])
         if mode == 'flat':
             layout = self.require(spec, 'layout', 'observation.', self.blocks)
             for i, block in enumerate(layout):

@@ -73,21 +73,35 @@ def export_robot(config: Config, robot: str | None) -> str:
     return robot
 
 
-def check_velocity_clips(state: dict, robots: list[str], obs_mode: str) -> None:
-    """Refuse a checkpoint trained on another velocity clip than the robots' observation now.
+def check_observation_record(state: dict, robots: list[str], obs_mode: str) -> None:
+    """Refuse a checkpoint trained on another observation than the robots' observation now.
 
     The card records the robot's observation as it is today; a network trained on clipped
-    velocities (the family's clip since changed) would be served unclipped ones. Checkpoints
-    older than the record carry none and pass.
+    velocities (the family's clip since changed), or on limb tokens holding the lateral
+    position the family now drops, would be served another input. A checkpoint without a
+    velocity record passes; one without a lateral record was trained on tokens with y.
     """
-    recorded = {split_env_id(name)[0]: clip
-                for name, clip in state.get('velocity_clips', {}).items()}
-    for robot in {split_env_id(r)[0] for r in robots} & set(recorded):
+    variants = {split_env_id(r)[0] for r in robots}
+    clips = {split_env_id(name)[0]: clip
+             for name, clip in state.get('velocity_clips', {}).items()}
+    for robot in sorted(variants & set(clips)):
         now = ObservationBuilder(get_robot(robot), obs_mode).velocity_clip
-        if recorded[robot] != now:
+        if clips[robot] != now:
             raise ExportError(f"the checkpoint was trained on {robot}'s velocities clipped to "
-                              f'{recorded[robot]}; its observation now clips to {now}: resume '
+                              f'{clips[robot]}; its observation now clips to {now}: resume '
                               'the run on the new observation and export a later checkpoint')
+    if obs_mode != 'modular':
+        return
+    lateral = {split_env_id(name)[0]: value
+               for name, value in state.get('lateral_positions', {}).items()}
+    for robot in sorted(variants):
+        now = ObservationBuilder(get_robot(robot), obs_mode).lateral_position
+        trained = lateral.get(robot, True)
+        if trained != now:
+            raise ExportError(f"the checkpoint was trained on {robot}'s limb tokens "
+                              f"{'with' if trained else 'without'} the lateral position; its "
+                              f"observation now {'holds' if now else 'drops'} it: resume the "
+                              'run on the new observation and export a later checkpoint')
 
 
 def export_checkpoint(source: str | Path, out: str | Path, *, name: str | None = None,
@@ -108,8 +122,8 @@ def export_checkpoint(source: str | Path, out: str | Path, *, name: str | None =
     if robot != ALL_ROBOTS:
         robot = export_robot(run_config, robot)
     train, zero_shot = run_config.robot_split()
-    check_velocity_clips(state, train + zero_shot if robot == ALL_ROBOTS else [robot],
-                         run_config.obs_mode)
+    check_observation_record(state, train + zero_shot if robot == ALL_ROBOTS else [robot],
+                             run_config.obs_mode)
     config = run_config.to_dict()  # older configs: hidden_sizes -> policy
     agent = agent_from_checkpoint(state)
     counters = state['counters']

@@ -117,6 +117,12 @@ class Family:
     description: str = ''
     flat_extras: tuple[str, ...] = ()
     velocity_clip: float | None = 10.0
+    #: Whether the modular limb tokens hold the bodies' lateral (y) position. A planar robot
+    #: has no lateral freedom: there it is a constant per body that only says which side a
+    #: limb is on, so a policy trained on a one-legged humanoid saw its leg at y = -0.08 and
+    #: failed on the mirror image, whose leg is at +0.08 and whose tokens differ in nothing
+    #: else. Walkers and hoppers have every body at y = 0.
+    token_lateral: bool = True
     task_kinds: dict[str, TaskSpec] = field(default_factory=dict)
 
     def task_spec(self, task: 'Task') -> TaskSpec:
@@ -235,6 +241,7 @@ FAMILIES: dict[str, Family] = {
                         keep=_without(_HUMANOID2D_BODIES, 'right_thigh', 'right_shin')),
         ),
         zero_shot=('humanoid_2d_7_left_leg', 'humanoid_2d_7_right_arm'),
+        token_lateral=False,  # the zero-shot humanoids are the mirror images of training ones
     ),
     'half_cheetah': Family(
         name='half_cheetah',

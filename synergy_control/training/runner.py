@@ -268,32 +268,39 @@ class Trainer:
                               'episodes': self.episodes, 'robot_steps': self.robot_steps,
                               'update_credit': self.update_credit},
                  'rng': rng, 'last_eval': self.last_eval, 'best_eval': self.best_eval,
-                 'wall_time': self.wall_time, 'velocity_clips': self.velocity_clips,
+                 'wall_time': self.wall_time, **self.observation_record,
                  'hooks': [hook.state_dict() for hook in self.hooks]}
         if self.config.keep_buffer and self.buffer is not None:
             state['buffer'] = self.buffer.state_dict()
         return state
 
     @property
-    def velocity_clips(self) -> dict[str, float | None]:
-        """Each robot's flat-observation velocity clip: what the networks were trained on."""
-        return {name: env.observe.velocity_clip for name, env in self.eval_envs.items()}
+    def observation_record(self) -> dict[str, dict]:
+        """Each robot's observation facts that a family may change: what the networks saw.
+
+        ``velocity_clips`` (the flat layout's qvel clip) and ``lateral_positions`` (whether
+        the limb tokens hold y); a checkpoint without a record predates it.
+        """
+        envs = self.eval_envs.items()
+        return {'velocity_clips': {name: env.observe.velocity_clip for name, env in envs},
+                'lateral_positions': {name: env.observe.lateral_position for name, env in envs}}
 
     def restore(self, state: dict) -> None:
         """Load a checkpoint's networks, optimisers, counters, RNG, hooks and (if kept) buffer.
 
-        A checkpoint trained on another velocity clip (the family's changed since) is resumed
-        on today's observation, with a warning: the run fine-tunes to it, and its later
-        checkpoints record the new clip.
+        A checkpoint trained on another velocity clip or lateral position (the family's
+        changed since) is resumed on today's observation, with a warning: the run fine-tunes
+        to it, and its later checkpoints record the new one.
         """
-        now = self.velocity_clips
-        changed = {name: clip for name, clip in state.get('velocity_clips', {}).items()
-                   if name in now and clip != now[name]}
-        if changed:
-            print(f'warning: the observation velocity clip of {", ".join(changed)} was '
-                  f'{", ".join(sorted({str(c) for c in changed.values()}))} in the checkpoint '
-                  f'and is {", ".join(sorted({str(now[n]) for n in changed}))} now: training '
-                  'goes on with the new one', file=sys.stderr)
+        for key, now in self.observation_record.items():
+            changed = {name: value for name, value in state.get(key, {}).items()
+                       if name in now and value != now[name]}
+            if changed:
+                print(f'warning: the observation {key[:-1].replace("_", " ")} of '
+                      f'{", ".join(changed)} was '
+                      f'{", ".join(sorted({str(c) for c in changed.values()}))} in the '
+                      f'checkpoint and is {", ".join(sorted({str(now[n]) for n in changed}))} '
+                      'now: training goes on with the new one', file=sys.stderr)
         self.agent.load_state_dict(state['agent'])
         self.agent.load_optimizer_state(state['optimizers'])
         counters = state['counters']
