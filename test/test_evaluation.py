@@ -76,6 +76,8 @@ def test_the_gymnasium_judge_refuses_modular_tokens_of_joints_in_another_order(t
 
 
 EAR = Path(__file__).resolve().parents[1] / 'models' / 'half_cheetah_vel_ear.onnx'
+#: The cheetah shipped until 2026-12-08, trained on joint velocities clipped to ±10.
+EAR_CLIPPED = EAR.parent / 'ear' / 'half_cheetah_vel_ear_680k.onnx'
 
 
 def test_the_gymnasium_judge_commands_a_multi_task_policy_and_measures_its_speed():
@@ -96,15 +98,16 @@ def test_the_gymnasium_judge_commands_a_multi_task_policy_and_measures_its_speed
 
 
 def test_the_gymnasium_judge_feeds_the_cards_velocity_clip_not_gymnasiums_observation():
-    """The shipped cheetah was trained on joint velocities clipped to ±10; HalfCheetah-v5
+    """The 680k cheetah was trained on joint velocities clipped to ±10; HalfCheetah-v5
     observes them unclipped. Running at 10 m/s its legs pass 10 rad/s: fed gymnasium's own
     observation it ran 5.3 m/s there against 6.2 in ours. Built by the runtime, as the node
     builds it, the two are the same run.
     """
     from synergy_control.evaluation import judge_in_gymnasium
     from synergy_control.runtime import PolicyRuntime
-    assert PolicyRuntime(EAR).observe.velocity_clip == 10.0  # the card's, not the family's
-    judged = judge_in_gymnasium(EAR, 'HalfCheetah-v5', episodes=1, task='vel:10')
-    ours = evaluate(EAR, episodes=1, task='vel:10')
+    # the card's clip, not the family's (None)
+    assert PolicyRuntime(EAR_CLIPPED).observe.velocity_clip == 10.0
+    judged = judge_in_gymnasium(EAR_CLIPPED, 'HalfCheetah-v5', episodes=1, task='vel:10')
+    ours = evaluate(EAR_CLIPPED, episodes=1, task='vel:10')
     assert judged['speeds'][0] == pytest.approx(ours['results'][0]['speed'], abs=1e-9)
     assert judged['speeds'][0] > 5.5
