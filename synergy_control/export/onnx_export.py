@@ -235,7 +235,7 @@ def _torch_outputs(module: torch.nn.Module, feed: dict[str, np.ndarray], card: P
 
 def _ulp_neighbour(feed: dict[str, np.ndarray], card: PolicyCard, rng: np.random.Generator
                    ) -> dict[str, np.ndarray]:
-    """The feed with every non-zero observation value moved one float32 ulp up or down.
+    """Return the feed with every non-zero observation value moved one float32 ulp up or down.
 
     Only observations: the other inputs are constants the graph may compare (a membership
     matrix is a mask), and a zero stays zero for the same reason.

@@ -124,7 +124,7 @@ class DistillConfig:
         return self.steps + self.kickstart_steps
 
     def kickstart_weight(self, env_steps: int) -> float:
-        """The imitation term's weight in PPO's loss at ``env_steps`` (0 outside kickstarting)."""
+        """Return the imitation term's weight in PPO's loss at ``env_steps`` (0 outside it)."""
         if not self.kickstart_steps or not self.steps <= env_steps < self.teaching_steps:
             return 0.0
         return self.kickstart_coef * (1.0 - (env_steps - self.steps) / self.kickstart_steps)
