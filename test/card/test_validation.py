@@ -49,6 +49,8 @@ MALFORMED = [
     (_set('observation.velocity_clip', 'ten'), r"key 'observation.velocity_clip': expected a "
                                                r'positive'),
     (_set('observation.needs_ctrl', 'yes'), r"key 'observation.needs_ctrl': expected true or"),
+    (_set('observation.lateral_position', 'no'),
+     r"key 'observation.lateral_position': expected true or"),
     (_set('control_period', -0.008), r"key 'control_period': expected a positive"),
     (_set('control_period', float('nan')), r"key 'control_period'"),
     (_set('joint_names', 'thigh_joint'), r"key 'joint_names': expected a list of names"),
