@@ -103,9 +103,10 @@ class ObservationBuilder:
                  lateral_position: bool | Literal['family'] = 'family'):
         """Build for ``robot`` in ``mode``; ``velocity_clip`` is the flat layout's qvel clip.
 
-        ``lateral_position``: whether the limb tokens hold the bodies' y position (else 0).
-        For both, ``'family'`` (training) takes the robot family's; a policy card gives what
-        its policy was trained with (clip None: unclipped).
+        ``lateral_position``: whether the limb tokens hold the bodies' y position (else 0;
+        a flat observation drops nothing, so it is always true there). For both, ``'family'``
+        (training) takes the robot family's; a policy card gives what its policy was trained
+        with (clip None: unclipped).
         """
         if mode not in MODES:
             raise ValueError(f"observation mode must be one of {MODES}, got '{mode}'")
@@ -121,8 +122,8 @@ class ObservationBuilder:
         self._extras = robot.family.flat_extras if mode == 'flat' else ()
         self._root_dofs = 6 if robot.root.kind == 'free' else 3  # the root's dofs come first
         self._clip = robot.family.velocity_clip if velocity_clip == 'family' else velocity_clip
-        self._lateral = (robot.family.token_lateral if lateral_position == 'family'
-                         else bool(lateral_position))
+        lateral = robot.family.token_lateral if lateral_position == 'family' else lateral_position
+        self._lateral = mode == 'flat' or bool(lateral)
         self.needs_ctrl = any(EXTRAS[name][1] for name in self._extras)
         # each extra's kept rows of the scratch MjData, flattened: views taken once
         self._extra_views = [getattr(self._scratch.data, name)[self._extra_rows(name).start:]

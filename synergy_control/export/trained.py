@@ -79,29 +79,25 @@ def check_observation_record(state: dict, robots: list[str], obs_mode: str) -> N
     The card records the robot's observation as it is today; a network trained on clipped
     velocities (the family's clip since changed), or on limb tokens holding the lateral
     position the family now drops, would be served another input. A checkpoint without a
-    velocity record passes; one without a lateral record was trained on tokens with y.
+    velocity record passes; one without a lateral record was trained on tokens with y (a
+    flat observation drops nothing: its lateral position is always true).
     """
-    variants = {split_env_id(r)[0] for r in robots}
-    clips = {split_env_id(name)[0]: clip
-             for name, clip in state.get('velocity_clips', {}).items()}
-    for robot in sorted(variants & set(clips)):
-        now = ObservationBuilder(get_robot(robot), obs_mode).velocity_clip
-        if clips[robot] != now:
+    clips, lateral = ({split_env_id(name)[0]: value for name, value in state.get(key, {}).items()}
+                      for key in ('velocity_clips', 'lateral_positions'))
+    for robot in sorted({split_env_id(r)[0] for r in robots}):
+        now = ObservationBuilder(get_robot(robot), obs_mode)
+        if robot in clips and clips[robot] != now.velocity_clip:
             raise ExportError(f"the checkpoint was trained on {robot}'s velocities clipped to "
-                              f'{clips[robot]}; its observation now clips to {now}: resume '
-                              'the run on the new observation and export a later checkpoint')
-    if obs_mode != 'modular':
-        return
-    lateral = {split_env_id(name)[0]: value
-               for name, value in state.get('lateral_positions', {}).items()}
-    for robot in sorted(variants):
-        now = ObservationBuilder(get_robot(robot), obs_mode).lateral_position
-        trained = lateral.get(robot, True)
-        if trained != now:
+                              f'{clips[robot]}; its observation now clips to '
+                              f'{now.velocity_clip}: resume the run on the new observation and '
+                              'export a later checkpoint')
+        trained = lateral.get(robot, True)  # before the record, every token held y
+        if trained != now.lateral_position:
             raise ExportError(f"the checkpoint was trained on {robot}'s limb tokens "
                               f"{'with' if trained else 'without'} the lateral position; its "
-                              f"observation now {'holds' if now else 'drops'} it: resume the "
-                              'run on the new observation and export a later checkpoint')
+                              f"observation now {'holds' if now.lateral_position else 'drops'} "
+                              'it: resume the run on the new observation and export a later '
+                              'checkpoint')
 
 
 def export_checkpoint(source: str | Path, out: str | Path, *, name: str | None = None,

@@ -292,12 +292,14 @@ class Trainer:
         changed since) is resumed on today's observation, with a warning: the run fine-tunes
         to it, and its later checkpoints record the new one.
         """
-        for key, now in self.observation_record.items():
+        record = self.observation_record
+        for key, fact in (('velocity_clips', 'velocity clip'),
+                          ('lateral_positions', 'lateral position')):
+            now = record[key]
             changed = {name: value for name, value in state.get(key, {}).items()
                        if name in now and value != now[name]}
             if changed:
-                print(f'warning: the observation {key[:-1].replace("_", " ")} of '
-                      f'{", ".join(changed)} was '
+                print(f'warning: the observation {fact} of {", ".join(changed)} was '
                       f'{", ".join(sorted({str(c) for c in changed.values()}))} in the '
                       f'checkpoint and is {", ".join(sorted({str(now[n]) for n in changed}))} '
                       'now: training goes on with the new one', file=sys.stderr)
